@@ -1,0 +1,91 @@
+/// A response: status, header fields and a body that is either complete or streamed.
+///
+/// The server owns message framing: `Content-Length`, `Transfer-Encoding` and `Connection`
+/// set by a handler are replaced by the values the server computes.
+public struct Response: Sendable {
+    public var status: HTTPStatus
+    public var headers: HTTPFields
+    public var body: ResponseBody
+
+    public init(status: HTTPStatus = .ok, headers: HTTPFields = HTTPFields(), body: ResponseBody = .empty) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A complete body with its content type.
+    public init(status: HTTPStatus = .ok, contentType: String, body: [UInt8]) {
+        self.init(status: status, headers: HTTPFields([("Content-Type", contentType)]), body: .bytes(body))
+    }
+
+    /// An RFC 9457 problem document for errors the HTTP layer itself detects.
+    public static func problem(_ status: HTTPStatus, detail: String, extraHeaders: HTTPFields = HTTPFields()) -> Response {
+        var json = "{\"type\":\"about:blank\",\"title\":"
+        json += jsonQuoted(status.reason)
+        json += ",\"status\":\(status.code),\"detail\":"
+        json += jsonQuoted(detail)
+        json += "}"
+        var response = Response(status: status, contentType: "application/problem+json", body: Array(json.utf8))
+        for field in extraHeaders { response.headers.add(field.name, field.value) }
+        return response
+    }
+}
+
+/// The body of a response.
+public enum ResponseBody: Sendable {
+    /// A body known in full; sent with `Content-Length`.
+    case bytes([UInt8])
+    /// A body produced over time through a writer; sent chunked. The closure's return ends
+    /// the body; a throw aborts the connection, since a half-sent body cannot be taken back.
+    case stream(@Sendable (ResponseBodyWriter) async throws -> Void)
+
+    public static var empty: ResponseBody { .bytes([]) }
+}
+
+/// Writes pieces of a streamed body. `write` suspends while the client is slower than the
+/// producer (the connection's outbound buffer is over its high-water mark), so memory
+/// stays bounded; it throws once the client has gone.
+public struct ResponseBodyWriter: Sendable {
+    private let sink: @Sendable ([UInt8]) async throws -> Void
+
+    /// A writer that hands each piece to `sink`; the server passes its connection, tests a collector.
+    public init(_ sink: @escaping @Sendable ([UInt8]) async throws -> Void) {
+        self.sink = sink
+    }
+
+    /// Sends `bytes` (nothing if empty: an empty chunk would end a chunked body).
+    public func write(_ bytes: [UInt8]) async throws {
+        guard !bytes.isEmpty else { return }
+        try await sink(bytes)
+    }
+
+    public func write(_ text: String) async throws {
+        try await write(Array(text.utf8))
+    }
+}
+
+/// The client closed the connection, or the server is closing it, while a body was written.
+public struct ConnectionClosedError: Error, Sendable, Equatable {
+    public init() {}
+}
+
+/// Quotes and escapes a string as a JSON string literal (RFC 8259 §7).
+public func jsonQuoted(_ text: String) -> String {
+    var out = "\""
+    out.reserveCapacity(text.utf8.count + 2)
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    out += "\""
+    return out
+}

@@ -1,0 +1,101 @@
+import Logging
+
+/// An immutable route table with its middleware chain: the `HTTPResponder` applications hand the server.
+///
+/// Routes are matched by segment count, then by specificity (literal segments win over
+/// parameters), so `/v1/sessions/search` is found before `/v1/sessions/{id}`.
+public struct Router: HTTPResponder {
+    private let routesBySegmentCount: [Int: [RouterBuilder.Route]]
+    private let chain: Next
+    public let defaultBodyLimit: Int
+
+    init(routes: [RouterBuilder.Route], middleware: [any Middleware], defaultBodyLimit: Int, logger: Logger?) {
+        var table: [Int: [RouterBuilder.Route]] = [:]
+        for route in routes {
+            table[route.pattern.segments.count, default: []].append(route)
+        }
+        for key in table.keys {
+            table[key]?.sort { $0.pattern.specificity > $1.pattern.specificity }
+        }
+        routesBySegmentCount = table
+        self.defaultBodyLimit = defaultBodyLimit
+
+        let logger = logger ?? Logger(label: "parley.http.router")
+        let dispatch: @Sendable (Request) async throws -> Response = { [table] request in
+            await Router.dispatch(request, table: table, logger: logger)
+        }
+        var next = Next(run: dispatch)
+        for layer in middleware.reversed() {
+            let inner = next
+            next = Next { request in try await layer.handle(request, next: inner) }
+        }
+        chain = next
+        self.logger = logger
+    }
+
+    private let logger: Logger
+
+    public func bodyLimit(for head: RequestHead) -> Int {
+        let (path, _) = Request.split(target: head.target)
+        let segments = Router.segments(of: path)
+        let method = head.method == .head ? .get : head.method
+        for route in routesBySegmentCount[segments.count] ?? [] where route.method == method {
+            if case .yes = route.pattern.match(segments) { return route.bodyLimit ?? defaultBodyLimit }
+        }
+        return defaultBodyLimit
+    }
+
+    public func respond(to request: Request) async -> Response {
+        do {
+            return try await chain(request)
+        } catch {
+            return Router.render(error, logger: logger)
+        }
+    }
+
+    private static func segments(of path: String) -> [Substring] {
+        Array(path.split(separator: "/", omittingEmptySubsequences: false).dropFirst())
+    }
+
+    private static func dispatch(_ request: Request, table: [Int: [RouterBuilder.Route]], logger: Logger) async -> Response {
+        let segments = segments(of: request.path)
+        let method = request.method == .head ? .get : request.method
+        var allowed: Set<HTTPMethod> = []
+        for route in table[segments.count] ?? [] {
+            switch route.pattern.match(segments) {
+            case .no:
+                continue
+            case .badEncoding(let name):
+                return .problem(.badRequest, detail: "path parameter \(name) is not valid percent-encoded UTF-8")
+            case .yes(let parameters):
+                guard route.method == method else {
+                    allowed.insert(route.method)
+                    continue
+                }
+                var request = request
+                request.parameters = parameters
+                do {
+                    return try await route.handler(request)
+                } catch {
+                    return render(error, logger: logger)
+                }
+            }
+        }
+        guard allowed.isEmpty else {
+            if allowed.contains(.get) { allowed.insert(.head) }
+            let list = allowed.map(\.rawValue).sorted().joined(separator: ", ")
+            return .problem(
+                .methodNotAllowed, detail: "\(request.method.rawValue) is not allowed on \(request.path); allowed: \(list)",
+                extraHeaders: HTTPFields([("Allow", list)])
+            )
+        }
+        return .problem(.notFound, detail: "no route matches \(request.path)")
+    }
+
+    private static func render(_ error: any Error, logger: Logger) -> Response {
+        if let known = error as? any HTTPResponseError { return known.response }
+        logger.error("unhandled error in handler", metadata: ["parley.error.type": "\(type(of: error))"])
+        logger.debug("unhandled error detail", metadata: ["parley.error": "\(String(reflecting: error))"])
+        return .problem(.internalServerError, detail: "the server could not complete the request")
+    }
+}

@@ -1,0 +1,52 @@
+public import Logging
+
+/// A handler for one route.
+public typealias RouteHandler = @Sendable (Request) async throws -> Response
+
+/// Collects routes and middleware, then freezes them into an immutable `Router`.
+/// Nothing can be registered once the server runs.
+public struct RouterBuilder: Sendable {
+    struct Route: Sendable {
+        let method: HTTPMethod
+        let pattern: RoutePattern
+        let bodyLimit: Int?
+        let handler: RouteHandler
+    }
+
+    var routes: [Route] = []
+    var middleware: [any Middleware] = []
+
+    public init() {}
+
+    /// Registers a handler. `bodyLimit` overrides the router's default for this route.
+    public mutating func on(_ method: HTTPMethod, _ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping RouteHandler) {
+        let compiled = RoutePattern(pattern)
+        precondition(
+            !routes.contains { $0.method == method && $0.pattern == compiled },
+            "route \(method.rawValue) \(pattern) registered twice"
+        )
+        routes.append(Route(method: method, pattern: compiled, bodyLimit: bodyLimit, handler: handler))
+    }
+
+    public mutating func get(_ pattern: String, _ handler: @escaping RouteHandler) { on(.get, pattern, handler) }
+    public mutating func post(_ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping RouteHandler) {
+        on(.post, pattern, bodyLimit: bodyLimit, handler)
+    }
+    public mutating func put(_ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping RouteHandler) {
+        on(.put, pattern, bodyLimit: bodyLimit, handler)
+    }
+    public mutating func patch(_ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping RouteHandler) {
+        on(.patch, pattern, bodyLimit: bodyLimit, handler)
+    }
+    public mutating func delete(_ pattern: String, _ handler: @escaping RouteHandler) { on(.delete, pattern, handler) }
+
+    /// Adds middleware; the first added is the outermost.
+    public mutating func use(_ middleware: any Middleware) {
+        self.middleware.append(middleware)
+    }
+
+    public func build(defaultBodyLimit: Int = 1 << 20, logger: Logger? = nil) -> Router {
+        Router(routes: routes, middleware: middleware, defaultBodyLimit: defaultBodyLimit, logger: logger)
+    }
+}
+

@@ -1,0 +1,56 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import HTTPServer
+import Logging
+
+/// Runs a server until SIGTERM or SIGINT, then shuts it down gracefully.
+enum ServerLifecycle {
+    static func run(_ server: Server, grace: Duration, logger: Logger) async throws {
+        // A write to a socket the peer closed must fail with EPIPE, not kill the process.
+        signal(SIGPIPE, SIG_IGN)
+        let received = Signals.waitForTermination()
+        do {
+            try server.start()
+        } catch {
+            logger.critical("cannot listen", metadata: ["parley.error": "\(error)"])
+            throw error
+        }
+        let signalNumber = await received.value
+        logger.info("termination signal received", metadata: ["parley.signal": "\(signalNumber)"])
+        await server.shutdown(gracePeriod: grace)
+    }
+}
+
+/// Turns SIGTERM/SIGINT into an awaitable value.
+///
+/// The sources are made here, in a nonisolated context, with `@Sendable` handlers: a handler
+/// written in top-level code would inherit main-actor isolation and trap when Dispatch runs
+/// it on another queue.
+enum Signals {
+    static func waitForTermination() -> Task<Int32, Never> {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        let holder = SignalSources()
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { @Sendable in continuation.yield(number) }
+            source.resume()
+            holder.keep(source)
+        }
+        return Task {
+            // The sources must stay referenced while we wait, or they stop delivering.
+            defer { withExtendedLifetime(holder) {} }
+            for await number in stream { return number }
+            return SIGTERM
+        }
+    }
+}
+
+/// Keeps signal sources alive. `@unchecked Sendable`: `keep` is only called during set-up,
+/// on one thread, before the holder is shared with the waiting task, which only retains it.
+final class SignalSources: @unchecked Sendable {
+    private var sources: [any DispatchSourceSignal] = []
+    func keep(_ source: any DispatchSourceSignal) { sources.append(source) }
+}

@@ -1,0 +1,33 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HTTPServer
+import Logging
+
+/// Everything `parley serve` reads from its environment, validated once at start.
+struct AppConfiguration: Sendable {
+    enum LogFormat: String, Sendable { case json, text }
+
+    var server = ServerConfiguration()
+    var maxBodyBytes = 1 << 20
+    var shutdownGrace: Duration = .seconds(10)
+    var logLevel: Logger.Level = .info
+    var logFormat: LogFormat = .json
+
+    /// Reads and checks every variable; the first bad one stops start-up with its name.
+    init(environment env: Environment) throws(ConfigurationError) {
+        server.host = env.string("HOST", default: "127.0.0.1")
+        server.port = try env.integer("PORT", default: 8080, range: 0...65535)
+        server.maxConnections = try env.integer("HTTP_MAX_CONNECTIONS", default: 10_000, range: 1...1_000_000)
+        maxBodyBytes = try env.integer("HTTP_MAX_BODY_BYTES", default: 1 << 20, range: 1...(1 << 30))
+        server.headerTimeout = try env.seconds("HTTP_HEADER_TIMEOUT_SECONDS", default: 10, range: 0.05...3600)
+        server.bodyTimeout = try env.seconds("HTTP_BODY_TIMEOUT_SECONDS", default: 30, range: 0.05...3600)
+        server.idleTimeout = try env.seconds("HTTP_IDLE_TIMEOUT_SECONDS", default: 75, range: 0.05...86400)
+        server.writeTimeout = try env.seconds("HTTP_WRITE_TIMEOUT_SECONDS", default: 30, range: 0.05...3600)
+        server.ioQueueCount = try env.integer("HTTP_IO_QUEUES", default: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))), range: 1...256)
+        shutdownGrace = try env.seconds("SHUTDOWN_GRACE_SECONDS", default: 10, range: 0...3600)
+        logFormat = LogFormat(rawValue: try env.choice("LOG_FORMAT", default: "json", from: ["json", "text"])) ?? .json
+        let level = try env.choice("LOG_LEVEL", default: "info", from: Logger.Level.allCases.map(\.rawValue))
+        logLevel = Logger.Level(rawValue: level) ?? .info
+    }
+}
