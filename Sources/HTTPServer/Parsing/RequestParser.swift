@@ -65,6 +65,8 @@ public struct RequestParser: Sendable {
             if scanned == 0 {
                 while index + 1 < buffer.count, buffer[index] == .cr, buffer[index + 1] == .lf { index += 2 }
                 if index < buffer.count, buffer[index] == .lf { throw .bad("bare LF before the request line") }
+                // A lone CR may be the start of one more empty line: wait for its LF.
+                if index + 1 == buffer.count, buffer[index] == .cr { return nil }
             }
             let found = try scanForBlankLine(buffer, from: index, scanned: &scanned, lineEnd: &lineEnd)
             guard let headLength = found else {

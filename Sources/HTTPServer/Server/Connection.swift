@@ -42,7 +42,9 @@ final class Connection: @unchecked Sendable {
     private var writeSourceResumed = false
     private var readPaused = false
     private var openSources = 0
-    private let timer: any DispatchSourceTimer
+    /// Made in `startOnQueue`: a Dispatch source released while never resumed traps, and a
+    /// connection refused at the cap is released without ever starting.
+    private var timer: (any DispatchSourceTimer)?
     private var timerKind: TimerKind = .none
 
     private var inbound: [UInt8] = []
@@ -67,7 +69,6 @@ final class Connection: @unchecked Sendable {
         self.io = io
         self.context = context
         self.parser = RequestParser(limits: context.configuration.parserLimits)
-        self.timer = DispatchSource.makeTimerSource(queue: io.queue)
     }
 
     // MARK: - Lifecycle
@@ -83,8 +84,10 @@ final class Connection: @unchecked Sendable {
         source.setCancelHandler { [self] in sourceCancelled() }
         readSource = source
         openSources += 1
+        let timer = DispatchSource.makeTimerSource(queue: io.queue)
         timer.setEventHandler { [self] in timerFired() }
         timer.resume()
+        self.timer = timer
         // The first request gets the header timeout from the moment of connecting.
         arm(.head, context.configuration.headerTimeout)
         source.resume()
@@ -114,7 +117,7 @@ final class Connection: @unchecked Sendable {
         phase = .closed
         writeWaiter?.resume(throwing: ConnectionClosedError())
         writeWaiter = nil
-        timer.cancel()
+        timer?.cancel()
         if let readSource {
             if readPaused { readSource.resume() }
             readSource.cancel()
@@ -480,12 +483,12 @@ final class Connection: @unchecked Sendable {
 
     private func arm(_ kind: TimerKind, _ after: Duration) {
         timerKind = kind
-        timer.schedule(deadline: .now() + .nanoseconds(after.dispatchNanoseconds), leeway: .milliseconds(50))
+        timer?.schedule(deadline: .now() + .nanoseconds(after.dispatchNanoseconds), leeway: .milliseconds(50))
     }
 
     private func disarm() {
         timerKind = .none
-        timer.schedule(deadline: .distantFuture)
+        timer?.schedule(deadline: .distantFuture)
     }
 
     private func rearmAfterWrite() {
