@@ -1,0 +1,83 @@
+import Foundation
+
+/// A `parley` subcommand running as a child process, with its output captured.
+/// Used to test what only a real process shows: signals, exit codes, configuration errors.
+public final class ParleyProcess: @unchecked Sendable {
+    // `process` and the pipes are set in `init` and never reassigned; `output` is guarded by `lock`.
+    let process: Process
+    private let lock = NSLock()
+    private var output = ""
+
+    /// The built `parley` binary: `PARLEY_BIN` if set (the Makefile sets it), else the debug build.
+    public static var binaryPath: String {
+        if let path = ProcessInfo.processInfo.environment["PARLEY_BIN"] { return path }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/parley").path
+    }
+
+    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["LOG_FORMAT"] = "json"
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+
+    public var log: String { lock.withLock { output } }
+
+    /// Waits for the `listening` log line and returns the port it names.
+    public func waitForPort(timeout: Duration = .seconds(10)) async throws -> Int {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            for line in log.split(separator: "\n") where line.contains("\"message\":\"listening\"") {
+                if let range = line.range(of: "\"parley.port\":\""),
+                   let port = Int(line[range.upperBound...].prefix { $0.isNumber }) {
+                    return port
+                }
+            }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ParleyProcessError.notListening(log)
+    }
+
+    public func signal(_ number: Int32) {
+        kill(process.processIdentifier, number)
+    }
+
+    /// Waits for the process to exit and returns its status; nil if it is still running at the timeout.
+    public func waitForExit(timeout: Duration = .seconds(10)) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now >= deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+}
+
+public enum ParleyProcessError: Error, CustomStringConvertible {
+    case notListening(String)
+
+    public var description: String {
+        switch self {
+        case .notListening(let log): "parley did not log a listening port; output:\n\(log)"
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import HTTPServerTesting
+import Testing
+
+/// `parley serve` and `parley mock-llm` as real processes: the binary the README starts.
+@Suite(.serialized) struct ServeCommandTests {
+    @Test func healthAnswersWithStatusAndVersion() async throws {
+        let parley = try ParleyProcess(["serve"], environment: ["PORT": "0"])
+        let port = try await parley.waitForPort()
+        let result = try await runProcess(["curl", "-s", "-i", "http://127.0.0.1:\(port)/health"])
+        #expect(result.stdout.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(result.stdout.contains("Content-Type: application/json"))
+        #expect(result.stdout.hasSuffix("{\"status\":\"ok\",\"version\":\"0.1.0\"}"))
+        parley.signal(SIGTERM)
+        #expect(await parley.waitForExit() == 0)
+    }
+
+    struct BadValue: CustomTestStringConvertible, Sendable {
+        let variable: String
+        let value: String
+        var testDescription: String { "\(variable)=\(value)" }
+    }
+
+    static let badValues = [
+        BadValue(variable: "PORT", value: "http"),
+        BadValue(variable: "PORT", value: "70000"),
+        BadValue(variable: "LOG_LEVEL", value: "loud"),
+        BadValue(variable: "LOG_FORMAT", value: "xml"),
+        BadValue(variable: "HTTP_MAX_CONNECTIONS", value: "0"),
+        BadValue(variable: "HTTP_HEADER_TIMEOUT_SECONDS", value: "-1"),
+        BadValue(variable: "SHUTDOWN_GRACE_SECONDS", value: "soon"),
+    ]
+
+    @Test(arguments: badValues)
+    func badConfigurationExitsNamingTheVariable(_ bad: BadValue) async throws {
+        var environment = ["PORT": "0"]
+        environment[bad.variable] = bad.value
+        let parley = try ParleyProcess(["serve"], environment: environment)
+        let status = await parley.waitForExit()
+        #expect(status == 78)
+        #expect(parley.log.contains("invalid configuration: \(bad.variable) "))
+        #expect(parley.log.contains(bad.value))
+    }
+
+    @Test func portInUseExitsNonZero() async throws {
+        let first = try ParleyProcess(["serve"], environment: ["PORT": "0"])
+        let port = try await first.waitForPort()
+        let second = try ParleyProcess(["serve"], environment: ["PORT": "\(port)"])
+        #expect(await second.waitForExit() == 1)
+        #expect(second.log.contains("Address already in use"))
+        first.signal(SIGTERM)
+        #expect(await first.waitForExit() == 0)
+    }
+
+    /// SIGTERM while a streamed response is in flight: the response completes, then the
+    /// process exits 0; a new connection is refused meanwhile.
+    @Test func sigtermLetsAStreamInFlightFinishThenExitsZero() async throws {
+        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
+        let port = try await mock.waitForPort()
+        async let stream = runProcess([
+            "curl", "-sN", "-X", "POST", "-H", "X-Mock-Tokens: 20", "-H", "X-Mock-Delay-Ms: 50",
+            "-d", "{\"messages\":[{\"role\":\"user\",\"content\":\"one two three\"}],\"stream\":true}",
+            "http://127.0.0.1:\(port)/v1/chat/completions",
+        ])
+        try await Task.sleep(for: .milliseconds(300))
+        mock.signal(SIGTERM)
+        let result = try await stream
+        let deltas = result.stdout.split(separator: "\n").filter { $0.contains("\"content\"") }
+        #expect(deltas.count == 20)
+        #expect(result.stdout.contains("data: [DONE]"))
+        #expect(await mock.waitForExit() == 0)
+        #expect(mock.log.contains("termination signal received"))
+    }
+
+    @Test func idleServerExitsPromptlyOnSIGINT() async throws {
+        let parley = try ParleyProcess(["serve"], environment: ["PORT": "0"])
+        _ = try await parley.waitForPort()
+        let start = ContinuousClock.now
+        parley.signal(SIGINT)
+        #expect(await parley.waitForExit() == 0)
+        #expect(ContinuousClock.now - start < .seconds(2))
+    }
+}
