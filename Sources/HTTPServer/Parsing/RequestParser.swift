@@ -19,8 +19,8 @@ public struct RequestParser: Sendable {
 
     private enum State: Sendable {
         /// Waiting for a complete head. `scanned` bytes after the index hold no head end;
-        /// `lineEnd` is the length of the request line once its CRLF has been seen.
-        case head(scanned: Int, lineEnd: Int?)
+        /// `line` is the request line, parsed as soon as its CRLF arrived.
+        case head(scanned: Int, line: RequestLine?)
         case fixedBody(remaining: Int)
         case chunkLine
         case chunkData(remaining: Int)
@@ -32,7 +32,7 @@ public struct RequestParser: Sendable {
     }
 
     public let limits: Limits
-    private var state: State = .head(scanned: 0, lineEnd: nil)
+    private var state: State = .head(scanned: 0, line: nil)
 
     public init(limits: Limits = Limits()) {
         self.limits = limits
@@ -60,7 +60,7 @@ public struct RequestParser: Sendable {
         case .failed(let error):
             throw error
 
-        case .head(var scanned, var lineEnd):
+        case .head(var scanned, var line):
             // RFC 9112 §2.2: ignore empty lines received before the request line.
             if scanned == 0 {
                 while index + 1 < buffer.count, buffer[index] == .cr, buffer[index + 1] == .lf { index += 2 }
@@ -68,15 +68,31 @@ public struct RequestParser: Sendable {
                 // A lone CR may be the start of one more empty line: wait for its LF.
                 if index + 1 == buffer.count, buffer[index] == .cr { return nil }
             }
-            let found = try scanForBlankLine(buffer, from: index, scanned: &scanned, lineEnd: &lineEnd)
-            guard let headLength = found else {
-                try checkIncompleteHead(buffer, index, scanned: scanned, lineEnd: lineEnd)
-                state = .head(scanned: scanned, lineEnd: lineEnd)
+            if line == nil {
+                // Refuse what cannot be HTTP (a TLS handshake, binary junk) before scanning on;
+                // the check looks at the same bytes whether or not the head is complete.
+                try checkMethod(buffer[index..<min(buffer.count, index + 33)], complete: false)
+            }
+            var headLength: Int?
+            scan: while true {
+                switch try scanHead(buffer, from: index, scanned: &scanned, stopAtFirstLine: line == nil) {
+                case .lineEnd(let length):
+                    // Errors in the request line come before anything later in the head,
+                    // however the bytes were split.
+                    line = try parseRequestLine(buffer[index..<index + length])
+                case .blankLine(let length):
+                    headLength = length
+                    break scan
+                case .needMore:
+                    break scan
+                }
+            }
+            guard let headLength, let line else {
+                try checkIncompleteHead(buffer, index, scanned: scanned, line: line)
+                state = .head(scanned: scanned, line: line)
                 return nil
             }
-            // A blank line was found, so the request line's CRLF was seen before it.
-            let requestLineLength = lineEnd ?? headLength - 2
-            let head = try parseHead(buffer, start: index, lineLength: requestLineLength, headLength: headLength)
+            let head = try parseHead(buffer, start: index, line: line, headLength: headLength)
             index += headLength
             switch head.framing {
             case .none, .length(0): state = .endOfMessage
@@ -134,12 +150,11 @@ public struct RequestParser: Sendable {
                 guard buffer.count - index >= 2 else { return nil }
                 if buffer[index] == .cr, buffer[index + 1] == .lf {
                     index += 2
-                    state = .head(scanned: 0, lineEnd: nil)
+                    state = .head(scanned: 0, line: nil)
                     return .end(trailers: HTTPFields())
                 }
             }
-            var ignoredLineEnd: Int? = 0
-            guard let blockLength = try scanForBlankLine(buffer, from: index, scanned: &scanned, lineEnd: &ignoredLineEnd) else {
+            guard case .blankLine(let blockLength) = try scanHead(buffer, from: index, scanned: &scanned, stopAtFirstLine: false) else {
                 if scanned > limits.maxHeaderBytes + 4 {
                     throw HTTPParseError(.requestHeaderFieldsTooLarge, "trailer section larger than \(limits.maxHeaderBytes) bytes")
                 }
@@ -151,37 +166,50 @@ public struct RequestParser: Sendable {
             }
             let trailers = try parseFieldLines(buffer, from: index, to: index + blockLength - 2, what: "trailer")
             index += blockLength
-            state = .head(scanned: 0, lineEnd: nil)
+            state = .head(scanned: 0, line: nil)
             return .end(trailers: trailers)
 
         case .endOfMessage:
-            state = .head(scanned: 0, lineEnd: nil)
+            state = .head(scanned: 0, line: nil)
             return .end(trailers: HTTPFields())
         }
     }
 
     // MARK: - Scanning
 
-    /// Looks for the CRLF CRLF that ends a head, refusing bare CR and bare LF on the way.
-    /// - Returns: the length of the head including the blank line, or nil if not there yet.
-    private func scanForBlankLine(
-        _ buffer: [UInt8], from start: Int, scanned: inout Int, lineEnd: inout Int?
-    ) throws(HTTPParseError) -> Int? {
+    private enum ScanResult {
+        case needMore
+        /// The first line of the head ended; its length without CRLF.
+        case lineEnd(Int)
+        /// The blank line was found; the head's length including it.
+        case blankLine(Int)
+    }
+
+    /// Looks for the CRLF CRLF that ends a head (or trailer section), refusing bare CR and
+    /// bare LF on the way. With `stopAtFirstLine` it returns at the first line's end, so the
+    /// caller can check the request line before anything after it.
+    private func scanHead(_ buffer: [UInt8], from start: Int, scanned: inout Int, stopAtFirstLine: Bool) throws(HTTPParseError) -> ScanResult {
         var i = start + scanned
         let end = buffer.count
         while i < end {
             let byte = buffer[i]
             if byte == .lf {
                 guard i > start, buffer[i - 1] == .cr else { throw .bad("bare LF in the request head; lines must end with CRLF") }
-                if lineEnd == nil { lineEnd = i - 1 - start }
-                if i - start >= 3, buffer[i - 2] == .lf, buffer[i - 3] == .cr { return i + 1 - start }
+                if i - start >= 3, buffer[i - 2] == .lf, buffer[i - 3] == .cr {
+                    scanned = i + 1 - start
+                    return .blankLine(i + 1 - start)
+                }
+                if stopAtFirstLine {
+                    scanned = i + 1 - start
+                    return .lineEnd(i - 1 - start)
+                }
             } else if i > start, buffer[i - 1] == .cr {
                 throw .bad("bare CR in the request head")
             }
             i += 1
         }
         scanned = end - start
-        return nil
+        return .needMore
     }
 
     /// Length of the line starting at `start`, without its CRLF, or nil if it is not complete.
@@ -203,31 +231,61 @@ public struct RequestParser: Sendable {
     }
 
     /// Applies the size limits to a head that is not complete yet, so a client cannot make
-    /// the server buffer without bound while it waits for the blank line.
-    private func checkIncompleteHead(_ buffer: [UInt8], _ start: Int, scanned: Int, lineEnd: Int?) throws(HTTPParseError) {
-        // Refuse what cannot be HTTP at once (a TLS handshake, binary junk) instead of waiting.
-        var i = start
-        while i < buffer.count, buffer[i] != .space {
-            guard isTokenByte(buffer[i]) else { throw .bad("the request line does not start with a method token") }
-            i += 1
-            if i - start > 32 { throw HTTPParseError(.notImplemented, "method longer than 32 bytes") }
-        }
-        if let lineEnd {
-            if lineEnd > limits.maxRequestLineBytes {
-                throw HTTPParseError(.uriTooLong, "request target longer than \(limits.maxTargetBytes) bytes")
-            }
-            if scanned - lineEnd > limits.maxHeaderBytes + 4 {
+    /// the server buffer without bound while it waits for the blank line. The checks run in
+    /// the same order as for a complete head, so how the bytes were split never changes
+    /// which error a request gets.
+    private func checkIncompleteHead(_ buffer: [UInt8], _ start: Int, scanned: Int, line: RequestLine?) throws(HTTPParseError) {
+        if let line {
+            if scanned - line.length > limits.maxHeaderBytes + 4 {
                 throw HTTPParseError(.requestHeaderFieldsTooLarge, "header section larger than \(limits.maxHeaderBytes) bytes")
             }
         } else if scanned > limits.maxRequestLineBytes {
-            throw HTTPParseError(.uriTooLong, "request target longer than \(limits.maxTargetBytes) bytes")
+            throw requestLineTooLong
         }
+    }
+
+    private var requestLineTooLong: HTTPParseError {
+        HTTPParseError(.uriTooLong, "request line longer than \(limits.maxRequestLineBytes) bytes (targets are limited to \(limits.maxTargetBytes))")
+    }
+
+    /// Checks the method token at the start of `line`: a byte that is not a tchar before the
+    /// first space is a 400; a token longer than any method we implement is a 501.
+    private func checkMethod(_ line: ArraySlice<UInt8>, complete: Bool) throws(HTTPParseError) {
+        var length = 0
+        for byte in line {
+            if byte == .space { break }
+            guard isTokenByte(byte) else { throw .bad("the request line does not start with a method token") }
+            length += 1
+            if length > 32 { throw HTTPParseError(.notImplemented, "method longer than 32 bytes") }
+        }
+        if complete && length == 0 { throw .bad("the request line does not start with a method token") }
     }
 
     // MARK: - Head
 
-    private func parseHead(_ buffer: [UInt8], start: Int, lineLength: Int, headLength: Int) throws(HTTPParseError) -> RequestHead {
-        let line = buffer[start..<start + lineLength]
+    private func parseHead(_ buffer: [UInt8], start: Int, line: RequestLine, headLength: Int) throws(HTTPParseError) -> RequestHead {
+        let headerStart = start + line.length + 2
+        let headerEnd = start + headLength - 2
+        guard headerEnd - headerStart <= limits.maxHeaderBytes else {
+            throw HTTPParseError(.requestHeaderFieldsTooLarge, "header section larger than \(limits.maxHeaderBytes) bytes")
+        }
+        let headers = try parseFieldLines(buffer, from: headerStart, to: headerEnd, what: "header")
+        return try interpret(method: line.method, target: line.target, version: line.version, headers: headers)
+    }
+
+    struct RequestLine: Sendable {
+        let method: HTTPMethod
+        let target: String
+        let version: HTTPVersion
+        /// Bytes of the line without its CRLF.
+        let length: Int
+    }
+
+    /// `method SP request-target SP HTTP-version` (RFC 9112 §3), checked in a fixed order:
+    /// method token, line length, shape, version, target, method support.
+    private func parseRequestLine(_ line: ArraySlice<UInt8>) throws(HTTPParseError) -> RequestLine {
+        try checkMethod(line, complete: true)
+        guard line.count <= limits.maxRequestLineBytes else { throw requestLineTooLong }
         guard let firstSpace = line.firstIndex(of: .space) else { throw .bad("malformed request line") }
         let methodBytes = line[line.startIndex..<firstSpace]
         let afterMethod = line[(firstSpace + 1)...]
@@ -243,20 +301,12 @@ public struct RequestParser: Sendable {
         guard targetBytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw .bad("request target contains whitespace, control or non-ASCII bytes")
         }
-        guard !methodBytes.isEmpty, methodBytes.allSatisfy(isTokenByte) else { throw .bad("malformed method") }
         guard let method = HTTPMethod(bytes: methodBytes) else {
             throw HTTPParseError(.notImplemented, "method \(String(decoding: methodBytes, as: UTF8.self)) is not implemented")
         }
         let target = String(decoding: targetBytes, as: UTF8.self)
         try checkTargetForm(target, method: method)
-
-        let headerStart = start + lineLength + 2
-        let headerEnd = start + headLength - 2
-        guard headerEnd - headerStart <= limits.maxHeaderBytes else {
-            throw HTTPParseError(.requestHeaderFieldsTooLarge, "header section larger than \(limits.maxHeaderBytes) bytes")
-        }
-        let headers = try parseFieldLines(buffer, from: headerStart, to: headerEnd, what: "header")
-        return try interpret(method: method, target: target, version: version, headers: headers)
+        return RequestLine(method: method, target: target, version: version, length: line.count)
     }
 
     private func parseVersion(_ bytes: ArraySlice<UInt8>) throws(HTTPParseError) -> HTTPVersion {

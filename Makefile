@@ -1,0 +1,47 @@
+# parley — build, run, test, benchmark.
+# `make run` and `make test` work on a fresh Debian machine with the Swift toolchain.
+
+SWIFT ?= swift
+# Debian packages, by purpose. The Dockerfile's build and runtime lists must match these.
+BUILD_PACKAGES   := pkg-config
+RUNTIME_PACKAGES := ca-certificates
+TEST_PACKAGES    := curl
+BENCH_PACKAGES   := wrk curl
+
+.PHONY: deps deps-test deps-bench build release run test bench-http fuzz clean
+
+deps:
+	@scripts/install-deps.sh $(BUILD_PACKAGES) $(RUNTIME_PACKAGES)
+
+deps-test: deps
+	@scripts/install-deps.sh $(TEST_PACKAGES)
+
+deps-bench: deps
+	@scripts/install-deps.sh $(BENCH_PACKAGES)
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+## Serve on embedded defaults (127.0.0.1:8080); configure with environment variables or .env.
+run: release
+	$$($(SWIFT) build -c release --show-bin-path)/parley serve
+
+## Every test: unit, parser tables, live servers on loopback, curl, the parley binary itself.
+test: deps-test
+	$(SWIFT) build --build-tests
+	PARLEY_BIN=$$($(SWIFT) build --show-bin-path)/parley $(SWIFT) test
+
+## GET /health throughput: parley against a Hummingbird 2 peer, written to bench/RESULTS.md.
+bench-http: deps-bench
+	bench/run-http.sh
+
+## libFuzzer over the request parser for FUZZ_SECONDS (default 60).
+FUZZ_SECONDS ?= 60
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf .build .build-* fuzz/out

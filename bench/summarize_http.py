@@ -1,0 +1,67 @@
+"""Turns the wrk outputs listed in raw.tsv into the Markdown table of bench/RESULTS.md."""
+import platform
+import re
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+
+
+def to_ms(text):
+    value, unit = float(re.match(r"([\d.]+)", text).group(1)), re.sub(r"[\d.]", "", text)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def parse(path):
+    text = open(path).read()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    p50 = to_ms(re.search(r"50%\s+(\S+)", text).group(1))
+    p99 = to_ms(re.search(r"99%\s+(\S+)", text).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    socket_errors = re.search(r"Socket errors: (.*)", text)
+    return rps, p50, p99, int(errors.group(1)) if errors else 0, socket_errors.group(1) if socket_errors else ""
+
+
+def cell(values, fmt):
+    return f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})"
+
+
+def main():
+    raw, parley_rss, peer_rss, duration, rounds = sys.argv[1:6]
+    runs = defaultdict(list)
+    notes = []
+    for line in open(raw):
+        server, conns, round_no, path = line.strip().split("\t")
+        result = parse(path)
+        runs[(server, int(conns))].append(result)
+        if result[3] or result[4]:
+            notes.append(f"- {server}, {conns} connections, round {round_no}: {result[3]} non-2xx, socket errors: {result[4] or 'none'}")
+    swift = subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
+    cpus = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    print("# Benchmark results\n")
+    print("## GET /health, keep-alive (`make bench-http`)\n")
+    print(f"Machine: {cpus} cores, {platform.machine()}, Linux {platform.release()}; {swift}; {wrk}.")
+    print(f"wrk `-t2 -cN -d{duration} --latency` on loopback, sharing the cores with the server under test; "
+          f"parley and the Hummingbird 2.28 peer alternate, {rounds} rounds each. Median (min–max).\n")
+    print("| connections | server | requests/s | p50 latency (ms) | p99 latency (ms) |")
+    print("|---:|---|---:|---:|---:|")
+    for conns in sorted({c for _, c in runs}):
+        for server in ("parley", "hummingbird"):
+            r = runs.get((server, conns))
+            if not r:
+                continue
+            print(f"| {conns} | {server} | {cell([x[0] for x in r], lambda v: f'{v:,.0f}')} | "
+                  f"{cell([x[1] for x in r], lambda v: f'{v:.2f}')} | {cell([x[2] for x in r], lambda v: f'{v:.2f}')} |")
+    print()
+    for conns in sorted({c for _, c in runs}):
+        p = statistics.median(x[0] for x in runs[("parley", conns)])
+        h = statistics.median(x[0] for x in runs[("hummingbird", conns)])
+        print(f"- {conns} connections: parley / Hummingbird = **{p / h:.2f}×** requests/s")
+    print(f"- RSS after the run: parley {int(parley_rss) // 1024} MiB, Hummingbird {int(peer_rss) // 1024} MiB")
+    if notes:
+        print("\nErrors seen:")
+        print("\n".join(notes))
+
+
+main()
