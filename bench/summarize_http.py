@@ -15,8 +15,8 @@ def to_ms(text):
 def parse(path):
     text = open(path).read()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-    p50 = to_ms(re.search(r"50%\s+(\S+)", text).group(1))
-    p99 = to_ms(re.search(r"99%\s+(\S+)", text).group(1))
+    p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
+    p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     socket_errors = re.search(r"Socket errors: (.*)", text)
     return rps, p50, p99, int(errors.group(1)) if errors else 0, socket_errors.group(1) if socket_errors else ""
