@@ -13,8 +13,9 @@ OUT=bench/out
 mkdir -p "$OUT"
 
 echo "building parley and the peer (release)…"
-swift build -c release >/dev/null
-(cd bench/hummingbird-peer && swift build -c release --scratch-path ../../.build-peer >/dev/null)
+swift build -c release >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log"; exit 1; }
+(cd bench/hummingbird-peer && swift build -c release --scratch-path ../../.build-peer) >"$OUT/build-peer.log" 2>&1 \
+    || { cat "$OUT/build-peer.log"; exit 1; }
 PARLEY_BIN="$(swift build -c release --show-bin-path)/parley"
 PEER_BIN="$(cd bench/hummingbird-peer && swift build -c release --scratch-path ../../.build-peer --show-bin-path)/HummingbirdPeer"
 

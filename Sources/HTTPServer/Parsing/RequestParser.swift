@@ -102,12 +102,8 @@ public struct RequestParser: Sendable {
             return .head(head)
 
         case .fixedBody(let remaining):
-            let available = buffer.count - index
-            guard available > 0 else { return nil }
-            let n = min(available, remaining)
-            let slice = buffer[index..<index + n]
-            index += n
-            state = n == remaining ? .endOfMessage : .fixedBody(remaining: remaining - n)
+            guard let (slice, left) = takeBody(buffer, &index, remaining: remaining) else { return nil }
+            state = left == 0 ? .endOfMessage : .fixedBody(remaining: left)
             return .body(slice)
 
         case .chunkLine:
@@ -126,12 +122,8 @@ public struct RequestParser: Sendable {
             return try step(buffer, &index)
 
         case .chunkData(let remaining):
-            let available = buffer.count - index
-            guard available > 0 else { return nil }
-            let n = min(available, remaining)
-            let slice = buffer[index..<index + n]
-            index += n
-            state = n == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - n)
+            guard let (slice, left) = takeBody(buffer, &index, remaining: remaining) else { return nil }
+            state = left == 0 ? .chunkDataEnd : .chunkData(remaining: left)
             return .body(slice)
 
         case .chunkDataEnd:
@@ -173,6 +165,14 @@ public struct RequestParser: Sendable {
             state = .head(scanned: 0, line: nil)
             return .end(trailers: HTTPFields())
         }
+    }
+
+    /// Up to `remaining` body bytes from the buffer, and how many are still to come; nil if none arrived.
+    private func takeBody(_ buffer: [UInt8], _ index: inout Int, remaining: Int) -> (ArraySlice<UInt8>, Int)? {
+        let n = min(buffer.count - index, remaining)
+        guard n > 0 else { return nil }
+        defer { index += n }
+        return (buffer[index..<index + n], remaining - n)
     }
 
     // MARK: - Scanning
