@@ -32,6 +32,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "ChatCore",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ChatCoreTesting",
+            dependencies: ["ChatCore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "ChatAPI",
             dependencies: ["HTTPServer"],
             swiftSettings: strictSettings
@@ -53,6 +62,11 @@ let package = Package(
                 "HTTPServerTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ChatCoreTests",
+            dependencies: ["ChatCore", "ChatCoreTesting"],
             swiftSettings: strictSettings
         ),
         .testTarget(

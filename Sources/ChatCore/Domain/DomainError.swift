@@ -1,0 +1,29 @@
+/// A field that failed validation and why, in words a client can show.
+public struct FieldError: Sendable, Equatable {
+    public let field: String
+    public let message: String
+
+    public init(_ field: String, _ message: String) {
+        self.field = field
+        self.message = message
+    }
+}
+
+/// What went wrong, in domain terms. `ChatAPI` decides the HTTP status for each case.
+public enum DomainError: Error, Sendable, Equatable {
+    case validation([FieldError])
+    /// Unknown e-mail or wrong password: deliberately one case, so callers cannot tell them apart.
+    case invalidCredentials
+    case accountDisabled
+    case emailTaken
+    /// A bearer token or API key that is missing, malformed, expired, revoked or forged.
+    case unauthenticated(String)
+    /// A refresh token that was already spent: its family has now been revoked.
+    case refreshTokenReused
+    case forbidden(String)
+    case notFound(String)
+    /// The change would leave no active admin.
+    case lastAdmin
+    /// A dependency cannot serve right now (database unreachable, hashing queue full).
+    case unavailable(String)
+}

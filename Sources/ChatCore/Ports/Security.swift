@@ -1,0 +1,57 @@
+public import FoundationEssentials
+
+/// Hashes and checks passwords (argon2id in production). Slow on purpose.
+public protocol PasswordHasher: Sendable {
+    func hash(_ password: String) async throws -> String
+    func verify(_ password: String, against hash: String) async throws -> Bool
+}
+
+/// What an access token says about its bearer.
+public struct AccessClaims: Sendable, Equatable {
+    public let userID: User.ID
+    public let role: Role
+    public let expiresAt: Date
+
+    public init(userID: User.ID, role: Role, expiresAt: Date) {
+        self.userID = userID
+        self.role = role
+        self.expiresAt = expiresAt
+    }
+}
+
+/// Issues and verifies short-lived access tokens (JWT HS256 in production).
+public protocol AccessTokenIssuer: Sendable {
+    /// How long an access token is valid.
+    var lifetime: Duration { get }
+    func issue(for user: User, now: Date) throws -> String
+    /// Verifies signature, algorithm and times; throws `DomainError.unauthenticated` with the reason.
+    func verify(_ token: String, now: Date) throws -> AccessClaims
+}
+
+/// Makes unguessable secrets (refresh tokens, API keys) and the digests that are stored instead.
+public protocol SecretGenerator: Sendable {
+    /// 256 random bits, base64url, after `prefix`.
+    func newSecret(prefix: String) -> String
+    /// A one-way digest of a secret (SHA-256, hex).
+    func digest(_ secret: String) -> String
+}
+
+/// The current time; tests use a clock they move by hand.
+public protocol Clock: Sendable {
+    func now() -> Date
+}
+
+/// New identifiers.
+public protocol IDGenerator: Sendable {
+    func newUUID() -> UUID
+}
+
+public struct SystemClock: Clock {
+    public init() {}
+    public func now() -> Date { Date() }
+}
+
+public struct RandomIDGenerator: IDGenerator {
+    public init() {}
+    public func newUUID() -> UUID { UUID() }
+}

@@ -1,0 +1,47 @@
+public import FoundationEssentials
+
+/// A page of a list, newest first, with the cursor of the next page (nil on the last).
+public struct Page<Item: Sendable>: Sendable {
+    public let items: [Item]
+    public let nextCursor: String?
+
+    public init(items: [Item], nextCursor: String?) {
+        self.items = items
+        self.nextCursor = nextCursor
+    }
+}
+
+/// Where users are kept.
+public protocol UserRepository: Sendable {
+    /// Inserts a user; throws `DomainError.emailTaken` if the e-mail is already used.
+    func create(_ user: User) async throws
+    func find(id: User.ID) async throws -> User?
+    func find(email: EmailAddress) async throws -> User?
+    /// Writes role, active flag, e-mail, password hash, last login and expiry.
+    func update(_ user: User) async throws
+    /// Users newest first; `cursor` is the `nextCursor` of the page before.
+    func list(limit: Int, cursor: String?) async throws -> Page<User>
+    func countActiveAdmins() async throws -> Int
+    /// Deletes guests whose expiry has passed, with everything they own; returns how many.
+    func deleteExpiredGuests(now: Date) async throws -> Int
+}
+
+/// Where refresh tokens are kept (hashed).
+public protocol RefreshTokenRepository: Sendable {
+    func insert(_ token: RefreshToken) async throws
+    func find(hash: String) async throws -> RefreshToken?
+    /// Marks the token spent if it was not already: true for the one caller that spent it,
+    /// false if it had been spent before (a replay). Must be atomic.
+    func markUsed(id: RefreshToken.ID, at: Date) async throws -> Bool
+    func revokeFamily(_ family: RefreshToken.Family, at: Date) async throws
+}
+
+/// Where API keys are kept (hashed).
+public protocol APIKeyRepository: Sendable {
+    func insert(_ key: APIKey) async throws
+    func find(hash: String) async throws -> APIKey?
+    func list(userID: User.ID) async throws -> [APIKey]
+    /// Revokes the user's key; false if there is no such key of theirs.
+    func revoke(id: APIKey.ID, userID: User.ID, at: Date) async throws -> Bool
+    func recordUse(id: APIKey.ID, at: Date) async throws
+}

@@ -1,0 +1,76 @@
+public import FoundationEssentials
+
+/// Everything the account use cases need, built once by the composition root.
+public struct AuthDependencies: Sendable {
+    public let users: any UserRepository
+    public let refreshTokens: any RefreshTokenRepository
+    public let apiKeys: any APIKeyRepository
+    public let hasher: any PasswordHasher
+    public let accessTokens: any AccessTokenIssuer
+    public let secrets: any SecretGenerator
+    public let clock: any Clock
+    public let ids: any IDGenerator
+    public let refreshTokenLifetime: Duration
+    public let guestLifetime: Duration
+    /// A hash of a password nobody has, checked when the e-mail is unknown so that an unknown
+    /// e-mail costs the same time as a wrong password.
+    public let decoyPasswordHash: String
+
+    public init(
+        users: any UserRepository, refreshTokens: any RefreshTokenRepository, apiKeys: any APIKeyRepository,
+        hasher: any PasswordHasher, accessTokens: any AccessTokenIssuer, secrets: any SecretGenerator,
+        clock: any Clock = SystemClock(), ids: any IDGenerator = RandomIDGenerator(),
+        refreshTokenLifetime: Duration = .seconds(30 * 24 * 3600), guestLifetime: Duration = .seconds(24 * 3600),
+        decoyPasswordHash: String
+    ) {
+        self.users = users
+        self.refreshTokens = refreshTokens
+        self.apiKeys = apiKeys
+        self.hasher = hasher
+        self.accessTokens = accessTokens
+        self.secrets = secrets
+        self.clock = clock
+        self.ids = ids
+        self.refreshTokenLifetime = refreshTokenLifetime
+        self.guestLifetime = guestLifetime
+        self.decoyPasswordHash = decoyPasswordHash
+    }
+}
+
+/// What every successful sign-in returns.
+public struct SessionTokens: Sendable {
+    public let accessToken: String
+    public let refreshToken: String
+    /// Seconds until the access token expires.
+    public let expiresIn: Int
+    public let user: User
+}
+
+extension AuthDependencies {
+    /// Issues an access token and a new refresh token, in `family` or a new one.
+    func issueSession(for user: User, family: RefreshToken.Family? = nil) async throws -> SessionTokens {
+        let now = clock.now()
+        let secret = secrets.newSecret(prefix: "rt_")
+        let token = RefreshToken(
+            id: RefreshToken.ID(ids.newUUID()), userID: user.id, family: family ?? RefreshToken.Family(ids.newUUID()),
+            tokenHash: secrets.digest(secret), createdAt: now, expiresAt: now.adding(refreshTokenLifetime)
+        )
+        try await refreshTokens.insert(token)
+        return SessionTokens(
+            accessToken: try accessTokens.issue(for: user, now: now), refreshToken: secret,
+            expiresIn: Int(accessTokens.lifetime.components.seconds), user: user
+        )
+    }
+
+    func requireUsable(_ user: User, now: Date) throws(DomainError) {
+        guard user.isActive else { throw .accountDisabled }
+        if let expiry = user.expiresAt, expiry <= now { throw .unauthenticated("the guest session has expired") }
+    }
+}
+
+extension Date {
+    public func adding(_ duration: Duration) -> Date {
+        let (seconds, attoseconds) = duration.components
+        return addingTimeInterval(Double(seconds) + Double(attoseconds) / 1e18)
+    }
+}

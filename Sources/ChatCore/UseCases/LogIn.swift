@@ -1,0 +1,32 @@
+/// Signs in with e-mail and password.
+///
+/// An unknown e-mail and a wrong password give the same error after the same work (a decoy
+/// hash is checked), so neither the answer nor its timing reveals which accounts exist.
+public struct LogIn: Sendable {
+    let deps: AuthDependencies
+
+    public init(_ deps: AuthDependencies) {
+        self.deps = deps
+    }
+
+    public func callAsFunction(email rawEmail: String, password: String) async throws -> SessionTokens {
+        let email = try? EmailAddress(rawEmail)
+        let user = try await email.asyncFlatMap { try await deps.users.find(email: $0) }
+        guard var user, let hash = user.passwordHash, password.count <= PasswordPolicy.maximumLength else {
+            _ = try await deps.hasher.verify(password, against: deps.decoyPasswordHash)
+            throw DomainError.invalidCredentials
+        }
+        guard try await deps.hasher.verify(password, against: hash) else { throw DomainError.invalidCredentials }
+        guard user.isActive else { throw DomainError.accountDisabled }
+        user.lastLoginAt = deps.clock.now()
+        try await deps.users.update(user)
+        return try await deps.issueSession(for: user)
+    }
+}
+
+extension Optional {
+    func asyncFlatMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}

@@ -1,0 +1,36 @@
+/// Creates an account with e-mail and password and signs it in.
+public struct Register: Sendable {
+    let deps: AuthDependencies
+
+    public init(_ deps: AuthDependencies) {
+        self.deps = deps
+    }
+
+    public func callAsFunction(email rawEmail: String, password: String) async throws -> SessionTokens {
+        let user = try await CreateUser(deps)(email: rawEmail, password: password, role: .user)
+        return try await deps.issueSession(for: user)
+    }
+}
+
+/// Creates an account without signing it in (used by registration and `parley user create`).
+public struct CreateUser: Sendable {
+    let deps: AuthDependencies
+
+    public init(_ deps: AuthDependencies) {
+        self.deps = deps
+    }
+
+    public func callAsFunction(email rawEmail: String, password: String, role: Role) async throws -> User {
+        var problems: [FieldError] = []
+        var email: EmailAddress?
+        do { email = try EmailAddress(rawEmail) } catch { if case .validation(let e) = error { problems += e } }
+        do { try PasswordPolicy.validate(password) } catch { if case .validation(let e) = error { problems += e } }
+        guard problems.isEmpty, let email else { throw DomainError.validation(problems) }
+        let hash = try await deps.hasher.hash(password)
+        let user = User(
+            id: User.ID(deps.ids.newUUID()), email: email, passwordHash: hash, role: role, createdAt: deps.clock.now()
+        )
+        try await deps.users.create(user)
+        return user
+    }
+}
