@@ -40,6 +40,21 @@ let package = Package(
             dependencies: ["ChatCore"],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CArgon2",
+            pkgConfig: "libargon2",
+            providers: [.apt(["libargon2-dev"])]
+        ),
+        .target(
+            name: "Security",
+            dependencies: ["ChatCore", "COpenSSL", "CArgon2"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "ChatAPI",
             dependencies: ["HTTPServer"],
@@ -62,6 +77,11 @@ let package = Package(
                 "HTTPServerTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SecurityTests",
+            dependencies: ["Security", "ChatCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(
