@@ -50,6 +50,16 @@ let package = Package(
             pkgConfig: "libargon2",
             providers: [.apt(["libargon2-dev"])]
         ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(
+            name: "Storage",
+            dependencies: ["ChatCore", "CSQLite"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "Security",
             dependencies: ["ChatCore", "COpenSSL", "CArgon2"],
@@ -82,6 +92,11 @@ let package = Package(
         .testTarget(
             name: "SecurityTests",
             dependencies: ["Security", "ChatCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["Storage", "ChatCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,93 @@
+public import ChatCore
+public import FoundationEssentials
+
+/// Users in SQLite or PostgreSQL: one set of statements serves both (see `SQLValue`).
+public struct SQLUserRepository: UserRepository {
+    let database: any SQLDatabase
+
+    public init(database: any SQLDatabase) {
+        self.database = database
+    }
+
+    private static let columns = "id, email, password_hash, role, active, created_at, last_login_at, expires_at"
+
+    public func create(_ user: User) async throws {
+        do {
+            _ = try await database.execute(
+                "INSERT INTO users (\(Self.columns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                [.text(user.id.description), .optional(user.email?.value), .optional(user.passwordHash), .text(user.role.rawValue),
+                 .bool(user.isActive), .date(user.createdAt), .date(user.lastLoginAt), .date(user.expiresAt)]
+            )
+        } catch let error as SQLError where error.kind == .uniqueViolation {
+            throw DomainError.emailTaken
+        }
+    }
+
+    public func find(id: User.ID) async throws -> User? {
+        try await database.query("SELECT \(Self.columns) FROM users WHERE id = $1", [.text(id.description)]).first.map(Self.decode)
+    }
+
+    public func find(email: EmailAddress) async throws -> User? {
+        try await database.query("SELECT \(Self.columns) FROM users WHERE email = $1", [.text(email.value)]).first.map(Self.decode)
+    }
+
+    public func update(_ user: User) async throws {
+        do {
+            _ = try await database.execute(
+                "UPDATE users SET email = $2, password_hash = $3, role = $4, active = $5, last_login_at = $6, expires_at = $7 WHERE id = $1",
+                [.text(user.id.description), .optional(user.email?.value), .optional(user.passwordHash), .text(user.role.rawValue),
+                 .bool(user.isActive), .date(user.lastLoginAt), .date(user.expiresAt)]
+            )
+        } catch let error as SQLError where error.kind == .uniqueViolation {
+            throw DomainError.emailTaken
+        }
+    }
+
+    public func list(limit: Int, cursor: String?) async throws -> Page<User> {
+        var rows: [SQLRow]
+        if let cursor {
+            guard let (createdAt, id) = Self.decodeCursor(cursor) else {
+                throw DomainError.validation([FieldError("cursor", "is not a cursor this server issued")])
+            }
+            rows = try await database.query(
+                "SELECT \(Self.columns) FROM users WHERE created_at < $1 OR (created_at = $1 AND id < $2) ORDER BY created_at DESC, id DESC LIMIT $3",
+                [.text(createdAt), .text(id), .integer(limit + 1)]
+            )
+        } else {
+            rows = try await database.query("SELECT \(Self.columns) FROM users ORDER BY created_at DESC, id DESC LIMIT $1", [.integer(limit + 1)])
+        }
+        let more = rows.count > limit
+        if more { rows.removeLast() }
+        let users = try rows.map(Self.decode)
+        return Page(items: users, nextCursor: more ? users.last.map(Self.cursor) : nil)
+    }
+
+    public func countActiveAdmins() async throws -> Int {
+        try await database.query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND active = $1", [.bool(true)]).first?.int("n") ?? 0
+    }
+
+    public func deleteExpiredGuests(now: Date) async throws -> Int {
+        try await database.execute("DELETE FROM users WHERE role = 'guest' AND expires_at <= $1", [.date(now)])
+    }
+
+    static func decode(_ row: SQLRow) throws -> User {
+        User(
+            id: User.ID(try row.uuid("id")), email: row["email"].map(EmailAddress.init(trusted:)),
+            passwordHash: row["password_hash"], role: Role(rawValue: try row.string("role")) ?? .user,
+            isActive: try row.bool("active"), createdAt: try row.date("created_at"),
+            lastLoginAt: try row.optionalDate("last_login_at"), expiresAt: try row.optionalDate("expires_at")
+        )
+    }
+
+    /// An opaque page cursor: the last item's creation time and id.
+    static func cursor(_ user: User) -> String {
+        Data("\(SQLDate.format(user.createdAt))|\(user.id)".utf8).base64EncodedString()
+    }
+
+    static func decodeCursor(_ cursor: String) -> (String, String)? {
+        guard let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8) else { return nil }
+        let parts = text.split(separator: "|")
+        guard parts.count == 2, SQLDate.parse(String(parts[0])) != nil, UUID(uuidString: String(parts[1])) != nil else { return nil }
+        return (String(parts[0]), String(parts[1]))
+    }
+}

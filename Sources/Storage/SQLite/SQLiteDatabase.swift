@@ -1,0 +1,194 @@
+private import CSQLite
+import Dispatch
+import FoundationEssentials
+
+/// The embedded database: one SQLite file in WAL mode.
+///
+/// Every sqlite3 call runs on one serial queue, never on the cooperative pool. SQLite has a
+/// single writer, so statements are serialised by an async lock, which a transaction holds
+/// from BEGIN to COMMIT while its body awaits; other callers queue behind it in order.
+///
+/// `@unchecked Sendable`: the connection handle and the statement cache are only touched
+/// inside `queue.async` blocks (see `onQueue`), and `queue` is serial.
+public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
+    public let dialect = SQLDialect.sqlite
+    private let queue = DispatchQueue(label: "parley.sqlite")
+    private let handle: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+    private let lock = AsyncLock()
+    private var closed = false
+
+    /// Opens (creating if needed) the database at `path`: WAL journal, 5 s busy timeout,
+    /// foreign keys enforced, `synchronous=NORMAL` (durable in WAL mode except on power loss
+    /// of the last commits, SQLite's recommended setting for WAL).
+    public init(path: String) throws {
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let status = sqlite3_open_v2(path, &db, flags, nil)
+        guard status == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(db)
+            throw SQLError(.unavailable, "cannot open SQLite database at \(path): \(message)")
+        }
+        handle = db
+        sqlite3_busy_timeout(db, 5000)
+        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"] {
+            guard sqlite3_exec(db, pragma, nil, nil, nil) == SQLITE_OK else {
+                let message = String(cString: sqlite3_errmsg(db))
+                sqlite3_close(db)
+                throw SQLError(.unavailable, "cannot configure SQLite (\(pragma)): \(message)")
+            }
+        }
+    }
+
+    deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        if !closed { sqlite3_close(handle) }
+    }
+
+    public func close() async {
+        await onQueue {
+            for statement in self.statements.values { sqlite3_finalize(statement) }
+            self.statements = [:]
+            if !self.closed { sqlite3_close(self.handle) }
+            self.closed = true
+        }
+    }
+
+    public func ping() async -> Bool {
+        (try? await query("SELECT 1 AS one", [])).map { $0.count == 1 } ?? false
+    }
+
+    public func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
+        try await lock.withLock { try await self.onQueueThrowing { try self.run(sql, parameters).rows } }
+    }
+
+    public func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
+        try await lock.withLock { try await self.onQueueThrowing { try self.run(sql, parameters).changes } }
+    }
+
+    public func executeScript(_ sql: String) async throws {
+        try await lock.withLock { try await self.onQueueThrowing { try self.exec(sql) } }
+    }
+
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        try await lock.withLock {
+            let connection = LockedConnection(database: self)
+            // IMMEDIATE takes the write lock now, so two writers never deadlock upgrading from reads.
+            try await self.onQueueThrowing { try self.exec("BEGIN IMMEDIATE") }
+            do {
+                let result = try await body(connection)
+                try await self.onQueueThrowing { try self.exec("COMMIT") }
+                return result
+            } catch {
+                try? await self.onQueueThrowing { try self.exec("ROLLBACK") }
+                throw error
+            }
+        }
+    }
+
+    public func withConnection<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        try await lock.withLock { try await body(LockedConnection(database: self)) }
+    }
+
+    /// Statements of a caller that already holds the lock (a transaction's body).
+    private struct LockedConnection: SQLConnection {
+        let database: SQLiteDatabase
+
+        func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
+            try await database.onQueueThrowing { try database.run(sql, parameters).rows }
+        }
+
+        func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
+            try await database.onQueueThrowing { try database.run(sql, parameters).changes }
+        }
+
+        func executeScript(_ sql: String) async throws {
+            try await database.onQueueThrowing { try database.exec(sql) }
+        }
+    }
+
+    // MARK: - On the queue
+
+    private func onQueue<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in queue.async { continuation.resume(returning: work()) } }
+    }
+
+    private func onQueueThrowing<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in queue.async { continuation.resume(with: Result { try work() }) } }
+    }
+
+    private func exec(_ sql: String) throws {
+        guard !closed else { throw SQLError(.unavailable, "the database is closed") }
+        let status = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard status == SQLITE_OK else { throw error(status) }
+    }
+
+    private func prepared(_ sql: String) throws -> OpaquePointer {
+        guard !closed else { throw SQLError(.unavailable, "the database is closed") }
+        if let statement = statements[sql] { return statement }
+        var statement: OpaquePointer?
+        let status = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard status == SQLITE_OK, let statement else { throw error(status) }
+        statements[sql] = statement
+        return statement
+    }
+
+    private func run(_ sql: String, _ parameters: [SQLValue]) throws -> (rows: [SQLRow], changes: Int) {
+        let statement = try prepared(sql)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        for (i, value) in parameters.enumerated() {
+            // `$n` parameters are named in SQLite: bind by name, so the text of a query
+            // written for PostgreSQL works unchanged.
+            let index = sqlite3_bind_parameter_index(statement, "$\(i + 1)")
+            guard index > 0 else { continue }
+            let status: Int32
+            switch value {
+            case .text(let text): status = sqlite3_bind_text(statement, index, text, -1, parley_sqlite_transient())
+            case .integer(let n): status = sqlite3_bind_int64(statement, index, Int64(n))
+            case .null: status = sqlite3_bind_null(statement, index)
+            }
+            guard status == SQLITE_OK else { throw error(status) }
+        }
+        let count = Int(sqlite3_column_count(statement))
+        let names = (0..<count).map { String(cString: sqlite3_column_name(statement, Int32($0))) }
+        var rows: [SQLRow] = []
+        while true {
+            let status = sqlite3_step(statement)
+            if status == SQLITE_DONE { break }
+            guard status == SQLITE_ROW else { throw error(status) }
+            var values: [String?] = []
+            values.reserveCapacity(count)
+            for column in 0..<Int32(count) {
+                if sqlite3_column_type(statement, column) == SQLITE_NULL {
+                    values.append(nil)
+                } else if let text = sqlite3_column_text(statement, column) {
+                    values.append(String(cString: text))
+                } else {
+                    values.append(nil)
+                }
+            }
+            rows.append(SQLRow(columns: names, values: values))
+        }
+        return (rows, Int(sqlite3_changes(handle)))
+    }
+
+    private func error(_ status: Int32) -> SQLError {
+        let extended = sqlite3_extended_errcode(handle)
+        let message = String(cString: sqlite3_errmsg(handle))
+        // Extended result codes are composite macros Swift cannot import (sqlite3.h:
+        // SQLITE_CONSTRAINT | (n << 8)); their values are part of SQLite's stable ABI.
+        let constraintUnique: Int32 = 19 | (8 << 8), constraintPrimaryKey: Int32 = 19 | (6 << 8)
+        let constraintForeignKey: Int32 = 19 | (3 << 8)
+        switch extended {
+        case constraintUnique, constraintPrimaryKey: return SQLError(.uniqueViolation, message)
+        case constraintForeignKey: return SQLError(.foreignKeyViolation, message)
+        default:
+            if status == SQLITE_BUSY || status == SQLITE_LOCKED { return SQLError(.unavailable, message) }
+            return SQLError(.other, message)
+        }
+    }
+}

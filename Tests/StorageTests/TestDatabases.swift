@@ -1,0 +1,35 @@
+import Foundation
+import Storage
+import Testing
+
+/// Where the repository's migrations live, found from this file's path.
+let migrationsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("migrations").path
+
+/// The databases every contract test runs against.
+enum TestBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    var testDescription: String { rawValue }
+
+    /// A fresh, migrated database for one test, or nil when this backend is not configured
+    /// here (outside CI only: in CI a missing Postgres fails the run).
+    func makeDatabase() async throws -> (any SQLDatabase)? {
+        switch self {
+        case .sqlite:
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("parley-test-\(UUID().uuidString).db").path
+            let database = try SQLiteDatabase(path: path)
+            try await Migrator(database: database, directory: migrationsDirectory).migrate()
+            return database
+        case .postgres:
+            guard let url = ProcessInfo.processInfo.environment["PARLEY_TEST_POSTGRES_URL"] else {
+                if ProcessInfo.processInfo.environment["CI"] != nil {
+                    Issue.record("PARLEY_TEST_POSTGRES_URL is not set; `make test` starts a PostgreSQL for these tests")
+                }
+                return nil
+            }
+            return try await PostgresTestSchema.fresh(url: url, migrations: migrationsDirectory)
+        }
+    }
+}
