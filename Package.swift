@@ -55,9 +55,14 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        .systemLibrary(
+            name: "CPostgres",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         .target(
             name: "Storage",
-            dependencies: ["ChatCore", "CSQLite"],
+            dependencies: ["ChatCore", "CSQLite", "CPostgres", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -67,7 +72,7 @@ let package = Package(
         ),
         .target(
             name: "ChatAPI",
-            dependencies: ["HTTPServer"],
+            dependencies: ["HTTPServer", "ChatCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -75,6 +80,9 @@ let package = Package(
             dependencies: [
                 "HTTPServer",
                 "ChatAPI",
+                "ChatCore",
+                "Storage",
+                "Security",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -27,3 +27,10 @@ public enum DomainError: Error, Sendable, Equatable {
     /// A dependency cannot serve right now (database unreachable, hashing queue full).
     case unavailable(String)
 }
+
+/// An error from an adapter (database, cache) that may say its dependency is down, so the
+/// API can answer 503 instead of 500 without knowing the adapter.
+public protocol DependencyFailure: Error {
+    /// True when retrying later may succeed (the dependency is unreachable or overloaded).
+    var isTransient: Bool { get }
+}

@@ -1,3 +1,4 @@
+public import ChatCore
 public import FoundationEssentials
 
 /// A value bound to a `$n` parameter. Dates travel as RFC 3339 text and booleans as 1/0,
@@ -60,4 +61,8 @@ public struct SQLError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "database error (\(kind)): \(message)" }
+}
+
+extension SQLError: DependencyFailure {
+    public var isTransient: Bool { kind == .unavailable }
 }

@@ -5,6 +5,7 @@ import ArgumentParser
 import ChatAPI
 import HTTPServer
 import Logging
+import Storage
 
 /// `parley serve`: the chat server, configured from the environment.
 struct ServeCommand: AsyncParsableCommand {
@@ -14,26 +15,35 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     func run() async throws {
-        let config: AppConfiguration
-        do {
-            config = try AppConfiguration(environment: Environment.load())
-        } catch {
-            ConsoleError.write("parley: \(error)")
-            throw ExitCode(78)  // EX_CONFIG
-        }
+        let config = try AppConfiguration.loadOrExit()
         LogSetup.bootstrap(format: config.logFormat, level: config.logLevel)
         let logger = Logger(label: "parley")
+        logger.info("starting parley", metadata: ["parley.version": "\(Parley.version)"])
+        for note in config.defaultsUsed { logger.info("using a default", metadata: ["parley.default": "\(note)"]) }
+
+        let services: AppServices
+        do {
+            services = try await AppServices.build(config, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["parley.error": "\(error)"])
+            throw ExitCode(1)
+        }
+        let cleanup = services.startGuestCleanup(logger: logger)
 
         var routes = RouterBuilder()
         SystemRoutes.register(on: &routes, version: Parley.version)
+        AccountRoutes.register(on: &routes, deps: services.auth, logger: Logger(label: "parley.api"))
         let router = routes.build(defaultBodyLimit: config.maxBodyBytes, logger: Logger(label: "parley.http"))
         let server = Server(configuration: config.server, responder: router, logger: Logger(label: "parley.http"))
-        logger.info("starting parley", metadata: ["parley.version": "\(Parley.version)"])
         do {
             try await ServerLifecycle.run(server, grace: config.shutdownGrace, logger: logger)
         } catch {
+            cleanup.cancel()
+            await services.database.close()
             throw ExitCode(1)
         }
+        cleanup.cancel()
+        await services.database.close()
     }
 }
 
@@ -41,5 +51,18 @@ enum ConsoleError {
     static func write(_ message: String) {
         var line = message + "\n"
         line.withUTF8 { bytes in _ = Glibc.write(2, bytes.baseAddress, bytes.count) }
+    }
+}
+
+extension AppConfiguration {
+    /// Reads the configuration; a bad value ends the process with status 78 (EX_CONFIG)
+    /// and a message naming the variable.
+    static func loadOrExit() throws -> AppConfiguration {
+        do {
+            return try AppConfiguration(environment: Environment.load())
+        } catch {
+            ConsoleError.write("parley: \(error)")
+            throw ExitCode(78)
+        }
     }
 }

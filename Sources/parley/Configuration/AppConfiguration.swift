@@ -13,6 +13,10 @@ struct AppConfiguration: Sendable {
     var shutdownGrace: Duration = .seconds(10)
     var logLevel: Logger.Level = .info
     var logFormat: LogFormat = .json
+    var storage: StorageConfiguration
+    var auth: AuthConfiguration
+    /// Defaults that were used because a variable was not set, for the start-up log.
+    var defaultsUsed: [String] = []
 
     /// Reads and checks every variable; the first bad one stops start-up with its name.
     init(environment env: Environment) throws(ConfigurationError) {
@@ -29,5 +33,9 @@ struct AppConfiguration: Sendable {
         logFormat = LogFormat(rawValue: try env.choice("LOG_FORMAT", default: "json", from: ["json", "text"])) ?? .json
         let level = try env.choice("LOG_LEVEL", default: "info", from: Logger.Level.allCases.map(\.rawValue))
         logLevel = Logger.Level(rawValue: level) ?? .info
+        storage = try StorageConfiguration(environment: env)
+        auth = try AuthConfiguration(environment: env, storage: storage)
+        if env["DATABASE_URL"] == nil { defaultsUsed.append("DATABASE_URL unset: SQLite database at \(storage.sqlitePath ?? "")") }
+        if env["JWT_SECRET"] == nil { defaultsUsed.append("JWT_SECRET unset: development secret kept at \(auth.devSecretPath)") }
     }
 }

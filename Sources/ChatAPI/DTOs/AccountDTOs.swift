@@ -1,0 +1,104 @@
+public import ChatCore
+import FoundationEssentials
+
+struct CredentialsBody: Decodable {
+    let email: String
+    let password: String
+}
+
+struct RefreshBody: Decodable {
+    let refreshToken: String
+}
+
+struct UpdateUserBody: Decodable {
+    let role: String?
+    let active: Bool?
+}
+
+struct CreateAPIKeyBody: Decodable {
+    let name: String
+    let expiresInDays: Int?
+}
+
+/// A user as the API shows it.
+struct UserDTO: Encodable {
+    let id: String
+    let email: String?
+    let role: String
+    let active: Bool
+    let createdAt: Date
+    let lastLoginAt: Date?
+    let expiresAt: Date?
+
+    init(_ user: User) {
+        id = user.id.description
+        email = user.email?.value
+        role = user.role.rawValue
+        active = user.isActive
+        createdAt = user.createdAt
+        lastLoginAt = user.lastLoginAt
+        expiresAt = user.expiresAt
+    }
+}
+
+struct SessionDTO: Encodable {
+    let accessToken: String
+    let refreshToken: String
+    let tokenType = "Bearer"
+    let expiresIn: Int
+    let user: UserDTO
+
+    init(_ session: SessionTokens) {
+        accessToken = session.accessToken
+        refreshToken = session.refreshToken
+        expiresIn = session.expiresIn
+        user = UserDTO(session.user)
+    }
+}
+
+struct APIKeyDTO: Encodable {
+    let id: String
+    let name: String
+    let prefix: String
+    let createdAt: Date
+    let lastUsedAt: Date?
+    let expiresAt: Date?
+    let revokedAt: Date?
+
+    init(_ key: APIKey) {
+        id = key.id.description
+        name = key.name
+        prefix = key.prefix
+        createdAt = key.createdAt
+        lastUsedAt = key.lastUsedAt
+        expiresAt = key.expiresAt
+        revokedAt = key.revokedAt
+    }
+}
+
+/// The answer to creating a key: the only time the key itself is shown.
+struct CreatedAPIKeyDTO: Encodable {
+    let id: String
+    let name: String
+    let prefix: String
+    let key: String
+    let createdAt: Date
+    let expiresAt: Date?
+}
+
+struct ListDTO<Item: Encodable>: Encodable {
+    let items: [Item]
+    let nextCursor: String?
+
+    enum CodingKeys: String, CodingKey {
+        case items
+        case nextCursor
+    }
+
+    // `next_cursor` is always present, null on the last page.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(items, forKey: .items)
+        try container.encode(nextCursor, forKey: .nextCursor)
+    }
+}

@@ -1,0 +1,87 @@
+public import FoundationEssentials
+public import HTTPServer
+
+/// Reading JSON request bodies and writing JSON responses, with parley's conventions:
+/// snake_case keys, RFC 3339 UTC timestamps, and precise errors for bad input.
+public enum JSONBody {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(RFC3339.format(date))
+        }
+        return encoder
+    }()
+
+    /// A JSON response; an encoding failure is a programming error and becomes a 500 problem.
+    public static func response<T: Encodable>(_ value: T, status: HTTPStatus = .ok) -> Response {
+        guard let data = try? encoder.encode(value) else {
+            return Problem(.internalServerError, code: "internal_error", detail: "the response could not be encoded").response
+        }
+        return Response(status: status, contentType: "application/json", body: Array(data))
+    }
+
+    /// Decodes the body as `T`: 415 if it is not JSON, 400 if it does not parse, 422 naming
+    /// the field that is missing or of the wrong type.
+    public static func decode<T: Decodable>(_ type: T.Type, from request: Request) throws -> T {
+        let mediaType = request.headers["Content-Type"]?.split(separator: ";").first.map { String($0).lowercased() }
+        guard mediaType?.filter({ $0 != " " && $0 != "\t" }) == "application/json" else {
+            throw Problem(.unsupportedMediaType, code: "unsupported_media_type", detail: "the body must be application/json")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            return try decoder.decode(T.self, from: Data(request.body))
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw validation(path(context.codingPath + [key]), "is required")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw validation(path(context.codingPath), "must not be null")
+        } catch let DecodingError.typeMismatch(expected, context) {
+            throw validation(path(context.codingPath), "must be \(describe(expected))")
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            throw validation(path(context.codingPath), "is not valid")
+        } catch {
+            throw Problem(.badRequest, code: "malformed_json", detail: "the body is not a valid JSON object")
+        }
+    }
+
+    static func validation(_ field: String, _ message: String) -> Problem {
+        var p = Problem(.unprocessableContent, code: "validation_failed", detail: "\(field) \(message)")
+        p.errors = [(field, message)]
+        return p
+    }
+
+    static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? snakeCase($0.stringValue) }.joined(separator: ".")
+    }
+
+    static func snakeCase(_ key: String) -> String {
+        var out = ""
+        for ch in key {
+            if ch.isUppercase { out += "_" + ch.lowercased() } else { out.append(ch) }
+        }
+        return out
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        default: "of another type"
+        }
+    }
+}
+
+/// RFC 3339 UTC timestamps with milliseconds, as every API date is written.
+enum RFC3339 {
+    static func format(_ date: Date) -> String {
+        let ms = Int((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let seconds = Double(ms / 1000) + Double(ms % 1000) / 1000
+        var style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        style.timeZone = .gmt
+        return Date(timeIntervalSince1970: seconds).formatted(style)
+    }
+}

@@ -1,0 +1,60 @@
+public import ChatCore
+public import HTTPServer
+public import Logging
+
+/// The one place where errors become HTTP statuses.
+public enum ErrorMapping {
+    public static func problem(for error: any Error, logger: Logger) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let domain as DomainError:
+            return problem(for: domain)
+        case let failure as any DependencyFailure where failure.isTransient:
+            logger.warning("dependency unavailable", metadata: ["parley.error": "\(failure)"])
+            var p = Problem(.serviceUnavailable, code: "unavailable", detail: "a dependency of the server is unavailable; retry shortly")
+            p.headers.add("Retry-After", "5")
+            return p
+        default:
+            logger.error("unhandled error", metadata: ["parley.error.type": "\(type(of: error))"])
+            logger.debug("unhandled error detail", metadata: ["parley.error": "\(String(reflecting: error))"])
+            return Problem(.internalServerError, code: "internal_error", detail: "the server could not complete the request")
+        }
+    }
+
+    static func problem(for error: DomainError) -> Problem {
+        switch error {
+        case .validation(let fields):
+            var p = Problem(.unprocessableContent, code: "validation_failed",
+                            detail: fields.map { "\($0.field) \($0.message)" }.joined(separator: "; "))
+            p.errors = fields.map { ($0.field, $0.message) }
+            return p
+        case .invalidCredentials:
+            return unauthorized("invalid_credentials", "the e-mail or password is wrong")
+        case .accountDisabled:
+            return Problem(.forbidden, code: "account_disabled", detail: "this account is disabled")
+        case .emailTaken:
+            return Problem(.conflict, code: "email_taken", detail: "an account with this e-mail already exists")
+        case .unauthenticated(let reason):
+            return unauthorized("unauthenticated", reason, bearerError: "invalid_token")
+        case .refreshTokenReused:
+            return unauthorized("refresh_token_reused", "this refresh token was already used; every session of its family was signed out")
+        case .forbidden(let reason):
+            return Problem(.forbidden, code: "forbidden", detail: reason)
+        case .notFound(let what):
+            return Problem(.notFound, code: "not_found", detail: "\(what) not found")
+        case .lastAdmin:
+            return Problem(.conflict, code: "last_admin", detail: "the last active admin cannot be demoted or disabled")
+        case .unavailable(let reason):
+            var p = Problem(.serviceUnavailable, code: "unavailable", detail: reason)
+            p.headers.add("Retry-After", "1")
+            return p
+        }
+    }
+
+    static func unauthorized(_ code: String, _ detail: String, bearerError: String? = nil) -> Problem {
+        var p = Problem(.unauthorized, code: code, detail: detail)
+        p.headers.add("WWW-Authenticate", bearerError.map { "Bearer realm=\"parley\", error=\"\($0)\"" } ?? "Bearer realm=\"parley\"")
+        return p
+    }
+}

@@ -1,0 +1,96 @@
+public import ChatCore
+public import HTTPServer
+public import Logging
+
+/// `/v1/auth/*`, `/v1/users/me`, `/v1/admin/users`, `/v1/api-keys`.
+public enum AccountRoutes {
+    /// Small bodies only: credentials and names. A larger body is refused before it is read.
+    static let bodyLimit = 16 * 1024
+
+    public static func register(on router: inout RouterBuilder, deps: AuthDependencies, logger: Logger) {
+        let auth = BearerAuthentication(deps)
+
+        router.post("/v1/auth/register", bodyLimit: bodyLimit, handle(logger) { request in
+            let body = try JSONBody.decode(CredentialsBody.self, from: request)
+            let session = try await Register(deps)(email: body.email, password: body.password)
+            logger.info("account registered", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
+            return JSONBody.response(SessionDTO(session), status: .created)
+        })
+        router.post("/v1/auth/login", bodyLimit: bodyLimit, handle(logger) { request in
+            let body = try JSONBody.decode(CredentialsBody.self, from: request)
+            do {
+                let session = try await LogIn(deps)(email: body.email, password: body.password)
+                logger.info("login", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
+                return JSONBody.response(SessionDTO(session))
+            } catch let error as DomainError {
+                logger.info("failed login", metadata: ["parley.reason": "\(error)", "audit": "true"])
+                throw error
+            }
+        })
+        router.post("/v1/auth/guest", bodyLimit: bodyLimit, handle(logger) { _ in
+            JSONBody.response(SessionDTO(try await StartGuestSession(deps)()), status: .created)
+        })
+        router.post("/v1/auth/refresh", bodyLimit: bodyLimit, handle(logger) { request in
+            let body = try JSONBody.decode(RefreshBody.self, from: request)
+            do {
+                return JSONBody.response(SessionDTO(try await RefreshSession(deps)(refreshToken: body.refreshToken)))
+            } catch DomainError.refreshTokenReused {
+                logger.warning("refresh token reused; family revoked", metadata: ["audit": "true"])
+                throw DomainError.refreshTokenReused
+            }
+        })
+        router.post("/v1/auth/logout", bodyLimit: bodyLimit, handle(logger) { request in
+            let principal = try await auth.principal(for: request)
+            let body = try JSONBody.decode(RefreshBody.self, from: request)
+            try await LogOut(deps)(principal, refreshToken: body.refreshToken)
+            logger.info("logout", metadata: ["parley.user.id": "\(principal.user.id)", "audit": "true"])
+            return Response(status: .noContent)
+        })
+        router.get("/v1/users/me", handle(logger) { request in
+            JSONBody.response(UserDTO(try await auth.principal(for: request).user))
+        })
+
+        router.get("/v1/admin/users", handle(logger) { request in
+            let principal = try await auth.principal(for: request)
+            let limit = try request.queryInteger("limit", default: 20, range: 1...100)
+            let page = try await ListUsers(deps)(principal, limit: limit, cursor: request.queryItems["cursor"])
+            return JSONBody.response(ListDTO(items: page.items.map(UserDTO.init), nextCursor: page.nextCursor))
+        })
+        router.patch("/v1/admin/users/{id}", bodyLimit: bodyLimit, handle(logger) { request in
+            let principal = try await auth.principal(for: request)
+            let id: User.ID = try request.identifier("id", of: "user")
+            let body = try JSONBody.decode(UpdateUserBody.self, from: request)
+            var role: Role?
+            if let text = body.role {
+                guard let parsed = Role(rawValue: text) else { throw JSONBody.validation("role", "must be admin, user or guest") }
+                role = parsed
+            }
+            let user = try await UpdateUser(deps)(principal, id: id, role: role, isActive: body.active)
+            logger.info("admin changed user", metadata: [
+                "parley.user.id": "\(principal.user.id)", "parley.target.id": "\(id)",
+                "parley.role": "\(body.role ?? "-")", "parley.active": "\(body.active.map(String.init) ?? "-")", "audit": "true",
+            ])
+            return JSONBody.response(UserDTO(user))
+        })
+
+        router.get("/v1/api-keys", handle(logger) { request in
+            let principal = try await auth.principal(for: request)
+            return JSONBody.response(ListDTO(items: try await ListAPIKeys(deps)(principal).map(APIKeyDTO.init), nextCursor: nil))
+        })
+        router.post("/v1/api-keys", bodyLimit: bodyLimit, handle(logger) { request in
+            let principal = try await auth.principal(for: request)
+            let body = try JSONBody.decode(CreateAPIKeyBody.self, from: request)
+            let (secret, key) = try await CreateAPIKey(deps)(principal, name: body.name, expiresInDays: body.expiresInDays)
+            return JSONBody.response(
+                CreatedAPIKeyDTO(id: key.id.description, name: key.name, prefix: key.prefix, key: secret,
+                                 createdAt: key.createdAt, expiresAt: key.expiresAt),
+                status: .created
+            )
+        })
+        router.delete("/v1/api-keys/{id}", handle(logger) { request in
+            let principal = try await auth.principal(for: request)
+            try await RevokeAPIKey(deps)(principal, id: try request.identifier("id", of: "API key"))
+            return Response(status: .noContent)
+        })
+    }
+}

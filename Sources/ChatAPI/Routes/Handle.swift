@@ -1,0 +1,36 @@
+public import HTTPServer
+public import Logging
+
+/// Wraps a handler so that whatever it throws is answered through `ErrorMapping`.
+func handle(_ logger: Logger, _ body: @escaping @Sendable (Request) async throws -> Response) -> RouteHandler {
+    { request in
+        do {
+            return try await body(request)
+        } catch {
+            return ErrorMapping.problem(for: error, logger: logger).response
+        }
+    }
+}
+
+extension Request {
+    /// The `{name}` path parameter parsed as an identifier; a malformed one is the same
+    /// "not found" as an unknown one.
+    func identifier<Entity>(_ name: String, of what: String) throws -> ChatCoreIdentifier<Entity> {
+        guard let text = parameters[name], let id = ChatCoreIdentifier<Entity>(text) else {
+            throw Problem(.notFound, code: "not_found", detail: "\(what) not found")
+        }
+        return id
+    }
+
+    /// An integer query parameter within `range`, or `fallback` when absent.
+    func queryInteger(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = queryItems[name] else { return fallback }
+        guard let value = Int(text), range.contains(value) else {
+            throw JSONBody.validation(name, "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+}
+
+import ChatCore
+typealias ChatCoreIdentifier = ChatCore.Identifier

@@ -1,0 +1,77 @@
+public import Logging
+
+/// PostgreSQL through libpq, with a connection pool.
+public final class PostgresDatabase: SQLDatabase {
+    public let dialect = SQLDialect.postgres
+    private let pool: PostgresPool
+
+    /// Opens one connection at once, so a wrong URL or an unreachable server fails start-up
+    /// with a clear message instead of at the first request.
+    public init(url: String, poolSize: Int = 10, acquireTimeout: Duration = .seconds(5), logger: Logger? = nil) async throws {
+        pool = PostgresPool(url: url, size: poolSize, acquireTimeout: acquireTimeout)
+        let first = try await pool.acquire()
+        await pool.release(first, broken: false)
+    }
+
+    public func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
+        try await withConnection { try await $0.query(sql, parameters) }
+    }
+
+    public func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
+        try await withConnection { try await $0.execute(sql, parameters) }
+    }
+
+    public func executeScript(_ sql: String) async throws {
+        try await withConnection { try await $0.executeScript(sql) }
+    }
+
+    public func withConnection<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        let connection = try await pool.acquire()
+        do {
+            let result = try await body(Leased(connection: connection))
+            await pool.release(connection, broken: connection.isBroken)
+            return result
+        } catch {
+            await pool.release(connection, broken: connection.isBroken)
+            throw error
+        }
+    }
+
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        try await withConnection { connection in
+            try await connection.executeScript("BEGIN")
+            do {
+                let result = try await body(connection)
+                try await connection.executeScript("COMMIT")
+                return result
+            } catch {
+                try? await connection.executeScript("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func ping() async -> Bool {
+        (try? await query("SELECT 1 AS one", []).count) == 1
+    }
+
+    public func close() async {
+        await pool.close()
+    }
+
+    private struct Leased: SQLConnection {
+        let connection: PostgresConnection
+
+        func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
+            try await connection.run(sql, parameters).rows
+        }
+
+        func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
+            try await connection.run(sql, parameters).changes
+        }
+
+        func executeScript(_ sql: String) async throws {
+            try await connection.script(sql)
+        }
+    }
+}

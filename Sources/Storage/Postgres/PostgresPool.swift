@@ -1,0 +1,91 @@
+/// A bounded pool of PostgreSQL connections.
+///
+/// `acquire` hands out an idle connection (checked for health first), opens a new one while
+/// under `size`, or waits up to `acquireTimeout`, then fails with `SQLError.unavailable`, so
+/// a request never hangs on a database that is down or saturated. A connection that breaks
+/// is dropped on release; the next acquire connects anew, which is how the pool recovers
+/// after the server restarts.
+actor PostgresPool {
+    private let url: String
+    private let size: Int
+    private let acquireTimeout: Duration
+    private var idle: [PostgresConnection] = []
+    private var open = 0
+    private var waiters: [(id: Int, continuation: CheckedContinuation<PostgresConnection, any Error>)] = []
+    private var nextWaiter = 0
+    private var closed = false
+
+    init(url: String, size: Int, acquireTimeout: Duration) {
+        self.url = url
+        self.size = size
+        self.acquireTimeout = acquireTimeout
+    }
+
+    func acquire() async throws -> PostgresConnection {
+        guard !closed else { throw SQLError(.unavailable, "the database pool is closed") }
+        while let connection = idle.popLast() {
+            if await connection.isHealthy() { return connection }
+            // Re-check after the await: another task may have changed the counts meanwhile.
+            open -= 1
+            await connection.close()
+        }
+        if open < size {
+            open += 1
+            do {
+                return try await PostgresConnection.connect(url: url, label: "parley.postgres.\(open)")
+            } catch {
+                open -= 1
+                throw error
+            }
+        }
+        let id = nextWaiter
+        nextWaiter += 1
+        let timeout = acquireTimeout
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.expire(id)
+        }
+        defer { timer.cancel() }
+        return try await withCheckedThrowingContinuation { waiters.append((id, $0)) }
+    }
+
+    private func expire(_ id: Int) {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+        waiters.remove(at: index).continuation.resume(
+            throwing: SQLError(.unavailable, "no database connection became free within \(acquireTimeout)")
+        )
+    }
+
+    func release(_ connection: PostgresConnection, broken: Bool) async {
+        if broken || closed {
+            open -= 1
+            await connection.close()
+            // A waiter may now open a connection of its own.
+            if !waiters.isEmpty, !closed, open < size {
+                let waiter = waiters.removeFirst()
+                open += 1
+                do {
+                    waiter.continuation.resume(returning: try await PostgresConnection.connect(url: url, label: "parley.postgres.\(open)"))
+                } catch {
+                    open -= 1
+                    waiter.continuation.resume(throwing: error)
+                }
+            }
+            return
+        }
+        if !waiters.isEmpty {
+            waiters.removeFirst().continuation.resume(returning: connection)
+        } else {
+            idle.append(connection)
+        }
+    }
+
+    func close() async {
+        closed = true
+        for waiter in waiters { waiter.continuation.resume(throwing: SQLError(.unavailable, "the database pool is closed")) }
+        waiters = []
+        for connection in idle { await connection.close() }
+        open -= idle.count
+        idle = []
+    }
+}

@@ -1,0 +1,77 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ChatCore
+import FoundationEssentials
+import Logging
+import Security
+import Storage
+
+/// The adapters and use-case dependencies of one running parley, built from configuration.
+struct AppServices: Sendable {
+    let database: any SQLDatabase
+    let auth: AuthDependencies
+
+    /// A hash of a random password that was thrown away: checked when a login names an
+    /// unknown e-mail, so that costs the same as a wrong password (same argon2id parameters).
+    static let decoyPasswordHash = "$argon2id$v=19$m=19456,t=2,p=1$MGNjYzcyYzY5ODg3ZGNlOA$HUzEG894RgcmKpPTkdY1kL4gUMqaYeVQJQBZ+lVRZjQ"
+
+    static func build(_ config: AppConfiguration, logger: Logger) async throws -> AppServices {
+        let database = try await openDatabase(config.storage, logger: logger)
+        if config.storage.autoMigrate {
+            let applied = try await Migrator(database: database, directory: config.storage.migrationsDirectory).migrate()
+            if !applied.isEmpty { logger.info("migrations applied", metadata: ["parley.migrations": "\(applied.joined(separator: ","))"]) }
+        }
+        let secret = try config.auth.jwtSecret ?? developmentSecret(at: config.auth.devSecretPath)
+        let auth = AuthDependencies(
+            users: SQLUserRepository(database: database), refreshTokens: SQLRefreshTokenRepository(database: database),
+            apiKeys: SQLAPIKeyRepository(database: database),
+            hasher: Argon2PasswordHasher(concurrency: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))),
+            accessTokens: JWTIssuer(secret: secret, previousSecrets: config.auth.previousSecrets),
+            secrets: SecureSecretGenerator(), guestLifetime: config.auth.guestLifetime,
+            decoyPasswordHash: decoyPasswordHash
+        )
+        return AppServices(database: database, auth: auth)
+    }
+
+    static func openDatabase(_ storage: StorageConfiguration, logger: Logger) async throws -> any SQLDatabase {
+        switch storage.location {
+        case .sqlite(let path):
+            return try SQLiteDatabase(path: path)
+        case .postgres(let url):
+            return try await PostgresDatabase(url: url, poolSize: storage.poolSize, acquireTimeout: storage.acquireTimeout, logger: logger)
+        }
+    }
+
+    /// A random secret generated on first start and kept (mode 0600) for later starts, so
+    /// development sessions survive a restart. Production refuses to run without `JWT_SECRET`.
+    static func developmentSecret(at path: String) throws -> [UInt8] {
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8) {
+            let trimmed = existing.filter { !$0.isWhitespace }
+            if trimmed.utf8.count >= 32 { return Array(trimmed.utf8) }
+        }
+        let secret = Crypto.hex(Crypto.randomBytes(32))
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { throw ConfigurationError(variable: "JWT_SECRET", message: "is unset and \(path) cannot be written") }
+        defer { close(fd) }
+        let line = secret + "\n"
+        _ = line.withCString { write(fd, $0, strlen($0)) }
+        return Array(secret.utf8)
+    }
+
+    /// Removes expired guests and their data now and every ten minutes, until cancelled.
+    func startGuestCleanup(logger: Logger) -> Task<Void, Never> {
+        let users = auth.users, clock = auth.clock
+        return Task {
+            while !Task.isCancelled {
+                do {
+                    let removed = try await users.deleteExpiredGuests(now: clock.now())
+                    if removed > 0 { logger.info("expired guests removed", metadata: ["parley.count": "\(removed)"]) }
+                } catch {
+                    logger.warning("guest clean-up failed", metadata: ["parley.error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(600))
+            }
+        }
+    }
+}
