@@ -5,7 +5,7 @@ SWIFT ?= swift
 # Debian packages, by purpose. The Dockerfile's build and runtime lists must match these.
 BUILD_PACKAGES   := pkg-config libssl-dev libargon2-dev libsqlite3-dev libpq-dev
 RUNTIME_PACKAGES := ca-certificates
-TEST_PACKAGES    := curl
+TEST_PACKAGES    := curl postgresql python3
 BENCH_PACKAGES   := wrk curl
 
 .PHONY: deps deps-test deps-bench build release run test bench-http fuzz clean
@@ -29,10 +29,11 @@ release: deps
 run: release
 	$$($(SWIFT) build -c release --show-bin-path)/parley serve
 
-## Every test: unit, parser tables, live servers on loopback, curl, the parley binary itself.
+## Every test: unit, parser tables, live servers on loopback, curl, the parley binary itself,
+## and the storage contract against SQLite and a throwaway PostgreSQL that this starts.
 test: deps-test
 	$(SWIFT) build --build-tests
-	PARLEY_BIN=$$($(SWIFT) build --show-bin-path)/parley $(SWIFT) test --disable-xctest
+	scripts/run-tests.sh
 
 ## GET /health throughput: parley against a Hummingbird 2 peer, written to bench/RESULTS.md.
 bench-http: deps-bench

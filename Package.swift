@@ -102,14 +102,25 @@ let package = Package(
             dependencies: ["Security", "ChatCore"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "StorageTesting",
+            dependencies: ["Storage"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "ChatCore"],
+            dependencies: ["Storage", "StorageTesting", "ChatCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ChatCoreTests",
             dependencies: ["ChatCore", "ChatCoreTesting"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ChatAPITests",
+            dependencies: ["ChatAPI", "ChatCore", "ChatCoreTesting", "Storage", "StorageTesting", "Security", "HTTPServer", "HTTPServerTesting",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

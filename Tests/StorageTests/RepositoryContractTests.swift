@@ -1,6 +1,7 @@
 import ChatCore
 import Foundation
 import Storage
+import StorageTesting
 import Testing
 
 /// One contract for the repositories, run against every database parley supports.

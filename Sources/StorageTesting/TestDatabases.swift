@@ -1,21 +1,21 @@
 import Foundation
-import Storage
-import Testing
+public import Storage
+public import Testing
 
 /// Where the repository's migrations live, found from this file's path.
-let migrationsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+public let migrationsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("migrations").path
 
 /// The databases every contract test runs against.
-enum TestBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+public enum TestBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite
     case postgres
 
-    var testDescription: String { rawValue }
+    public var testDescription: String { rawValue }
 
     /// A fresh, migrated database for one test, or nil when this backend is not configured
     /// here (outside CI only: in CI a missing Postgres fails the run).
-    func makeDatabase() async throws -> (any SQLDatabase)? {
+    public func makeDatabase() async throws -> (any SQLDatabase)? {
         switch self {
         case .sqlite:
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("parley-test-\(UUID().uuidString).db").path

@@ -1,0 +1,95 @@
+import ChatAPI
+import ChatCore
+import ChatCoreTesting
+import Foundation
+import HTTPServer
+import HTTPServerTesting
+import Logging
+import Security
+import Storage
+import StorageTesting
+
+/// A live parley API (accounts) on a real database, real crypto and a clock the test moves.
+struct APIHarness: Sendable {
+    let port: Int
+    let deps: AuthDependencies
+    let clock: ManualClock
+
+    /// Runs `body` against a server on `backend`; nil-returning backends (Postgres outside CI) skip.
+    static func with(_ backend: TestBackend, _ body: (APIHarness) async throws -> Void) async throws {
+        guard let database = try await backend.makeDatabase() else { return }
+        let clock = ManualClock(Date())
+        var cheap = Argon2PasswordHasher.Parameters()
+        cheap.memoryKiB = 1024  // the real parameters are tested in SecurityTests; keep these tests quick
+        let deps = AuthDependencies(
+            users: SQLUserRepository(database: database), refreshTokens: SQLRefreshTokenRepository(database: database),
+            apiKeys: SQLAPIKeyRepository(database: database), hasher: Argon2PasswordHasher(parameters: cheap, concurrency: 2, maxWaiting: 256),
+            accessTokens: JWTIssuer(secret: Array("test-secret-test-secret-test-secret!".utf8)),
+            secrets: SecureSecretGenerator(), clock: clock,
+            decoyPasswordHash: "$argon2id$v=19$m=1024,t=2,p=1$MGNjYzcyYzY5ODg3ZGNlOA$HUzEG894RgcmKpPTkdY1kL4gUMqaYeVQJQBZ+lVRZjQ"
+        )
+        var logger = Logger(label: "test.api")
+        logger.logLevel = .critical
+        var routes = RouterBuilder()
+        AccountRoutes.register(on: &routes, deps: deps, logger: logger)
+        do {
+            try await TestServer.with(responder: routes.build(logger: logger)) { server in
+                try await body(APIHarness(port: server.port, deps: deps, clock: clock))
+            }
+            await database.close()
+        } catch {
+            await database.close()
+            throw error
+        }
+    }
+
+    struct Reply: Sendable {
+        let status: Int
+        let headers: [String: String]
+        let json: [String: any Sendable]
+        let text: String
+
+        subscript(key: String) -> String? { json[key] as? String }
+    }
+
+    /// One request on a fresh connection; the body, if any, is sent as JSON.
+    func call(_ method: String, _ path: String, token: String? = nil, json: String? = nil,
+              contentType: String = "application/json") async throws -> Reply {
+        let port = self.port
+        let raw = try await blocking {
+            let connection = try RawConnection(port: port, timeout: 10)
+            var head = "\(method) \(path) HTTP/1.1\r\nHost: test\r\n"
+            if let token { head += "Authorization: Bearer \(token)\r\n" }
+            let body = Array((json ?? "").utf8)
+            if json != nil { head += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n" }
+            try connection.send(Array((head + "\r\n").utf8) + body)
+            return try connection.readResponse()
+        }
+        let object = (try? JSONSerialization.jsonObject(with: Data(raw.body))) as? [String: Any] ?? [:]
+        var headers: [String: String] = [:]
+        for (name, value) in raw.headers { headers[name.lowercased()] = value }
+        return Reply(status: raw.status, headers: headers, json: object.mapValues { SendableJSON.wrap($0) }, text: raw.text)
+    }
+
+    func register(_ email: String, _ password: String = "correct horse") async throws -> Reply {
+        try await call("POST", "/v1/auth/register", json: #"{"email":"\#(email)","password":"\#(password)"}"#)
+    }
+}
+
+/// JSON values made `Sendable` for replies: strings, numbers, booleans, and nested values as text.
+enum SendableJSON {
+    static func wrap(_ value: Any) -> any Sendable {
+        switch value {
+        case let s as String: return s
+        case let n as NSNumber: return n.intValue
+        case let a as [Any]: return a.map { wrap($0) }
+        case let d as [String: Any]: return d.mapValues { wrap($0) }
+        default: return "\(value)"
+        }
+    }
+}
+
+extension APIHarness.Reply {
+    var user: [String: any Sendable] { json["user"] as? [String: any Sendable] ?? [:] }
+    var items: [[String: any Sendable]] { json["items"] as? [[String: any Sendable]] ?? [] }
+}

@@ -1,0 +1,221 @@
+import ChatCore
+import ChatCoreTesting
+import Foundation
+import HTTPServerTesting
+import Security
+import StorageTesting
+import Testing
+
+/// Accounts end to end over HTTP, on SQLite and on PostgreSQL.
+@Suite struct AccountAPITests {
+    @Test(arguments: TestBackend.allCases)
+    func wholeAccountLifecycle(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let registered = try await api.register("Ann@Example.org")
+            #expect(registered.status == 201)
+            #expect(registered["token_type"] == "Bearer")
+            #expect(registered.json["expires_in"] as? Int == 900)
+            #expect(registered.user["email"] as? String == "ann@example.org")
+            let access = try #require(registered["access_token"]), refresh = try #require(registered["refresh_token"])
+
+            let me = try await api.call("GET", "/v1/users/me", token: access)
+            #expect(me.status == 200)
+            #expect(me["role"] == "user")
+
+            #expect(try await api.register("ann@example.org").status == 409)
+
+            let login = try await api.call("POST", "/v1/auth/login", json: #"{"email":"ANN@example.org","password":"correct horse"}"#)
+            #expect(login.status == 200)
+
+            let rotated = try await api.call("POST", "/v1/auth/refresh", json: #"{"refresh_token":"\#(refresh)"}"#)
+            #expect(rotated.status == 200)
+            let newest = try #require(rotated["refresh_token"])
+            #expect(newest != refresh)
+
+            // Replaying the spent token revokes the whole family, the newest token included.
+            let replay = try await api.call("POST", "/v1/auth/refresh", json: #"{"refresh_token":"\#(refresh)"}"#)
+            #expect(replay.status == 401)
+            #expect(replay["code"] == "refresh_token_reused")
+            #expect(try await api.call("POST", "/v1/auth/refresh", json: #"{"refresh_token":"\#(newest)"}"#).status == 401)
+
+            // Logging out ends that session's family; another session (from the login) lives on.
+            let second = try #require(login["refresh_token"])
+            let loginAccess = try #require(login["access_token"])
+            #expect(try await api.call("POST", "/v1/auth/logout", token: loginAccess, json: #"{"refresh_token":"\#(second)"}"#).status == 204)
+            #expect(try await api.call("POST", "/v1/auth/refresh", json: #"{"refresh_token":"\#(second)"}"#).status == 401)
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func unknownEmailAndWrongPasswordAnswerTheSame(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            _ = try await api.register("ann@example.org")
+            let wrong = try await api.call("POST", "/v1/auth/login", json: #"{"email":"ann@example.org","password":"not the password"}"#)
+            let unknown = try await api.call("POST", "/v1/auth/login", json: #"{"email":"nobody@example.org","password":"not the password"}"#)
+            #expect(wrong.status == 401 && unknown.status == 401)
+            #expect(wrong.text == unknown.text)
+            #expect(wrong.headers["www-authenticate"] == "Bearer realm=\"parley\"")
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func tamperedAndExpiredTokensAreRefused(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let access = try #require(try await api.register("ann@example.org")["access_token"])
+            let parts = access.split(separator: ".").map(String.init)
+            let b64 = { (s: String) in Base64URL.encode(Array(s.utf8)) }
+            let header = String(decoding: Base64URL.decode(Substring(parts[0])) ?? [], as: UTF8.self)
+            let forged = [
+                "bad signature": parts[0] + "." + parts[1] + "." + String(parts[2].reversed()),
+                "alg none": b64(header.replacingOccurrences(of: "HS256", with: "none")) + "." + parts[1] + ".",
+                "alg HS512": b64(header.replacingOccurrences(of: "HS256", with: "HS512")) + "." + parts[1] + "." + parts[2],
+                "wrong kid": b64(header.replacingOccurrences(of: "\"kid\":\"", with: "\"kid\":\"x")) + "." + parts[1] + "." + parts[2],
+                "truncated": String(access.dropLast(10)),
+                "garbage": "not-a-token",
+            ]
+            for (name, token) in forged {
+                let reply = try await api.call("GET", "/v1/users/me", token: token)
+                #expect(reply.status == 401, "\(name)")
+                #expect(reply.headers["www-authenticate"]?.contains("invalid_token") == true, "\(name)")
+            }
+            #expect(try await api.call("GET", "/v1/users/me").status == 401)
+            #expect(try await api.call("GET", "/v1/users/me", token: access).status == 200)
+            api.clock.advance(.seconds(16 * 60))
+            let expired = try await api.call("GET", "/v1/users/me", token: access)
+            #expect(expired.status == 401)
+            #expect(expired["detail"] == "the access token has expired")
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func apiKeysCreateUseRevokeAndExpire(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let access = try #require(try await api.register("ann@example.org")["access_token"])
+            let created = try await api.call("POST", "/v1/api-keys", token: access, json: #"{"name":"laptop script","expires_in_days":1}"#)
+            #expect(created.status == 201)
+            let key = try #require(created["key"])
+            #expect(key.hasPrefix("pk_"))
+            let listed = try await api.call("GET", "/v1/api-keys", token: access)
+            #expect(listed.items.count == 1)
+            #expect(listed.items.first?["key"] == nil)
+            #expect(listed.items.first?["prefix"] as? String == String(key.prefix(11)))
+            #expect(try await api.call("GET", "/v1/users/me", token: key).status == 200)
+
+            let bob = try #require(try await api.register("bob@example.org")["access_token"])
+            let id = try #require(created["id"])
+            #expect(try await api.call("DELETE", "/v1/api-keys/\(id)", token: bob).status == 404)
+
+            api.clock.advance(.seconds(86_401))
+            #expect(try await api.call("GET", "/v1/users/me", token: key)["detail"] == "the API key has expired")
+
+            let freshAccess = try #require(try await api.call("POST", "/v1/auth/login", json: #"{"email":"ann@example.org","password":"correct horse"}"#)["access_token"])
+            let second = try await api.call("POST", "/v1/api-keys", token: freshAccess, json: #"{"name":"ci"}"#)
+            let secondKey = try #require(second["key"]), secondID = try #require(second["id"])
+            #expect(try await api.call("DELETE", "/v1/api-keys/\(secondID)", token: freshAccess).status == 204)
+            #expect(try await api.call("GET", "/v1/users/me", token: secondKey)["detail"] == "the API key was revoked")
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func adminRoutesAndLastAdmin(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let admin = try await CreateUser(api.deps)(email: "root@example.org", password: "root password", role: .admin)
+            let adminToken = try #require(try await api.call("POST", "/v1/auth/login", json: #"{"email":"root@example.org","password":"root password"}"#)["access_token"])
+            let ann = try await api.register("ann@example.org")
+            let annToken = try #require(ann["access_token"]), annID = try #require(ann.user["id"] as? String)
+
+            #expect(try await api.call("GET", "/v1/admin/users", token: annToken).status == 403)
+            #expect(try await api.call("PATCH", "/v1/admin/users/\(annID)", token: annToken, json: #"{"role":"admin"}"#).status == 403)
+
+            let page1 = try await api.call("GET", "/v1/admin/users?limit=1", token: adminToken)
+            #expect(page1.items.count == 1)
+            let cursor = try #require(page1["next_cursor"])
+            let page2 = try await api.call("GET", "/v1/admin/users?limit=1&cursor=\(cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")", token: adminToken)
+            #expect(page2.items.count == 1)
+            #expect(page2.json["next_cursor"] is NSNull || page2.json["next_cursor"] == nil || (page2.json["next_cursor"] as? String) == "<null>")
+            #expect(try await api.call("GET", "/v1/admin/users?limit=0", token: adminToken).status == 422)
+
+            let disabled = try await api.call("PATCH", "/v1/admin/users/\(annID)", token: adminToken, json: #"{"active":false}"#)
+            #expect(disabled.status == 200)
+            #expect(disabled.json["active"] as? Int == 0)
+            #expect(try await api.call("GET", "/v1/users/me", token: annToken).status == 403)
+            #expect(try await api.call("POST", "/v1/auth/login", json: #"{"email":"ann@example.org","password":"correct horse"}"#).status == 403)
+
+            let demote = try await api.call("PATCH", "/v1/admin/users/\(admin.id)", token: adminToken, json: #"{"role":"user"}"#)
+            #expect(demote.status == 409)
+            #expect(demote["code"] == "last_admin")
+            #expect(try await api.call("PATCH", "/v1/admin/users/\(annID)", token: adminToken, json: #"{"role":"king"}"#).status == 422)
+            #expect(try await api.call("PATCH", "/v1/admin/users/\(UUID())", token: adminToken, json: #"{"active":true}"#).status == 404)
+            #expect(try await api.call("PATCH", "/v1/admin/users/not-a-uuid", token: adminToken, json: #"{"active":true}"#).status == 404)
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func guestsAreRealShortLivedUsers(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let guest = try await api.call("POST", "/v1/auth/guest")
+            #expect(guest.status == 201)
+            #expect(guest.user["role"] as? String == "guest")
+            let token = try #require(guest["access_token"])
+            #expect(try await api.call("GET", "/v1/users/me", token: token).status == 200)
+            #expect(try await api.call("POST", "/v1/api-keys", token: token, json: #"{"name":"x"}"#).status == 403)
+        }
+    }
+
+    /// SQL metacharacters and 10,000-character values in every field: always a clear 4xx or a
+    /// correct result, never a 500, and the database intact afterwards.
+    @Test(arguments: TestBackend.allCases)
+    func hostileValuesInEveryField(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let long = String(repeating: "x", count: 10_000)
+            let nasty = #"'; DROP TABLE users; --"#
+            for body in [
+                #"{"email":"\#(long)@example.org","password":"correct horse"}"#,
+                #"{"email":"a@example.org","password":"\#(long)"}"#,
+                #"{"email":"\#(nasty)","password":"correct horse"}"#,
+            ] {
+                let reply = try await api.call("POST", "/v1/auth/register", json: body)
+                #expect(reply.status == 422, "\(reply.text.prefix(200))")
+            }
+            let quoted = try await api.register("o'brien+\(nasty.filter { $0.isLetter })@example.org", nasty + "pw")
+            #expect(quoted.status == 201)
+            let login = try await api.call("POST", "/v1/auth/login", json: #"{"email":"\#(long)","password":"\#(nasty)"}"#)
+            #expect(login.status == 401)
+            // Both fields at 10,000 characters pass the 16 KiB limit of the auth routes: refused unread.
+            #expect(try await api.call("POST", "/v1/auth/login", json: #"{"email":"\#(long)","password":"\#(long)"}"#).status == 413)
+            #expect(try await api.call("POST", "/v1/auth/refresh", json: #"{"refresh_token":"\#(nasty)\#(long)"}"#).status == 401)
+            let token = try #require(quoted["access_token"])
+            #expect(try await api.call("POST", "/v1/api-keys", token: token, json: #"{"name":"\#(nasty)"}"#).status == 201)
+            #expect(try await api.call("POST", "/v1/api-keys", token: token, json: #"{"name":"\#(long)"}"#).status == 422)
+            #expect(try await api.call("GET", "/v1/users/me", token: token).status == 200)
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func concurrentRegistrationOfOneEmailHasOneWinner(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<10 { group.addTask { try await api.register("race@example.org").status } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0 == 201 }.count == 1)
+            #expect(statuses.filter { $0 == 409 }.count == 9)
+        }
+    }
+
+    @Test func badBodiesGetPreciseErrors() async throws {
+        try await APIHarness.with(.sqlite) { api in
+            #expect(try await api.call("POST", "/v1/auth/register", json: "{not json").status == 400)
+            #expect(try await api.call("POST", "/v1/auth/register", json: #"{"email":"a@b.co"}"#, contentType: "text/plain").status == 415)
+            let missing = try await api.call("POST", "/v1/auth/register", json: #"{"email":"a@b.co"}"#)
+            #expect(missing.status == 422)
+            #expect(missing["detail"] == "password is required")
+            let wrongType = try await api.call("POST", "/v1/auth/register", json: #"{"email":"a@b.co","password":12345678}"#)
+            #expect(wrongType["detail"] == "password must be a string")
+            let huge = try await api.call("POST", "/v1/auth/register", json: #"{"email":"\#(String(repeating: "a", count: 20_000))"}"#)
+            #expect(huge.status == 413)
+            let snake = try await api.call("POST", "/v1/auth/refresh", json: "{}")
+            #expect(snake["detail"] == "refresh_token is required")
+        }
+    }
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every test suite against real services started here: a throwaway PostgreSQL on
+# 127.0.0.1 (removed afterwards, whatever happens) and the parley binary that was just built.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+eval "$(scripts/test-postgres.sh start)"
+trap 'scripts/test-postgres.sh teardown' EXIT
+export PARLEY_TEST_POSTGRES_URL PARLEY_TEST_POSTGRES_DIR
+export PARLEY_BIN="$(swift build --show-bin-path)/parley"
+swift test --disable-xctest "$@"

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL for the tests, on 127.0.0.1 in a temporary folder.
+#   start         initdb + start; prints `export …` lines for PARLEY_TEST_POSTGRES_URL and this script's state
+#   stop | restart | teardown (stop and delete the folder)
+# PostgreSQL refuses to run as root, so when root it runs as the `postgres` system user.
+set -euo pipefail
+
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -x "$bindir/initdb" ] || { echo "PostgreSQL server binaries not found; install the postgresql package" >&2; exit 1; }
+as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+case "${1:-}" in
+start)
+    dir=$(mktemp -d /tmp/parley-pg.XXXXXX)
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+    as_pg "$bindir/initdb" -D "$dir/data" -U parley --auth=trust -E UTF8 >/dev/null
+    # In the config file, not on the command line, so `restart` comes back on the same port.
+    as_pg tee -a "$dir/data/postgresql.conf" >/dev/null <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+fsync = off
+max_connections = 200
+CONF
+    as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 start >/dev/null
+    as_pg "$bindir/createdb" -h 127.0.0.1 -p "$port" -U parley parley_test
+    echo "export PARLEY_TEST_POSTGRES_DIR=$dir"
+    echo "export PARLEY_TEST_POSTGRES_URL=postgres://parley@127.0.0.1:$port/parley_test"
+    ;;
+stop)
+    as_pg "$bindir/pg_ctl" -D "$PARLEY_TEST_POSTGRES_DIR/data" -m fast -w stop >/dev/null
+    ;;
+restart)
+    as_pg "$bindir/pg_ctl" -D "$PARLEY_TEST_POSTGRES_DIR/data" -l "$PARLEY_TEST_POSTGRES_DIR/log" -w -t 30 start >/dev/null
+    ;;
+teardown)
+    [ -n "${PARLEY_TEST_POSTGRES_DIR:-}" ] || exit 0
+    as_pg "$bindir/pg_ctl" -D "$PARLEY_TEST_POSTGRES_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$PARLEY_TEST_POSTGRES_DIR"
+    ;;
+*)
+    echo "usage: $0 start|stop|restart|teardown" >&2
+    exit 2
+    ;;
+esac
