@@ -7,6 +7,14 @@ set -euo pipefail
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$bindir/initdb" ] || { echo "PostgreSQL server binaries not found; install the postgresql package" >&2; exit 1; }
+# The server is a daemon: it must not keep descriptors it inherited (a caller's output pipe
+# would then never reach end-of-file), so close everything above stderr first.
+close_inherited_fds() {
+    local fd
+    for fd in $(ls /proc/$$/fd); do
+        [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true
+    done
+}
 as_pg() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
@@ -25,6 +33,7 @@ unix_socket_directories = '$dir'
 fsync = off
 max_connections = 200
 CONF
+    close_inherited_fds
     as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 start >/dev/null
     as_pg "$bindir/createdb" -h 127.0.0.1 -p "$port" -U parley parley_test
     echo "export PARLEY_TEST_POSTGRES_DIR=$dir"
@@ -34,6 +43,7 @@ stop)
     as_pg "$bindir/pg_ctl" -D "$PARLEY_TEST_POSTGRES_DIR/data" -m fast -w stop >/dev/null
     ;;
 restart)
+    close_inherited_fds
     as_pg "$bindir/pg_ctl" -D "$PARLEY_TEST_POSTGRES_DIR/data" -l "$PARLEY_TEST_POSTGRES_DIR/log" -w -t 30 start >/dev/null
     ;;
 teardown)
