@@ -15,13 +15,32 @@ public final class ParleyProcess: @unchecked Sendable {
         return root.appendingPathComponent(".build/debug/parley").path
     }
 
+    /// The repository's `migrations/` folder.
+    public static var migrationsDirectory: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("migrations").path
+    }
+
+    /// The environment a test's parley runs with: JSON logs, a SQLite file of its own in a
+    /// fresh temporary folder (never the working directory), the repository's migrations.
+    public static func testEnvironment(_ overrides: [String: String] = [:]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-proc-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        env["LOG_FORMAT"] = "json"
+        env["DATABASE_URL"] = "sqlite://" + folder.appendingPathComponent("parley.db").path
+        env["MIGRATIONS_DIR"] = migrationsDirectory
+        for (k, v) in overrides { env[k] = v }
+        return env
+    }
+
     public init(_ arguments: [String], environment: [String: String] = [:]) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binaryPath)
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["LOG_FORMAT"] = "json"
-        for (k, v) in environment { env[k] = v }
+        let env = environment["DATABASE_URL"] != nil && environment["MIGRATIONS_DIR"] != nil
+            ? ProcessInfo.processInfo.environment.merging(environment) { _, new in new }.merging(["LOG_FORMAT": "json"]) { a, _ in a }
+            : Self.testEnvironment(environment)
         process.environment = env
         let pipe = Pipe()
         process.standardOutput = pipe

@@ -144,3 +144,31 @@ import Testing
         _ = try await RefreshSession(deps)(refreshToken: ann.refreshToken)
     }
 }
+
+/// Counts verifications, to show that every login attempt costs one, whatever the e-mail.
+actor CountingHasher: PasswordHasher {
+    private(set) var verifications = 0
+    func hash(_ password: String) async throws -> String { "plain$" + password }
+    func verify(_ password: String, against hash: String) async throws -> Bool {
+        verifications += 1
+        return hash == "plain$" + password
+    }
+}
+
+@Suite struct LoginTimingTests {
+    @Test func unknownEmailCostsTheSameVerificationAsAWrongPassword() async throws {
+        let hasher = CountingHasher()
+        let base = AuthDependencies.inMemory()
+        let deps = AuthDependencies(users: base.users, refreshTokens: base.refreshTokens, apiKeys: base.apiKeys, hasher: hasher,
+                                    accessTokens: base.accessTokens, secrets: base.secrets, clock: base.clock,
+                                    decoyPasswordHash: "plain$\u{0}decoy")
+        _ = try await Register(deps)(email: "a@b.co", password: "12345678")
+        for email in ["a@b.co", "nobody@b.co", "not an email", "a@b.co"] {
+            let before = await hasher.verifications
+            _ = try? await LogIn(deps)(email: email, password: "wrong password")
+            #expect(await hasher.verifications == before + 1, "\(email)")
+        }
+        // Even the decoy's password cannot sign in to an unknown account.
+        await #expect(throws: DomainError.invalidCredentials) { try await LogIn(deps)(email: "nobody@b.co", password: "\u{0}decoy") }
+    }
+}

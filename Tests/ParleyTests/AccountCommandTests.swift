@@ -1,0 +1,98 @@
+import Foundation
+import HTTPServerTesting
+import Testing
+
+/// `parley user create`, `parley migrate` and the account configuration, as real processes.
+@Suite(.serialized) struct AccountCommandTests {
+    func parley(_ arguments: [String], stdin: String? = nil, environment: [String: String]) async throws -> ProcessResult {
+        try await runProcess([ParleyProcess.binaryPath] + arguments, stdin: stdin.map { Array($0.utf8) }, environment: environment)
+    }
+
+    @Test func userCreateReadsThePasswordFromStdinAndTheAdminCanSignIn() async throws {
+        let env = ParleyProcess.testEnvironment()
+        let created = try await parley(["user", "create", "--email", "Root@Example.org", "--admin"], stdin: "root password\n", environment: env)
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(created.stdout.hasPrefix("created admin root@example.org ("))
+        let again = try await parley(["user", "create", "--email", "root@example.org"], stdin: "another password\n", environment: env)
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("an account with this e-mail already exists"))
+        let weak = try await parley(["user", "create", "--email", "x@example.org"], stdin: "short\n", environment: env)
+        #expect(weak.status == 1)
+        #expect(weak.stderr.contains("password must be at least 8 characters"))
+
+        var serveEnv = env
+        serveEnv["PORT"] = "0"
+        let server = try ParleyProcess(["serve"], environment: serveEnv)
+        let port = try await server.waitForPort()
+        let login = try await runProcess(["curl", "-s", "-H", "Content-Type: application/json",
+                                          "-d", #"{"email":"root@example.org","password":"root password"}"#, "http://127.0.0.1:\(port)/v1/auth/login"])
+        let token = try #require((try JSONSerialization.jsonObject(with: Data(login.stdout.utf8)) as? [String: Any])?["access_token"] as? String)
+        let users = try await runProcess(["curl", "-s", "-w", "\n%{http_code}", "-H", "Authorization: Bearer \(token)", "http://127.0.0.1:\(port)/v1/admin/users"])
+        #expect(users.stdout.hasSuffix("\n200"))
+        #expect(users.stdout.contains("root@example.org"))
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit() == 0)
+    }
+
+    @Test func migrateAppliesOnceThenReportsUpToDate() async throws {
+        let env = ParleyProcess.testEnvironment()
+        let first = try await parley(["migrate"], environment: env)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("applied: 0001_accounts.sql"))
+        let second = try await parley(["migrate"], environment: env)
+        #expect(second.stdout.contains("database is up to date"))
+    }
+
+    @Test func productionRefusesToStartWithoutAJWTSecret() async throws {
+        let result = try await parley(["serve"], environment: ParleyProcess.testEnvironment(["APP_ENV": "production", "PORT": "0"]))
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("JWT_SECRET is required when APP_ENV=production"))
+        let short = try await parley(["serve"], environment: ParleyProcess.testEnvironment(["JWT_SECRET": "too-short", "PORT": "0"]))
+        #expect(short.status == 78)
+        #expect(short.stderr.contains("JWT_SECRET must be at least 32 bytes"))
+    }
+
+    @Test func devSecretIsKeptSoSessionsSurviveARestart() async throws {
+        let env = ParleyProcess.testEnvironment(["PORT": "0"])
+        func start() async throws -> (ParleyProcess, Int) {
+            let p = try ParleyProcess(["serve"], environment: env)
+            return (p, try await p.waitForPort())
+        }
+        var (server, port) = try await start()
+        let reg = try await runProcess(["curl", "-s", "-H", "Content-Type: application/json",
+                                        "-d", #"{"email":"a@example.org","password":"correct horse"}"#, "http://127.0.0.1:\(port)/v1/auth/register"])
+        let token = try #require((try JSONSerialization.jsonObject(with: Data(reg.stdout.utf8)) as? [String: Any])?["access_token"] as? String)
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit() == 0)
+        (server, port) = try await start()
+        let me = try await runProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(token)", "http://127.0.0.1:\(port)/v1/users/me"])
+        #expect(me.stdout == "200")
+        let secretFile = URL(fileURLWithPath: String(env["DATABASE_URL"]?.dropFirst("sqlite://".count) ?? "")).deletingLastPathComponent()
+            .appendingPathComponent(".parley-dev-jwt-secret").path
+        let mode = try FileManager.default.attributesOfItem(atPath: secretFile)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit() == 0)
+    }
+
+    @Test func servesOnPostgres() async throws {
+        guard let url = ProcessInfo.processInfo.environment["PARLEY_TEST_POSTGRES_URL"] else {
+            if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("PARLEY_TEST_POSTGRES_URL is not set") }
+            return
+        }
+        // A schema of its own, so the migrations run on an empty namespace.
+        let schema = "proc_" + UUID().uuidString.prefix(8).lowercased()
+        let created = try await runProcess(["psql", url, "-qc", "CREATE SCHEMA \(schema)"])
+        #expect(created.status == 0, "\(created.stderr)")
+        var env = ParleyProcess.testEnvironment(["PORT": "0"])
+        env["DATABASE_URL"] = url + "?options=-c%20search_path%3D\(schema)"
+        let server = try ParleyProcess(["serve"], environment: env)
+        let port = try await server.waitForPort()
+        let reg = try await runProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/json",
+                                        "-d", #"{"email":"pg@example.org","password":"correct horse"}"#, "http://127.0.0.1:\(port)/v1/auth/register"])
+        #expect(reg.stdout == "201")
+        #expect(server.log.contains("0001_accounts.sql"))
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit() == 0)
+    }
+}
