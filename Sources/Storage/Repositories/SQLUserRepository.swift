@@ -44,11 +44,9 @@ public struct SQLUserRepository: UserRepository {
     }
 
     public func list(limit: Int, cursor: String?) async throws -> Page<User> {
-        var rows: [SQLRow]
+        let rows: [SQLRow]
         if let cursor {
-            guard let (createdAt, id) = Self.decodeCursor(cursor) else {
-                throw DomainError.validation([FieldError("cursor", "is not a cursor this server issued")])
-            }
+            let (createdAt, id) = try KeysetCursor.decode(cursor)
             rows = try await database.query(
                 "SELECT \(Self.columns) FROM users WHERE created_at < $1 OR (created_at = $1 AND id < $2) ORDER BY created_at DESC, id DESC LIMIT $3",
                 [.text(createdAt), .text(id), .integer(limit + 1)]
@@ -56,10 +54,7 @@ public struct SQLUserRepository: UserRepository {
         } else {
             rows = try await database.query("SELECT \(Self.columns) FROM users ORDER BY created_at DESC, id DESC LIMIT $1", [.integer(limit + 1)])
         }
-        let more = rows.count > limit
-        if more { rows.removeLast() }
-        let users = try rows.map(Self.decode)
-        return Page(items: users, nextCursor: more ? users.last.map(Self.cursor) : nil)
+        return page(try rows.map(Self.decode), limit: limit) { KeysetCursor.encode($0.createdAt, $0.id.description) }
     }
 
     public func countActiveAdmins() async throws -> Int {
@@ -77,17 +72,5 @@ public struct SQLUserRepository: UserRepository {
             isActive: try row.bool("active"), createdAt: try row.date("created_at"),
             lastLoginAt: try row.optionalDate("last_login_at"), expiresAt: try row.optionalDate("expires_at")
         )
-    }
-
-    /// An opaque page cursor: the last item's creation time and id.
-    static func cursor(_ user: User) -> String {
-        Data("\(SQLDate.format(user.createdAt))|\(user.id)".utf8).base64EncodedString()
-    }
-
-    static func decodeCursor(_ cursor: String) -> (String, String)? {
-        guard let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8) else { return nil }
-        let parts = text.split(separator: "|")
-        guard parts.count == 2, SQLDate.parse(String(parts[0])) != nil, UUID(uuidString: String(parts[1])) != nil else { return nil }
-        return (String(parts[0]), String(parts[1]))
     }
 }

@@ -22,6 +22,10 @@ struct AppServices: Sendable {
             let applied = try await Migrator(database: database, directory: config.storage.migrationsDirectory).migrate()
             if !applied.isEmpty { logger.info("migrations applied", metadata: ["parley.migrations": "\(applied.joined(separator: ","))"]) }
         }
+        // A crash leaves answers `streaming` that nothing will finish: mark them interrupted,
+        // keeping what was generated (DESIGN §7).
+        let interrupted = try await SQLMessageRepository(database: database).interruptStreaming(at: Date())
+        if interrupted > 0 { logger.warning("answers left streaming by a crash marked interrupted", metadata: ["parley.count": "\(interrupted)"]) }
         let secret = try config.auth.jwtSecret ?? developmentSecret(at: config.auth.devSecretPath)
         let auth = AuthDependencies(
             users: SQLUserRepository(database: database), refreshTokens: SQLRefreshTokenRepository(database: database),

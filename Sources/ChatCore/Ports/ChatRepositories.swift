@@ -1,0 +1,50 @@
+public import FoundationEssentials
+
+/// Projects and their prompts. Every read is scoped to the owner: another user's project is
+/// simply not found.
+public protocol ProjectRepository: Sendable {
+    func create(_ project: Project) async throws
+    func find(id: Project.ID, ownerID: User.ID) async throws -> Project?
+    func list(ownerID: User.ID, limit: Int, cursor: String?) async throws -> Page<Project>
+    func update(_ project: Project) async throws
+    /// Deletes the project and its prompts; its sessions stay, detached. False if not the owner's.
+    func delete(id: Project.ID, ownerID: User.ID) async throws -> Bool
+
+    func addPrompt(_ prompt: Prompt) async throws
+    /// The project's prompts in `position` order.
+    func prompts(projectID: Project.ID) async throws -> [Prompt]
+    func updatePrompt(_ prompt: Prompt) async throws
+    func deletePrompt(id: Prompt.ID, projectID: Project.ID) async throws -> Bool
+}
+
+/// Chat sessions, scoped to their owner.
+public protocol ChatSessionRepository: Sendable {
+    func create(_ session: ChatSession) async throws
+    func find(id: ChatSession.ID, ownerID: User.ID) async throws -> ChatSession?
+    /// Newest activity first.
+    func list(ownerID: User.ID, limit: Int, cursor: String?) async throws -> Page<ChatSession>
+    func update(_ session: ChatSession) async throws
+    /// Deletes the session with its messages. False if it is not the owner's.
+    func delete(id: ChatSession.ID, ownerID: User.ID) async throws -> Bool
+}
+
+/// The messages of sessions.
+public protocol MessageRepository: Sendable {
+    /// Appends at the session's next position, which it assigns and returns in the message.
+    func append(_ message: Message) async throws -> Message
+    func find(id: Message.ID, sessionID: ChatSession.ID) async throws -> Message?
+    /// Newest first; the cursor is opaque.
+    func list(sessionID: ChatSession.ID, limit: Int, cursor: String?) async throws -> Page<Message>
+    /// The last `count` messages, oldest first (the context sent upstream).
+    func recent(sessionID: ChatSession.ID, count: Int) async throws -> [Message]
+    /// Writes content, status, finish reason, usage and update time (checkpoints and the end of a turn).
+    func update(_ message: Message) async throws
+    /// After a crash: every message still `streaming` becomes `interrupted`; returns how many.
+    func interruptStreaming(at: Date) async throws -> Int
+}
+
+public protocol UsageRepository: Sendable {
+    func record(_ event: UsageEvent) async throws
+    /// Tokens (prompt + completion) the user used since `since`.
+    func tokensUsed(userID: User.ID, since: Date) async throws -> Int
+}

@@ -1,0 +1,40 @@
+import ChatCore
+import FoundationEssentials
+
+/// Opaque page cursors: the sort key of the last item of a page, base64-encoded. A cursor that
+/// this server did not issue is a validation error naming `cursor`, never a database error.
+enum KeysetCursor {
+    static func encode(_ date: Date, _ id: String) -> String {
+        Data("\(SQLDate.format(date))|\(id)".utf8).base64EncodedString()
+    }
+
+    /// The timestamp text and id of a cursor made by `encode(_:_:)`.
+    static func decode(_ cursor: String) throws -> (date: String, id: String) {
+        guard let text = text(of: cursor) else { throw invalid }
+        let parts = text.split(separator: "|")
+        guard parts.count == 2, SQLDate.parse(String(parts[0])) != nil, UUID(uuidString: String(parts[1])) != nil else { throw invalid }
+        return (String(parts[0]), String(parts[1]))
+    }
+
+    static func encode(position: Int) -> String {
+        Data("p|\(position)".utf8).base64EncodedString()
+    }
+
+    static func decodePosition(_ cursor: String) throws -> Int {
+        guard let text = text(of: cursor), text.hasPrefix("p|"), let position = Int(text.dropFirst(2)) else { throw invalid }
+        return position
+    }
+
+    private static func text(of cursor: String) -> String? {
+        Data(base64Encoded: cursor).flatMap { String(data: $0, encoding: .utf8) }
+    }
+
+    private static var invalid: DomainError { .validation([FieldError("cursor", "is not a cursor this server issued")]) }
+}
+
+/// A page from `limit + 1` fetched rows: the extra row only says that more exist.
+func page<T: Sendable>(_ items: [T], limit: Int, cursor: (T) -> String) -> Page<T> {
+    guard items.count > limit else { return Page(items: items, nextCursor: nil) }
+    let kept = Array(items.prefix(limit))
+    return Page(items: kept, nextCursor: kept.last.map(cursor))
+}

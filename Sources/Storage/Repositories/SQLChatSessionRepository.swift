@@ -1,0 +1,63 @@
+public import ChatCore
+public import FoundationEssentials
+
+public struct SQLChatSessionRepository: ChatSessionRepository {
+    let database: any SQLDatabase
+
+    public init(database: any SQLDatabase) {
+        self.database = database
+    }
+
+    private static let columns = "id, owner_id, project_id, title, model, created_at, updated_at"
+
+    public func create(_ session: ChatSession) async throws {
+        _ = try await database.execute(
+            "INSERT INTO chat_sessions (\(Self.columns)) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [.text(session.id.description), .text(session.ownerID.description), .optional(session.projectID?.description), .text(session.title),
+             .text(session.model), .date(session.createdAt), .date(session.updatedAt)]
+        )
+    }
+
+    public func find(id: ChatSession.ID, ownerID: User.ID) async throws -> ChatSession? {
+        try await database.query(
+            "SELECT \(Self.columns) FROM chat_sessions WHERE id = $1 AND owner_id = $2", [.text(id.description), .text(ownerID.description)]
+        ).first.map(Self.decode)
+    }
+
+    public func list(ownerID: User.ID, limit: Int, cursor: String?) async throws -> Page<ChatSession> {
+        let rows: [SQLRow]
+        if let cursor {
+            let (updatedAt, id) = try KeysetCursor.decode(cursor)
+            rows = try await database.query(
+                "SELECT \(Self.columns) FROM chat_sessions WHERE owner_id = $1 AND (updated_at < $2 OR (updated_at = $2 AND id < $3)) ORDER BY updated_at DESC, id DESC LIMIT $4",
+                [.text(ownerID.description), .text(updatedAt), .text(id), .integer(limit + 1)]
+            )
+        } else {
+            rows = try await database.query(
+                "SELECT \(Self.columns) FROM chat_sessions WHERE owner_id = $1 ORDER BY updated_at DESC, id DESC LIMIT $2",
+                [.text(ownerID.description), .integer(limit + 1)]
+            )
+        }
+        return page(try rows.map(Self.decode), limit: limit) { KeysetCursor.encode($0.updatedAt, $0.id.description) }
+    }
+
+    public func update(_ session: ChatSession) async throws {
+        _ = try await database.execute(
+            "UPDATE chat_sessions SET project_id = $3, title = $4, model = $5, updated_at = $6 WHERE id = $1 AND owner_id = $2",
+            [.text(session.id.description), .text(session.ownerID.description), .optional(session.projectID?.description), .text(session.title),
+             .text(session.model), .date(session.updatedAt)]
+        )
+    }
+
+    public func delete(id: ChatSession.ID, ownerID: User.ID) async throws -> Bool {
+        try await database.execute("DELETE FROM chat_sessions WHERE id = $1 AND owner_id = $2", [.text(id.description), .text(ownerID.description)]) == 1
+    }
+
+    static func decode(_ row: SQLRow) throws -> ChatSession {
+        ChatSession(
+            id: ChatSession.ID(try row.uuid("id")), ownerID: User.ID(try row.uuid("owner_id")),
+            projectID: try row["project_id"].map { _ in Project.ID(try row.uuid("project_id")) }, title: try row.string("title"),
+            model: try row.string("model"), createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at")
+        )
+    }
+}

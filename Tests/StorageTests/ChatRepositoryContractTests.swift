@@ -1,0 +1,159 @@
+import ChatCore
+import Foundation
+import Storage
+import StorageTesting
+import Testing
+
+/// The chat repositories' contract, on every database.
+@Suite struct ChatRepositoryContractTests {
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    struct Fixture {
+        let db: any SQLDatabase
+        let ann: User
+        let bob: User
+        var users: SQLUserRepository { SQLUserRepository(database: db) }
+        var sessions: SQLChatSessionRepository { SQLChatSessionRepository(database: db) }
+        var messages: SQLMessageRepository { SQLMessageRepository(database: db) }
+        var projects: SQLProjectRepository { SQLProjectRepository(database: db) }
+        var usage: SQLUsageRepository { SQLUsageRepository(database: db) }
+    }
+
+    func fixture(_ backend: TestBackend) async throws -> Fixture? {
+        guard let db = try await backend.makeDatabase() else { return nil }
+        let ann = User(id: User.ID(UUID()), email: try EmailAddress("ann@example.org"), passwordHash: "h", role: .user, createdAt: t0)
+        let bob = User(id: User.ID(UUID()), email: try EmailAddress("bob@example.org"), passwordHash: "h", role: .user, createdAt: t0)
+        try await SQLUserRepository(database: db).create(ann)
+        try await SQLUserRepository(database: db).create(bob)
+        return Fixture(db: db, ann: ann, bob: bob)
+    }
+
+    func session(of owner: User, at offset: Double = 0, project: Project.ID? = nil) -> ChatSession {
+        ChatSession(id: ChatSession.ID(UUID()), ownerID: owner.id, projectID: project, title: "t", model: "mock",
+                    createdAt: t0, updatedAt: t0.addingTimeInterval(offset))
+    }
+
+    func message(_ session: ChatSession, _ role: Message.Role = .user, _ content: String = "hi", status: Message.Status = .complete) -> Message {
+        Message(id: Message.ID(UUID()), sessionID: session.id, role: role, content: content, status: status, createdAt: t0, updatedAt: t0)
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func sessionsBelongToTheirOwner(_ backend: TestBackend) async throws {
+        guard let f = try await fixture(backend) else { return }
+        let s = session(of: f.ann)
+        try await f.sessions.create(s)
+        #expect(try await f.sessions.find(id: s.id, ownerID: f.ann.id) == s)
+        #expect(try await f.sessions.find(id: s.id, ownerID: f.bob.id) == nil)
+        #expect(try await f.sessions.delete(id: s.id, ownerID: f.bob.id) == false)
+        var renamed = s
+        renamed.title = "Renamed ✓ 'quoted'"
+        renamed.updatedAt = t0.addingTimeInterval(5)
+        try await f.sessions.update(renamed)
+        #expect(try await f.sessions.find(id: s.id, ownerID: f.ann.id) == renamed)
+        _ = try await f.messages.append(message(s))
+        #expect(try await f.sessions.delete(id: s.id, ownerID: f.ann.id))
+        #expect(try await f.messages.recent(sessionID: s.id, count: 10).isEmpty)
+        await f.db.close()
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func sessionsArePagedByLatestActivity(_ backend: TestBackend) async throws {
+        guard let f = try await fixture(backend) else { return }
+        var all: [ChatSession] = []
+        for i in 0..<5 {
+            let s = session(of: f.ann, at: Double(i))
+            try await f.sessions.create(s)
+            all.append(s)
+        }
+        try await f.sessions.create(session(of: f.bob))
+        var seen: [ChatSession.ID] = []
+        var cursor: String?
+        repeat {
+            let page = try await f.sessions.list(ownerID: f.ann.id, limit: 2, cursor: cursor)
+            seen += page.items.map(\.id)
+            cursor = page.nextCursor
+        } while cursor != nil
+        #expect(seen == all.reversed().map(\.id))
+        await f.db.close()
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func messagesGetPositionsEvenWhenAppendedAtOnce(_ backend: TestBackend) async throws {
+        guard let f = try await fixture(backend) else { return }
+        let s = session(of: f.ann)
+        try await f.sessions.create(s)
+        let positions = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<10 { group.addTask { try await f.messages.append(message(s, .user, "m\(i)")).position } }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(positions.sorted() == Array(1...10))
+        let recent = try await f.messages.recent(sessionID: s.id, count: 3)
+        #expect(recent.map(\.position) == [8, 9, 10])
+        var pages: [Int] = []
+        var cursor: String?
+        repeat {
+            let page = try await f.messages.list(sessionID: s.id, limit: 4, cursor: cursor)
+            pages += page.items.map(\.position)
+            cursor = page.nextCursor
+        } while cursor != nil
+        #expect(pages == Array((1...10).reversed()))
+        await #expect(throws: DomainError.self) { try await f.messages.list(sessionID: s.id, limit: 4, cursor: "bogus") }
+        await f.db.close()
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func streamingMessagesAreCheckpointedAndInterruptedAfterACrash(_ backend: TestBackend) async throws {
+        guard let f = try await fixture(backend) else { return }
+        let s = session(of: f.ann)
+        try await f.sessions.create(s)
+        _ = try await f.messages.append(message(s, .user, "question"))
+        var answer = try await f.messages.append(message(s, .assistant, "", status: .streaming))
+        answer.content = "partial answer with \"quotes\" and\nnewlines"
+        answer.updatedAt = t0.addingTimeInterval(2)
+        try await f.messages.update(answer)
+        #expect(try await f.messages.interruptStreaming(at: t0.addingTimeInterval(3)) == 1)
+        let stored = try #require(try await f.messages.find(id: answer.id, sessionID: s.id))
+        #expect(stored.status == .interrupted)
+        #expect(stored.content == answer.content)
+        var done = stored
+        done.status = .complete
+        done.finishReason = "stop"
+        done.usage = TokenUsage(promptTokens: 12, completionTokens: 34, estimated: true)
+        try await f.messages.update(done)
+        #expect(try await f.messages.find(id: answer.id, sessionID: s.id)?.usage == done.usage)
+        #expect(try await f.messages.interruptStreaming(at: t0) == 0)
+        await f.db.close()
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func projectsOwnPromptsAndDetachSessionsWhenDeleted(_ backend: TestBackend) async throws {
+        guard let f = try await fixture(backend) else { return }
+        let project = Project(id: Project.ID(UUID()), ownerID: f.ann.id, name: "Research", description: nil, createdAt: t0, updatedAt: t0)
+        try await f.projects.create(project)
+        #expect(try await f.projects.find(id: project.id, ownerID: f.bob.id) == nil)
+        for (i, text) in ["second", "first"].enumerated() {
+            try await f.projects.addPrompt(Prompt(id: Prompt.ID(UUID()), projectID: project.id, text: text, position: 1 - i, createdAt: t0))
+        }
+        #expect(try await f.projects.prompts(projectID: project.id).map(\.text) == ["first", "second"])
+        let s = session(of: f.ann, project: project.id)
+        try await f.sessions.create(s)
+        #expect(try await f.projects.list(ownerID: f.ann.id, limit: 10, cursor: nil).items.map(\.id) == [project.id])
+        #expect(try await f.projects.delete(id: project.id, ownerID: f.ann.id))
+        #expect(try await f.projects.prompts(projectID: project.id).isEmpty)
+        #expect(try await f.sessions.find(id: s.id, ownerID: f.ann.id)?.projectID == nil)
+        await f.db.close()
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func usageIsSummedSinceATime(_ backend: TestBackend) async throws {
+        guard let f = try await fixture(backend) else { return }
+        for (offset, tokens) in [(-10.0, 100), (0.0, 10), (5.0, 20)] {
+            try await f.usage.record(UsageEvent(id: UsageEvent.ID(UUID()), userID: f.ann.id, sessionID: nil, model: "mock",
+                                                usage: TokenUsage(promptTokens: tokens, completionTokens: 1), latencyMilliseconds: 5,
+                                                at: t0.addingTimeInterval(offset)))
+        }
+        #expect(try await f.usage.tokensUsed(userID: f.ann.id, since: t0) == 32)
+        #expect(try await f.usage.tokensUsed(userID: f.bob.id, since: t0) == 0)
+        await f.db.close()
+    }
+}
