@@ -18,6 +18,8 @@ public actor InMemoryUserRepository: UserRepository {
 
     public func update(_ user: User) async throws { users[user.id] = user }
 
+    public func recordLogin(id: User.ID, at: Date) async throws { users[id]?.lastLoginAt = at }
+
     public func list(limit: Int, cursor: String?) async throws -> Page<User> {
         let sorted = users.values.sorted { ($0.createdAt, $0.id.description) > ($1.createdAt, $1.id.description) }
         let start = cursor.flatMap { c in sorted.firstIndex { $0.id.description == c }.map { $0 + 1 } } ?? 0

@@ -172,3 +172,18 @@ actor CountingHasher: PasswordHasher {
         await #expect(throws: DomainError.invalidCredentials) { try await LogIn(deps)(email: "nobody@b.co", password: "\u{0}decoy") }
     }
 }
+
+@Suite struct LoginRaceTests {
+    /// A sign-in must not write back a stale copy of the user: an admin's change made while
+    /// the password was being checked stays.
+    @Test func loginDoesNotUndoAConcurrentDisable() async throws {
+        let deps = AuthDependencies.inMemory()
+        let user = try await Register(deps)(email: "a@b.co", password: "12345678").user
+        let login = Task { try await LogIn(deps)(email: "a@b.co", password: "12345678") }
+        var disabled = user
+        disabled.isActive = false
+        try await deps.users.update(disabled)
+        _ = try? await login.value
+        #expect(try await deps.users.find(id: user.id)?.isActive == false)
+    }
+}

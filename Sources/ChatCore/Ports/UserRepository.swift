@@ -19,6 +19,8 @@ public protocol UserRepository: Sendable {
     func find(email: EmailAddress) async throws -> User?
     /// Writes role, active flag, e-mail, password hash, last login and expiry.
     func update(_ user: User) async throws
+    /// Sets only the last-login time, so a sign-in racing an admin's change cannot undo it.
+    func recordLogin(id: User.ID, at: Date) async throws
     /// Users newest first; `cursor` is the `nextCursor` of the page before.
     func list(limit: Int, cursor: String?) async throws -> Page<User>
     func countActiveAdmins() async throws -> Int

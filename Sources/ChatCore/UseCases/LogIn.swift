@@ -12,15 +12,16 @@ public struct LogIn: Sendable {
     public func callAsFunction(email rawEmail: String, password: String) async throws -> SessionTokens {
         let email = try? EmailAddress(rawEmail)
         let user = try await email.asyncFlatMap { try await deps.users.find(email: $0) }
-        guard var user, let hash = user.passwordHash, password.count <= PasswordPolicy.maximumLength else {
+        guard let user, let hash = user.passwordHash, password.count <= PasswordPolicy.maximumLength else {
             _ = try await deps.hasher.verify(password, against: deps.decoyPasswordHash)
             throw DomainError.invalidCredentials
         }
         guard try await deps.hasher.verify(password, against: hash) else { throw DomainError.invalidCredentials }
         guard user.isActive else { throw DomainError.accountDisabled }
-        user.lastLoginAt = deps.clock.now()
-        try await deps.users.update(user)
-        return try await deps.issueSession(for: user)
+        try await deps.users.recordLogin(id: user.id, at: deps.clock.now())
+        var signedIn = user
+        signedIn.lastLoginAt = deps.clock.now()
+        return try await deps.issueSession(for: signedIn)
     }
 }
 

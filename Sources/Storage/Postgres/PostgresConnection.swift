@@ -58,8 +58,10 @@ final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    var isBroken: Bool {
-        queue.sync { handle.map { PQstatus($0) != CONNECTION_OK } ?? true }
+    func isBroken() async -> Bool {
+        await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: self.handle.map { PQstatus($0) != CONNECTION_OK } ?? true) }
+        }
     }
 
     func close() async {

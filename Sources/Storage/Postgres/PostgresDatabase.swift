@@ -29,10 +29,10 @@ public final class PostgresDatabase: SQLDatabase {
         let connection = try await pool.acquire()
         do {
             let result = try await body(Leased(connection: connection))
-            await pool.release(connection, broken: connection.isBroken)
+            await pool.release(connection, broken: await connection.isBroken())
             return result
         } catch {
-            await pool.release(connection, broken: connection.isBroken)
+            await pool.release(connection, broken: await connection.isBroken())
             throw error
         }
     }

@@ -43,6 +43,10 @@ public struct SQLUserRepository: UserRepository {
         }
     }
 
+    public func recordLogin(id: User.ID, at: Date) async throws {
+        _ = try await database.execute("UPDATE users SET last_login_at = $2 WHERE id = $1", [.text(id.description), .date(at)])
+    }
+
     public func list(limit: Int, cursor: String?) async throws -> Page<User> {
         let rows: [SQLRow]
         if let cursor {
