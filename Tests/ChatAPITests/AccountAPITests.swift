@@ -38,6 +38,12 @@ import Testing
             #expect(replay["code"] == "refresh_token_reused")
             #expect(try await api.call("POST", "/v1/auth/refresh", json: #"{"refresh_token":"\#(newest)"}"#).status == 401)
 
+            // Another user cannot sign Ann out with her refresh token, nor learn it is valid.
+            let bob = try #require(try await api.register("bob@example.org")["access_token"])
+            let foreign = try await api.call("POST", "/v1/auth/logout", token: bob, json: #"{"refresh_token":"\#(try #require(login["refresh_token"]))"}"#)
+            #expect(foreign.status == 401)
+            #expect(foreign["detail"] == "the refresh token is not valid")
+
             // Logging out ends that session's family; another session (from the login) lives on.
             let second = try #require(login["refresh_token"])
             let loginAccess = try #require(login["access_token"])
