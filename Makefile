@@ -3,7 +3,7 @@
 
 SWIFT ?= swift
 # Debian packages, by purpose. The Dockerfile's build and runtime lists must match these.
-BUILD_PACKAGES   := pkg-config libssl-dev libargon2-dev libsqlite3-dev libpq-dev
+BUILD_PACKAGES   := pkg-config libssl-dev libargon2-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
 RUNTIME_PACKAGES := ca-certificates
 TEST_PACKAGES    := curl postgresql python3
 BENCH_PACKAGES   := wrk curl

@@ -65,6 +65,16 @@ let package = Package(
             dependencies: ["ChatCore", "CSQLite", "CPostgres", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(
+            name: "LLMProviders",
+            dependencies: ["ChatCore", "CCurl"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "Security",
             dependencies: ["ChatCore", "COpenSSL", "CArgon2"],
@@ -110,6 +120,11 @@ let package = Package(
         .testTarget(
             name: "StorageTests",
             dependencies: ["Storage", "StorageTesting", "ChatCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LLMProvidersTests",
+            dependencies: ["LLMProviders", "HTTPServer", "HTTPServerTesting"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,82 @@
+import LLMProviders
+import Testing
+
+@Suite struct EventStreamParserTests {
+    func parse(_ text: String, pieces: [Int] = []) throws -> [UpstreamEvent] {
+        var parser = EventStreamParser()
+        let bytes = Array(text.utf8)
+        var events: [UpstreamEvent] = []
+        var offset = 0
+        var cuts = pieces
+        while offset < bytes.count {
+            let size = cuts.isEmpty ? bytes.count - offset : min(cuts.removeFirst(), bytes.count - offset)
+            events += try parser.feed(bytes[offset..<offset + size])
+            offset += size
+        }
+        return events
+    }
+
+    static let openAIStream = """
+    : OPENROUTER PROCESSING\r
+    \r
+    data: {"choices":[{"delta":{"content":"Hel"}}]}\r
+    \r
+    data: {"choices":[{"delta":{"content":"lo"}}]}
+
+    event: ping
+    data:
+
+    id: 7
+    data: first line
+    data: second line
+    retry: 100
+
+    data: [DONE]
+
+
+    """
+
+    @Test func parsesTheSameAtEverySplit() throws {
+        let whole = try parse(Self.openAIStream)
+        #expect(whole == [
+            UpstreamEvent(data: #"{"choices":[{"delta":{"content":"Hel"}}]}"#),
+            UpstreamEvent(data: #"{"choices":[{"delta":{"content":"lo"}}]}"#),
+            UpstreamEvent(event: "ping", data: ""),
+            UpstreamEvent(data: "first line\nsecond line", id: "7"),
+            UpstreamEvent(data: "[DONE]", id: "7"),
+        ])
+        let count = Self.openAIStream.utf8.count
+        for cut in 1..<count {
+            #expect(try parse(Self.openAIStream, pieces: [cut]) == whole, "split at \(cut)")
+        }
+        #expect(try parse(Self.openAIStream, pieces: Array(repeating: 1, count: count)) == whole)
+    }
+
+    @Test func crAloneEndsLines() throws {
+        #expect(try parse("data: a\rdata: b\r\r") == [UpstreamEvent(data: "a\nb")])
+    }
+
+    @Test func byteOrderMarkAndFieldWithoutColon() throws {
+        #expect(try parse("\u{FEFF}data\n\ndata:x\n\n") == [UpstreamEvent(data: ""), UpstreamEvent(data: "x")])
+    }
+
+    @Test func eventWithoutDataIsNotDispatched() throws {
+        #expect(try parse("event: x\n\n: comment\n\n") == [])
+    }
+
+    @Test func unterminatedEventIsNotDispatched() throws {
+        #expect(try parse("data: partial\n") == [])
+    }
+
+    @Test func overlongLineIsAnError() {
+        var parser = EventStreamParser(maxLineBytes: 16)
+        #expect(throws: EventStreamParser.LineTooLong.self) { _ = try parser.feed(Array(repeating: UInt8(ascii: "a"), count: 17)) }
+    }
+
+    @Test func multiByteCharactersSplitAcrossReads() throws {
+        let text = "data: héllo → 世界\n\n"
+        for cut in 1..<text.utf8.count {
+            #expect(try parse(text, pieces: [cut]) == [UpstreamEvent(data: "héllo → 世界")])
+        }
+    }
+}
