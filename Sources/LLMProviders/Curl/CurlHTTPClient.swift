@@ -1,0 +1,183 @@
+private import CCurl
+import Foundation
+import Synchronization
+
+/// A streaming HTTP client on libcurl: one multi handle drives every transfer from one
+/// dedicated thread (`curl_multi_poll`, woken by `curl_multi_wakeup` when work arrives), so
+/// there is no thread per request, connections are reused across transfers, and HTTP/2 is
+/// used when a TLS upstream offers it. libcurl never runs on the cooperative pool.
+///
+/// Other threads talk to the driver thread only through `commands` and `curl_multi_wakeup`
+/// (the one multi call that is thread-safe).
+public final class CurlHTTPClient: Sendable {
+    fileprivate enum Command {
+        case add(CurlTransfer)
+        case cancel(Int)
+        case stop
+    }
+
+    /// `@unchecked Sendable`: the multi handle is used only on the driver thread, except
+    /// `curl_multi_wakeup`, which libcurl documents as callable from any thread.
+    fileprivate struct Multi: @unchecked Sendable {
+        let handle: UnsafeMutableRawPointer
+    }
+
+    /// Commands for the driver thread, shared by the client and the thread.
+    fileprivate final class Commands: Sendable {
+        let pending = Mutex<[Command]>([])
+    }
+
+    private let multi: Multi
+    private let commands = Commands()
+    private let nextID = Atomic<Int>(0)
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    public init() {
+        _ = Self.globalInit
+        guard let handle = curl_multi_init() else { fatalError("libcurl could not create a multi handle (out of memory)") }
+        multi = Multi(handle: handle)
+        let multi = self.multi
+        let commands = self.commands
+        let thread = Thread { Self.drive(multi, commands) }
+        thread.name = "parley.curl"
+        thread.start()
+    }
+
+    deinit {
+        send(.stop)
+    }
+
+    private func send(_ command: Command) {
+        commands.pending.withLock { $0.append(command) }
+        curl_multi_wakeup(multi.handle)
+    }
+
+    /// Starts a transfer and returns once the response head has arrived; the body follows
+    /// in `UpstreamResponse.body`. Throws `UpstreamError` if the upstream cannot be reached.
+    /// Cancelling the calling task (before the head) or the task reading the body (after)
+    /// removes the transfer from the multi handle at once, closing its connection.
+    public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        guard let easy = curl_easy_init() else { throw UpstreamError(.connect, "libcurl could not create a handle") }
+        let transfer = CurlTransfer(id: nextID.add(1, ordering: .relaxed).newValue, easy: easy)
+        configure(transfer, request)
+        let id = transfer.id
+        transfer.onBodyTermination { [weak self] in self?.send(.cancel(id)) }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                transfer.setHeadContinuation(continuation)
+                send(.add(transfer))
+            }
+        } onCancel: {
+            send(.cancel(id))
+        }
+    }
+
+    private func configure(_ transfer: CurlTransfer, _ request: UpstreamRequest) {
+        let easy = transfer.easy
+        parley_curl_set_string(easy, CURLOPT_URL, request.url)
+        parley_curl_set_long(easy, CURLOPT_NOSIGNAL, 1)
+        parley_curl_set_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        parley_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout.components.seconds * 1000
+            + request.connectTimeout.components.attoseconds / 1_000_000_000_000_000))
+        // HTTP/2 over TLS when the upstream offers it (one connection, many streams); HTTP/1.1 otherwise.
+        parley_curl_set_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
+        if request.method == "POST" || !request.body.isEmpty {
+            parley_curl_set_long(easy, CURLOPT_POSTFIELDSIZE, request.body.count)
+            // COPYPOSTFIELDS copies now, so the Swift array need not outlive this call.
+            request.body.withUnsafeBytes { raw in
+                if let base = raw.baseAddress {
+                    _ = parley_curl_set_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: base))
+                } else {
+                    _ = parley_curl_set_string(easy, CURLOPT_COPYPOSTFIELDS, "")
+                }
+            }
+        }
+        if request.method != "POST" && request.method != "GET" {
+            parley_curl_set_string(easy, CURLOPT_CUSTOMREQUEST, request.method)
+        }
+        var list: UnsafeMutablePointer<curl_slist>?
+        for (name, value) in request.headers { list = curl_slist_append(list, "\(name): \(value)") }
+        // libcurl would otherwise send `Expect: 100-continue` for larger bodies and wait.
+        list = curl_slist_append(list, "Expect:")
+        transfer.headerList = list
+        parley_curl_set_slist(easy, CURLOPT_HTTPHEADER, list)
+
+        let context = Unmanaged.passRetained(transfer).toOpaque()  // released in `finish`
+        parley_curl_set_pointer(easy, CURLOPT_PRIVATE, context)
+        parley_curl_set_pointer(easy, CURLOPT_WRITEDATA, context)
+        parley_curl_set_pointer(easy, CURLOPT_HEADERDATA, context)
+        parley_curl_set_write_function(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            guard let data, let context else { return 0 }
+            let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+            transfer.bodyBytes(UnsafeBufferPointer(start: UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: size * count))
+            return size * count
+        }
+        parley_curl_set_write_function(easy, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+            guard let data, let context else { return 0 }
+            let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+            transfer.headerLine(UnsafeBufferPointer(start: UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: size * count))
+            return size * count
+        }
+    }
+
+    // MARK: - The driver thread
+
+    private static func drive(_ multi: Multi, _ commands: Commands) {
+        var active: [Int: CurlTransfer] = [:]
+        var running: Int32 = 0
+        while true {
+            for command in commands.pending.withLock({ pending in defer { pending = [] }; return pending }) {
+                switch command {
+                case .add(let transfer):
+                    active[transfer.id] = transfer
+                    curl_multi_add_handle(multi.handle, transfer.easy)
+                case .cancel(let id):
+                    if let transfer = active.removeValue(forKey: id) {
+                        finish(transfer, multi, error: UpstreamError(.cancelled, "the transfer was cancelled"))
+                    }
+                case .stop:
+                    for transfer in active.values { finish(transfer, multi, error: UpstreamError(.cancelled, "the client was shut down")) }
+                    curl_multi_cleanup(multi.handle)
+                    return
+                }
+            }
+            curl_multi_perform(multi.handle, &running)
+            var left: Int32 = 0
+            while let message = curl_multi_info_read(multi.handle, &left) {
+                guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
+                var context: UnsafeMutableRawPointer?
+                _ = parley_curl_get_pointer(easy, CURLINFO_PRIVATE, &context)
+                guard let context else { continue }
+                let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+                active[transfer.id] = nil
+                let code = message.pointee.data.result
+                finish(transfer, multi, error: code == CURLE_OK ? nil : upstreamError(code))
+            }
+            curl_multi_poll(multi.handle, nil, 0, 1000, nil)
+        }
+    }
+
+    /// Removes the transfer, frees its handle and header list, delivers the outcome, and
+    /// releases the reference that libcurl's callbacks used.
+    private static func finish(_ transfer: CurlTransfer, _ multi: Multi, error: UpstreamError?) {
+        curl_multi_remove_handle(multi.handle, transfer.easy)
+        curl_easy_cleanup(transfer.easy)
+        curl_slist_free_all(transfer.headerList)
+        transfer.finish(error: error)
+        Unmanaged.passUnretained(transfer).release()
+    }
+
+    private static func upstreamError(_ code: CURLcode) -> UpstreamError {
+        let message = String(cString: curl_easy_strerror(code))
+        switch code {
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_SSL_CONNECT_ERROR,
+             CURLE_PEER_FAILED_VERIFICATION:
+            return UpstreamError(.connect, message)
+        case CURLE_OPERATION_TIMEDOUT:
+            return UpstreamError(.timeout, message)
+        default:
+            return UpstreamError(.transfer, message)
+        }
+    }
+}

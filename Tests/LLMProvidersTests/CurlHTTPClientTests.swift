@@ -1,0 +1,126 @@
+import Foundation
+import HTTPServer
+import HTTPServerTesting
+import LLMProviders
+import Synchronization
+import Testing
+
+/// The libcurl client against a real HTTP server on loopback (parley's own).
+@Suite struct CurlHTTPClientTests {
+    final class Probe: Sendable {
+        let cancelled = Mutex<ContinuousClock.Instant?>(nil)
+    }
+
+    func routes(_ probe: Probe = Probe()) -> Router {
+        var routes = RouterBuilder()
+        routes.get("/events") { r in
+            let count = Int(r.queryItems["count"] ?? "") ?? 10
+            return .eventStream { events in
+                for i in 0..<count {
+                    try await events.send(ServerSentEvent(data: "event \(i)"))
+                    try await Task.sleep(for: .milliseconds(2))
+                }
+            }
+        }
+        routes.post("/echo") { r in Response(contentType: "application/octet-stream", body: r.body) }
+        routes.get("/fail") { _ in .problem(.internalServerError, detail: "upstream broke") }
+        routes.get("/hang") { _ in
+            .eventStream { events in
+                try await events.send(ServerSentEvent(data: "first"))
+                do {
+                    try await Task.sleep(for: .seconds(60))
+                } catch {
+                    probe.cancelled.withLock { $0 = .now }
+                    throw error
+                }
+            }
+        }
+        return routes.build()
+    }
+
+    @Test func streamsABodyAsItArrives() async throws {
+        let client = CurlHTTPClient()
+        try await TestServer.with(responder: routes()) { server in
+            let response = try await client.send(UpstreamRequest(url: "http://127.0.0.1:\(server.port)/events?count=50", method: "GET"))
+            #expect(response.status == 200)
+            #expect(response.headers["content-type"] == "text/event-stream; charset=utf-8")
+            var parser = EventStreamParser()
+            var events: [UpstreamEvent] = []
+            var pieces = 0
+            for try await piece in response.body {
+                pieces += 1
+                events += try parser.feed(piece)
+            }
+            #expect(events.map(\.data) == (0..<50).map { "event \($0)" })
+            #expect(pieces > 1, "the body arrived in one piece: nothing was streamed")
+        }
+    }
+
+    @Test func postsABodyAndReadsErrorsAsStatuses() async throws {
+        let client = CurlHTTPClient()
+        try await TestServer.with(responder: routes()) { server in
+            let payload = Array(String(repeating: "{\"k\":\"v\"}", count: 5000).utf8)
+            let echo = try await client.send(UpstreamRequest(url: "http://127.0.0.1:\(server.port)/echo",
+                                                             headers: [("Content-Type", "application/json")], body: payload))
+            #expect(try await echo.collect() == payload)
+            let failed = try await client.send(UpstreamRequest(url: "http://127.0.0.1:\(server.port)/fail", method: "GET"))
+            #expect(failed.status == 500)
+            #expect(String(decoding: try await failed.collect(), as: UTF8.self).contains("upstream broke"))
+        }
+    }
+
+    @Test func unreachableUpstreamIsAConnectError() async throws {
+        let client = CurlHTTPClient()
+        let port = try await TestServer.with(responder: routes()) { $0.port }  // closed now
+        await #expect(throws: UpstreamError.self) {
+            _ = try await client.send(UpstreamRequest(url: "http://127.0.0.1:\(port)/events", method: "GET"))
+        }
+        do {
+            _ = try await client.send(UpstreamRequest(url: "http://127.0.0.1:\(port)/events", method: "GET"))
+        } catch let error as UpstreamError {
+            #expect(error.kind == .connect)
+        }
+    }
+
+    @Test func cancellingTheReaderStopsTheTransferAtOnce() async throws {
+        let client = CurlHTTPClient()
+        let probe = Probe()
+        try await TestServer.with(responder: routes(probe)) { server in
+            let url = "http://127.0.0.1:\(server.port)/hang"
+            let reader = Task {
+                let response = try await client.send(UpstreamRequest(url: url, method: "GET"))
+                for try await _ in response.body {}
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let cancelledAt = ContinuousClock.now
+            reader.cancel()
+            _ = await reader.result
+            #expect(await eventually(timeout: .seconds(2)) { probe.cancelled.withLock { $0 } != nil })
+            let seen = try #require(probe.cancelled.withLock { $0 })
+            #expect(seen - cancelledAt < .seconds(1))
+        }
+    }
+
+    @Test func reusesConnectionsAndRunsManyTransfersAtOnce() async throws {
+        let client = CurlHTTPClient()
+        try await TestServer.with(responder: routes()) { server in
+            let url = "http://127.0.0.1:\(server.port)/events?count=3"
+            for _ in 0..<5 { _ = try await client.send(UpstreamRequest(url: url, method: "GET")).collect() }
+            #expect(server.server.openConnectionCount == 1, "sequential transfers did not share one connection")
+            let completed = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<50 {
+                    group.addTask {
+                        var parser = EventStreamParser()
+                        var count = 0
+                        for try await piece in try await client.send(UpstreamRequest(url: url, method: "GET")).body {
+                            count += try parser.feed(piece).count
+                        }
+                        return count
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(completed == 150)
+        }
+    }
+}
