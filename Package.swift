@@ -81,6 +81,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "MockLLM",
+            dependencies: ["HTTPServer"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "ChatAPI",
             dependencies: ["HTTPServer", "ChatCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
@@ -91,6 +96,7 @@ let package = Package(
                 "HTTPServer",
                 "ChatAPI",
                 "ChatCore",
+                "MockLLM",
                 "Storage",
                 "Security",
                 .product(name: "Logging", package: "swift-log"),
@@ -124,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LLMProvidersTests",
-            dependencies: ["LLMProviders", "HTTPServer", "HTTPServerTesting"],
+            dependencies: ["LLMProviders", "ChatCore", "MockLLM", "HTTPServer", "HTTPServerTesting"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import HTTPServer
+import MockLLM
 import Logging
 
 /// `parley mock-llm`: an OpenAI-compatible upstream with scripted pace, for tests, demos and benchmarks.

@@ -1,0 +1,78 @@
+/// One message of the context sent upstream.
+public struct ContextMessage: Sendable, Equatable {
+    public let role: Message.Role
+    public let content: String
+
+    public init(role: Message.Role, content: String) {
+        self.role = role
+        self.content = content
+    }
+}
+
+/// What a turn asks of a model.
+public struct CompletionRequest: Sendable, Equatable {
+    public var model: String
+    public var messages: [ContextMessage]
+    public var temperature: Double?
+    public var maxTokens: Int?
+
+    public init(model: String, messages: [ContextMessage], temperature: Double? = nil, maxTokens: Int? = nil) {
+        self.model = model
+        self.messages = messages
+        self.temperature = temperature
+        self.maxTokens = maxTokens
+    }
+}
+
+/// What a provider streams back: text as it is generated, then why it stopped and what it cost.
+public enum CompletionEvent: Sendable, Equatable {
+    case delta(String)
+    case finished(reason: String?)
+    case usage(TokenUsage)
+}
+
+/// A model a provider serves.
+public struct ModelInfo: Sendable, Equatable {
+    public let id: String
+    public let provider: String
+
+    public init(id: String, provider: String) {
+        self.id = id
+        self.provider = provider
+    }
+}
+
+/// Why a completion failed, in terms a turn can act on and a user can read.
+public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The upstream could not be reached (after retries).
+        case unreachable
+        /// No first token, or no further token, in time.
+        case timeout
+        /// The upstream kept answering 429.
+        case rateLimited
+        /// The upstream refused the request (4xx): retrying will not help.
+        case rejected
+        /// The upstream failed (5xx after retries, a broken stream, an unreadable answer).
+        case failed
+    }
+
+    public let kind: Kind
+    /// The upstream's own words where it gave some; never the API key or the prompt.
+    public let message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { "\(kind): \(message)" }
+}
+
+/// A source of completions: an OpenAI-compatible upstream, or the built-in mock.
+public protocol ChatProvider: Sendable {
+    var models: [ModelInfo] { get }
+    /// Streams the completion. Cancelling the task that iterates the stream (or dropping the
+    /// stream) stops the generation upstream at once.
+    func complete(_ request: CompletionRequest) -> AsyncThrowingStream<CompletionEvent, any Error>
+}

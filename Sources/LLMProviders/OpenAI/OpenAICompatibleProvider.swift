@@ -1,0 +1,270 @@
+public import ChatCore
+import FoundationEssentials
+import Synchronization
+
+/// Where an OpenAI-compatible upstream is and how patient to be with it. OpenAI, OpenRouter,
+/// SambaNova, vLLM, Ollama and llama.cpp servers all speak this API.
+public struct OpenAICompatibleConfiguration: Sendable {
+    /// Up to and including the version, e.g. `https://api.openai.com/v1`.
+    public var baseURL: String
+    public var apiKey: String?
+    public var models: [String]
+    public var connectTimeout: Duration = .seconds(10)
+    /// From sending the request to the first token.
+    public var firstTokenTimeout: Duration = .seconds(60)
+    /// Between two pieces of the stream once tokens flow.
+    public var idleTimeout: Duration = .seconds(30)
+    /// Retries (connect errors, 429, 5xx), only before the first token.
+    public var maxRetries: Int = 2
+    public var backoffBase: Duration = .milliseconds(250)
+    /// Longest `Retry-After` honoured; a longer one ends the turn as rate-limited.
+    public var maxRetryAfter: Duration = .seconds(30)
+    /// Sent with every request (an organisation header, or the mock's controls in tests).
+    public var extraHeaders: [(String, String)] = []
+
+    public init(baseURL: String, apiKey: String?, models: [String]) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.apiKey = apiKey
+        self.models = models
+    }
+}
+
+/// Streams chat completions from an OpenAI-compatible upstream: `POST {base}/chat/completions`
+/// with `stream: true` and `stream_options.include_usage`, read as Server-Sent Events.
+public final class OpenAICompatibleProvider: ChatProvider {
+    private let configuration: OpenAICompatibleConfiguration
+    private let client: CurlHTTPClient
+    public let models: [ModelInfo]
+
+    public init(configuration: OpenAICompatibleConfiguration, client: CurlHTTPClient) {
+        self.configuration = configuration
+        self.client = client
+        models = configuration.models.map { ModelInfo(id: $0, provider: "openai-compatible") }
+    }
+
+    public func complete(_ request: CompletionRequest) -> AsyncThrowingStream<CompletionEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: CompletionEvent.self, throwing: (any Error).self)
+        let task = Task {
+            do {
+                try await run(request, continuation)
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    /// An attempt's failure, and whether another attempt may help.
+    private struct AttemptFailure: Error {
+        let error: ProviderError
+        let retryable: Bool
+        var retryAfter: Duration?
+    }
+
+    private func run(_ request: CompletionRequest, _ output: AsyncThrowingStream<CompletionEvent, any Error>.Continuation) async throws {
+        let delivered = Mutex(false)
+        var attempt = 0
+        while true {
+            do {
+                try await attemptOnce(request, output, delivered: delivered)
+                return
+            } catch let failure as AttemptFailure {
+                guard failure.retryable, attempt < configuration.maxRetries, !delivered.withLock({ $0 }) else { throw failure.error }
+                attempt += 1
+                try await Task.sleep(for: failure.retryAfter ?? backoff(attempt))
+            }
+        }
+    }
+
+    /// Exponential backoff with ±50% jitter, so many clients do not retry in step.
+    private func backoff(_ attempt: Int) -> Duration {
+        configuration.backoffBase * (1 << (attempt - 1)) * Double.random(in: 0.5...1.5)
+    }
+
+    private func attemptOnce(
+        _ request: CompletionRequest, _ output: AsyncThrowingStream<CompletionEvent, any Error>.Continuation, delivered: borrowing Mutex<Bool>
+    ) async throws {
+        let response: UpstreamResponse
+        do {
+            response = try await client.send(upstreamRequest(for: request))
+        } catch let error as UpstreamError {
+            if error.kind == .cancelled { throw CancellationError() }
+            throw AttemptFailure(error: ProviderError(.unreachable, error.message), retryable: true)
+        }
+        guard (200..<300).contains(response.status) else { throw await failure(for: response) }
+
+        let activity = Activity()
+        let firstTokenTimeout = configuration.firstTokenTimeout, idleTimeout = configuration.idleTimeout
+        let deliveredFlag = DeliveredFlag()
+        defer { if deliveredFlag.value { delivered.withLock { $0 = true } } }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var parser = EventStreamParser()
+                do {
+                    for try await piece in response.body {
+                        activity.touch()
+                        for event in try parser.feed(piece) {
+                            if event.data == "[DONE]" { return }
+                            for completion in try Self.decode(event.data) {
+                                if case .delta = completion {
+                                    deliveredFlag.set()
+                                    activity.firstToken()
+                                }
+                                output.yield(completion)
+                            }
+                        }
+                    }
+                } catch let error as UpstreamError {
+                    if error.kind == .cancelled { throw CancellationError() }
+                    throw AttemptFailure(error: ProviderError(.failed, "the upstream stream broke: \(error.message)"), retryable: !deliveredFlag.value)
+                } catch is EventStreamParser.LineTooLong {
+                    throw AttemptFailure(error: ProviderError(.failed, "the upstream sent an over-long line"), retryable: false)
+                }
+                throw AttemptFailure(error: ProviderError(.failed, "the upstream stream ended before [DONE]"), retryable: !deliveredFlag.value)
+            }
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: .milliseconds(50))
+                    if let overdue = activity.overdue(firstToken: firstTokenTimeout, idle: idleTimeout) {
+                        throw AttemptFailure(error: ProviderError(.timeout, overdue), retryable: false)
+                    }
+                }
+            }
+            // The reader ends the attempt (returning at [DONE] or throwing); the watchdog only throws.
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func upstreamRequest(for request: CompletionRequest) -> UpstreamRequest {
+        struct Body: Encodable {
+            struct Message: Encodable {
+                let role: String
+                let content: String
+            }
+            struct StreamOptions: Encodable {
+                let include_usage = true
+            }
+            let model: String
+            let messages: [Message]
+            let stream = true
+            let stream_options = StreamOptions()
+            let temperature: Double?
+            let max_tokens: Int?
+        }
+        let body = Body(model: request.model, messages: request.messages.map { .init(role: $0.role.rawValue, content: $0.content) },
+                        temperature: request.temperature, max_tokens: request.maxTokens)
+        var headers = [("Content-Type", "application/json"), ("Accept", "text/event-stream")]
+        if let key = configuration.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
+        headers += configuration.extraHeaders
+        return UpstreamRequest(url: configuration.baseURL + "/chat/completions", headers: headers,
+                               body: (try? JSONEncoder().encode(body)).map { Array($0) } ?? [], connectTimeout: configuration.connectTimeout)
+    }
+
+    /// Maps a non-2xx answer to a failure carrying the upstream's own message.
+    private func failure(for response: UpstreamResponse) async -> AttemptFailure {
+        let body = (try? await response.collect(limit: 64 * 1024)) ?? []
+        var message = Self.errorMessage(body) ?? "HTTP \(response.status)"
+        if let key = configuration.apiKey, !key.isEmpty { message = message.replacingAll(key, with: "[redacted]") }
+        switch response.status {
+        case 429:
+            let retryAfter = response.headers["retry-after"].flatMap(Int.init).map { Duration.seconds($0) }
+            if let retryAfter, retryAfter > configuration.maxRetryAfter {
+                return AttemptFailure(error: ProviderError(.rateLimited, message), retryable: false)
+            }
+            return AttemptFailure(error: ProviderError(.rateLimited, message), retryable: true, retryAfter: retryAfter)
+        case 500...:
+            return AttemptFailure(error: ProviderError(.failed, message), retryable: true)
+        default:
+            return AttemptFailure(error: ProviderError(.rejected, message), retryable: false)
+        }
+    }
+
+    struct Chunk: Decodable {
+        struct Choice: Decodable {
+            struct Delta: Decodable {
+                let content: String?
+            }
+            let delta: Delta?
+            let finish_reason: String?
+        }
+        struct Usage: Decodable {
+            let prompt_tokens: Int
+            let completion_tokens: Int
+        }
+        struct ErrorBody: Decodable {
+            let message: String?
+        }
+        let choices: [Choice]?
+        let usage: Usage?
+        let error: ErrorBody?
+    }
+
+    /// The completion events in one `data:` payload.
+    static func decode(_ data: String) throws -> [CompletionEvent] {
+        guard let chunk = try? JSONDecoder().decode(Chunk.self, from: Data(data.utf8)) else {
+            throw AttemptFailure(error: ProviderError(.failed, "the upstream sent an event that is not a completion chunk"), retryable: false)
+        }
+        if let error = chunk.error {
+            throw AttemptFailure(error: ProviderError(.failed, error.message ?? "the upstream reported an error mid-stream"), retryable: false)
+        }
+        var events: [CompletionEvent] = []
+        for choice in chunk.choices ?? [] {
+            if let content = choice.delta?.content, !content.isEmpty { events.append(.delta(content)) }
+            if let reason = choice.finish_reason { events.append(.finished(reason: reason)) }
+        }
+        if let usage = chunk.usage {
+            events.append(.usage(TokenUsage(promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens)))
+        }
+        return events
+    }
+
+    static func errorMessage(_ body: [UInt8]) -> String? {
+        struct Envelope: Decodable {
+            struct Inner: Decodable { let message: String? }
+            let error: Inner?
+        }
+        if let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(body)), let message = envelope.error?.message { return message }
+        let text = String(decoding: body.prefix(300), as: UTF8.self)
+        return text.isEmpty ? nil : text
+    }
+}
+
+/// When the stream last moved, shared by the reader and the watchdog of one attempt.
+final class Activity: Sendable {
+    private let state = Mutex<(start: ContinuousClock.Instant, last: ContinuousClock.Instant, gotFirstToken: Bool)>((.now, .now, false))
+
+    func touch() { state.withLock { $0.last = .now } }
+    func firstToken() { state.withLock { $0.gotFirstToken = true } }
+
+    /// Why the attempt is overdue, or nil while it is on time.
+    func overdue(firstToken: Duration, idle: Duration) -> String? {
+        state.withLock { s in
+            let now = ContinuousClock.now
+            if !s.gotFirstToken, now - s.start > firstToken { return "no first token within \(firstToken)" }
+            if s.gotFirstToken, now - s.last > idle { return "no token for \(idle)" }
+            return nil
+        }
+    }
+}
+
+final class DeliveredFlag: Sendable {
+    private let flag = Mutex(false)
+    var value: Bool { flag.withLock { $0 } }
+    func set() { flag.withLock { $0 = true } }
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = Substring(self)
+        while let range = rest.firstRange(of: target) {
+            result += rest[..<range.lowerBound] + replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}

@@ -1,0 +1,129 @@
+import FoundationEssentials
+public import HTTPServer
+import Synchronization
+
+/// The routes of `parley mock-llm`: the OpenAI chat-completions API, answered with a
+/// deterministic reply that echoes the last user message, at a pace the caller picks.
+///
+/// Per-request controls (headers):
+/// - `X-Mock-Tokens`: how many tokens (default 16); `X-Mock-Delay-Ms`: pause before each (default 20).
+/// - `X-Mock-Fail`: `500`, `429` (with `Retry-After: 1`), `stall` (headers, then nothing before
+///   the first token), `drop` (the connection closes after half the tokens).
+/// - `X-Mock-Fail-Times: N` with `X-Mock-Scenario: S`: fail only the first N requests of
+///   scenario S, then answer normally (to test retries).
+public enum MockUpstream {
+    public static let model = "mock-model"
+
+    struct ChatRequest: Decodable {
+        struct Message: Decodable {
+            let role: String
+            let content: String
+        }
+        let model: String?
+        let messages: [Message]
+        let stream: Bool?
+    }
+
+    /// Requests seen per scenario, for `X-Mock-Fail-Times`.
+    final class Scenarios: Sendable {
+        let counts = Mutex<[String: Int]>([:])
+
+        func shouldFail(_ request: Request) -> Bool {
+            guard let times = request.headers["X-Mock-Fail-Times"].flatMap(Int.init) else { return true }
+            let key = request.headers["X-Mock-Scenario"] ?? ""
+            let seen = counts.withLock { counts in
+                counts[key, default: 0] += 1
+                return counts[key] ?? 0
+            }
+            return seen <= times
+        }
+    }
+
+    public static func register(on router: inout RouterBuilder) {
+        let scenarios = Scenarios()
+        router.get("/v1/models") { _ in
+            json("{\"object\":\"list\",\"data\":[{\"id\":\"\(model)\",\"object\":\"model\",\"owned_by\":\"parley\"}]}")
+        }
+        router.post("/v1/chat/completions") { request in
+            let chat: ChatRequest
+            do {
+                chat = try JSONDecoder().decode(ChatRequest.self, from: Data(request.body))
+            } catch {
+                return errorResponse(.badRequest, "body is not a chat completion request")
+            }
+            guard let count = headerInt(request, "X-Mock-Tokens", default: 16, max: 100_000),
+                  let delay = headerInt(request, "X-Mock-Delay-Ms", default: 20, max: 60_000) else {
+                return errorResponse(.badRequest, "X-Mock-Tokens and X-Mock-Delay-Ms must be non-negative whole numbers")
+            }
+            let failure = request.headers["X-Mock-Fail"].flatMap { scenarios.shouldFail(request) ? $0 : nil }
+            switch failure {
+            case "500": return errorResponse(.internalServerError, "the mock upstream failed as asked")
+            case "429":
+                var response = errorResponse(.tooManyRequests, "rate limited by the mock upstream")
+                response.headers.add("Retry-After", "1")
+                return response
+            default: break
+            }
+            let tokens = replyTokens(for: chat.messages.last { $0.role == "user" }?.content ?? "", count: count)
+            let promptTokens = chat.messages.reduce(0) { $0 + max(1, $1.content.split(separator: " ").count) }
+            if chat.stream == true {
+                return streamed(tokens, delayMs: delay, promptTokens: promptTokens, failure: failure)
+            }
+            try await Task.sleep(for: .milliseconds(delay * tokens.count))
+            return json("""
+            {"id":"mock-1","object":"chat.completion","model":"\(model)","choices":[{"index":0,"message":{"role":"assistant","content":\(jsonQuoted(tokens.joined()))},"finish_reason":"stop"}],"usage":{"prompt_tokens":\(promptTokens),"completion_tokens":\(tokens.count),"total_tokens":\(promptTokens + tokens.count)}}
+            """)
+        }
+    }
+
+    /// The reply: the words of the user's message, cycled, each followed by a space.
+    public static func replyTokens(for message: String, count: Int) -> [String] {
+        let words = message.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        let source = words.isEmpty ? ["mock"] : words
+        return (0..<count).map { source[$0 % source.count] + " " }
+    }
+
+    private static func streamed(_ tokens: [String], delayMs: Int, promptTokens: Int, failure: String?) -> Response {
+        .eventStream { events in
+            if failure == "stall" {
+                try await Task.sleep(for: .seconds(3600))
+            }
+            for (i, token) in tokens.enumerated() {
+                if failure == "drop", i == tokens.count / 2 {
+                    // Throwing from a stream ends the connection without the terminating chunk.
+                    throw ConnectionClosedError()
+                }
+                if delayMs > 0 { try await Task.sleep(for: .milliseconds(delayMs)) }
+                try await events.send(ServerSentEvent(data: chunk(delta: "{\"content\":\(jsonQuoted(token))}", finish: nil)))
+            }
+            try await events.send([
+                ServerSentEvent(data: chunk(delta: "{}", finish: "stop")),
+                ServerSentEvent(data: """
+                {"id":"mock-1","object":"chat.completion.chunk","model":"\(model)","choices":[],"usage":{"prompt_tokens":\(promptTokens),"completion_tokens":\(tokens.count),"total_tokens":\(promptTokens + tokens.count)}}
+                """),
+                ServerSentEvent(data: "[DONE]"),
+            ])
+        }
+    }
+
+    private static func chunk(delta: String, finish: String?) -> String {
+        let reason = finish.map { "\"\($0)\"" } ?? "null"
+        return "{\"id\":\"mock-1\",\"object\":\"chat.completion.chunk\",\"model\":\"\(model)\",\"choices\":[{\"index\":0,\"delta\":\(delta),\"finish_reason\":\(reason)}]}"
+    }
+
+    /// Errors in the shape OpenAI-compatible servers use: `{"error":{"message",…}}`.
+    private static func errorResponse(_ status: HTTPStatus, _ message: String) -> Response {
+        Response(status: status, contentType: "application/json",
+                 body: Array("{\"error\":{\"message\":\(jsonQuoted(message)),\"type\":\"mock_error\",\"code\":\(status.code)}}".utf8))
+    }
+
+    private static func headerInt(_ request: Request, _ name: String, default fallback: Int, max: Int) -> Int? {
+        guard let text = request.headers[name] else { return fallback }
+        guard let value = Int(text), value >= 0, value <= max else { return nil }
+        return value
+    }
+
+    private static func json(_ text: String) -> Response {
+        Response(contentType: "application/json", body: Array(text.utf8))
+    }
+}

@@ -1,0 +1,138 @@
+import ChatCore
+import Foundation
+import HTTPServer
+import HTTPServerTesting
+import LLMProviders
+import MockLLM
+import Testing
+
+/// The provider against `parley mock-llm`'s routes on a real loopback server.
+@Suite struct OpenAICompatibleProviderTests {
+    static let client = CurlHTTPClient()
+
+    func withUpstream(_ body: (String) async throws -> Void) async throws {
+        var routes = RouterBuilder()
+        MockUpstream.register(on: &routes)
+        try await TestServer.with(responder: routes.build()) { server in
+            try await body("http://127.0.0.1:\(server.port)/v1")
+        }
+    }
+
+    func provider(_ base: String, headers: [(String, String)] = [], configure: (inout OpenAICompatibleConfiguration) -> Void = { _ in }) -> OpenAICompatibleProvider {
+        var configuration = OpenAICompatibleConfiguration(baseURL: base, apiKey: "sk-test-secret", models: ["mock-model"])
+        configuration.extraHeaders = headers
+        configuration.backoffBase = .milliseconds(20)
+        configure(&configuration)
+        return OpenAICompatibleProvider(configuration: configuration, client: Self.client)
+    }
+
+    let request = CompletionRequest(model: "mock-model", messages: [ContextMessage(role: .system, content: "be brief"),
+                                                                    ContextMessage(role: .user, content: "alpha beta gamma")])
+
+    /// Collects what a stream delivered before it ended, and how it ended.
+    func drain(_ stream: AsyncThrowingStream<CompletionEvent, any Error>) async -> (text: String, events: [CompletionEvent], error: ProviderError?) {
+        var text = "", events: [CompletionEvent] = []
+        do {
+            for try await event in stream {
+                events.append(event)
+                if case .delta(let d) = event { text += d }
+            }
+            return (text, events, nil)
+        } catch {
+            return (text, events, error as? ProviderError)
+        }
+    }
+
+    @Test func streamsDeltasFinishAndUsage() async throws {
+        try await withUpstream { base in
+            let result = await drain(provider(base, headers: [("X-Mock-Tokens", "6"), ("X-Mock-Delay-Ms", "5")]).complete(request))
+            #expect(result.error == nil)
+            #expect(result.text == "alpha beta gamma alpha beta gamma ")
+            #expect(result.events.filter { if case .delta = $0 { true } else { false } }.count == 6)
+            #expect(result.events.contains(.finished(reason: "stop")))
+            #expect(result.events.last == .usage(TokenUsage(promptTokens: 5, completionTokens: 6)))
+        }
+    }
+
+    @Test func retriesA500ThenSucceeds() async throws {
+        try await withUpstream { base in
+            let p = provider(base, headers: [("X-Mock-Fail", "500"), ("X-Mock-Fail-Times", "2"), ("X-Mock-Scenario", UUID().uuidString),
+                                             ("X-Mock-Tokens", "3"), ("X-Mock-Delay-Ms", "0")])
+            let result = await drain(p.complete(request))
+            #expect(result.error == nil)
+            #expect(result.text == "alpha beta gamma ")
+        }
+    }
+
+    @Test func honoursRetryAfterOn429() async throws {
+        try await withUpstream { base in
+            let p = provider(base, headers: [("X-Mock-Fail", "429"), ("X-Mock-Fail-Times", "1"), ("X-Mock-Scenario", UUID().uuidString),
+                                             ("X-Mock-Tokens", "2"), ("X-Mock-Delay-Ms", "0")])
+            let started = ContinuousClock.now
+            let result = await drain(p.complete(request))
+            #expect(result.error == nil)
+            #expect(ContinuousClock.now - started >= .seconds(1), "Retry-After: 1 was not honoured")
+        }
+    }
+
+    @Test func persistent500FailsWithTheUpstreamMessageAfterRetries() async throws {
+        try await withUpstream { base in
+            let result = await drain(provider(base, headers: [("X-Mock-Fail", "500")]).complete(request))
+            #expect(result.error == ProviderError(.failed, "the mock upstream failed as asked"))
+        }
+    }
+
+    @Test func clientErrorsAreNotRetried() async throws {
+        try await withUpstream { base in
+            let started = ContinuousClock.now
+            let result = await drain(provider(base, headers: [("X-Mock-Tokens", "-1")]) { $0.backoffBase = .seconds(5) }.complete(request))
+            #expect(result.error?.kind == .rejected)
+            #expect(ContinuousClock.now - started < .seconds(2))
+        }
+    }
+
+    @Test func stallBeforeTheFirstTokenTimesOut() async throws {
+        try await withUpstream { base in
+            let p = provider(base, headers: [("X-Mock-Fail", "stall")]) { $0.firstTokenTimeout = .milliseconds(300) }
+            let started = ContinuousClock.now
+            let result = await drain(p.complete(request))
+            #expect(result.error?.kind == .timeout)
+            #expect(ContinuousClock.now - started < .seconds(2))
+        }
+    }
+
+    @Test func dropMidStreamKeepsThePartialTextAndFails() async throws {
+        try await withUpstream { base in
+            let result = await drain(provider(base, headers: [("X-Mock-Fail", "drop"), ("X-Mock-Tokens", "8"), ("X-Mock-Delay-Ms", "5")]).complete(request))
+            #expect(result.error?.kind == .failed)
+            #expect(result.text == "alpha beta gamma alpha ")
+        }
+    }
+
+    @Test func unreachableUpstreamFailsAfterRetries() async throws {
+        let port = try await TestServer.with(responder: RouterBuilder().build()) { $0.port }
+        let result = await drain(provider("http://127.0.0.1:\(port)/v1").complete(request))
+        #expect(result.error?.kind == .unreachable)
+    }
+
+    @Test func theAPIKeyNeverAppearsInAnError() async throws {
+        var routes = RouterBuilder()
+        routes.post("/v1/chat/completions") { r in
+            Response(status: .unauthorized, contentType: "application/json",
+                     body: Array("{\"error\":{\"message\":\"bad key \(r.headers["Authorization"] ?? "")\"}}".utf8))
+        }
+        try await TestServer.with(responder: routes.build()) { server in
+            let result = await drain(provider("http://127.0.0.1:\(server.port)/v1").complete(request))
+            #expect(result.error?.kind == .rejected)
+            #expect(result.error?.message.contains("sk-test-secret") == false)
+            #expect(result.error?.message.contains("[redacted]") == true)
+        }
+    }
+
+    @Test func mockProviderQuotesTheUserAndReportsUsage() async throws {
+        let result = await drain(MockChatProvider(tokenDelay: .milliseconds(1)).complete(request))
+        #expect(result.text == "This is parley's built-in mock model. You said: alpha beta gamma")
+        #expect(result.events.contains(.finished(reason: "stop")))
+        #expect(MockChatProvider().models.map(\.id) == ["mock"])
+    }
+}
