@@ -8,6 +8,7 @@ import Testing
 /// The libcurl client against a real HTTP server on loopback (parley's own).
 @Suite struct CurlHTTPClientTests {
     final class Probe: Sendable {
+        let started = Mutex(false)
         let cancelled = Mutex<ContinuousClock.Instant?>(nil)
     }
 
@@ -27,6 +28,7 @@ import Testing
         routes.get("/hang") { _ in
             .eventStream { events in
                 try await events.send(ServerSentEvent(data: "first"))
+                probe.started.withLock { $0 = true }
                 do {
                     try await Task.sleep(for: .seconds(60))
                 } catch {
@@ -91,7 +93,9 @@ import Testing
                 let response = try await client.send(UpstreamRequest(url: url, method: "GET"))
                 for try await _ in response.body {}
             }
-            try await Task.sleep(for: .milliseconds(300))
+            // Cancel only once the upstream handler is streaming, however loaded the machine is.
+            #expect(await eventually(timeout: .seconds(10)) { probe.started.withLock { $0 } })
+            try await Task.sleep(for: .milliseconds(50))
             let cancelledAt = ContinuousClock.now
             reader.cancel()
             _ = await reader.result

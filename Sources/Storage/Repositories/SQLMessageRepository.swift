@@ -11,13 +11,18 @@ public struct SQLMessageRepository: MessageRepository {
     private static let columns =
         "id, session_id, position, role, content, status, finish_reason, prompt_tokens, completion_tokens, usage_estimated, created_at, updated_at"
 
-    /// Reads the session's last position and inserts after it in one transaction. Two appends
-    /// racing for the same position: the unique (session, position) index refuses the second,
-    /// which tries again.
+    /// Reads the session's last position and inserts after it in one transaction. On
+    /// PostgreSQL the session's row is locked first, so appends to one session take turns
+    /// (SQLite's single writer already serialises them); the unique (session, position) index
+    /// stays as a guard, and a refused insert is tried again.
     public func append(_ message: Message) async throws -> Message {
+        let dialect = database.dialect
         for attempt in 1...5 {
             do {
                 return try await database.transaction { connection in
+                    if dialect == .postgres {
+                        _ = try await connection.query("SELECT id FROM chat_sessions WHERE id = $1 FOR UPDATE", [.text(message.sessionID.description)])
+                    }
                     let last = try await connection.query(
                         "SELECT COALESCE(MAX(position), 0) AS last FROM messages WHERE session_id = $1", [.text(message.sessionID.description)]
                     ).first?.int("last") ?? 0

@@ -20,6 +20,7 @@ struct MockLLMCommand: AsyncParsableCommand {
     var logFormat = "text"
 
     func run() async throws {
+        let termination = Signals.waitForTermination()
         LogSetup.bootstrap(format: logFormat == "json" ? .json : .text, level: .info)
         var configuration = ServerConfiguration()
         configuration.host = host
@@ -29,7 +30,7 @@ struct MockLLMCommand: AsyncParsableCommand {
         let logger = Logger(label: "parley.mock-llm")
         let server = Server(configuration: configuration, responder: routes.build(logger: logger), logger: logger)
         do {
-            try await ServerLifecycle.run(server, grace: .seconds(10), logger: logger)
+            try await ServerLifecycle.run(server, grace: .seconds(10), logger: logger, termination: termination)
         } catch {
             throw ExitCode(1)
         }

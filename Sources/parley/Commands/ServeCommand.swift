@@ -15,6 +15,7 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     func run() async throws {
+        let termination = Signals.waitForTermination()
         let config = try AppConfiguration.loadOrExit()
         LogSetup.bootstrap(format: config.logFormat, level: config.logLevel)
         let logger = Logger(label: "parley")
@@ -36,7 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
         let router = routes.build(defaultBodyLimit: config.maxBodyBytes, logger: Logger(label: "parley.http"))
         let server = Server(configuration: config.server, responder: router, logger: Logger(label: "parley.http"))
         do {
-            try await ServerLifecycle.run(server, grace: config.shutdownGrace, logger: logger)
+            try await ServerLifecycle.run(server, grace: config.shutdownGrace, logger: logger, termination: termination)
         } catch {
             cleanup.cancel()
             await services.database.close()

@@ -7,10 +7,12 @@ import Logging
 
 /// Runs a server until SIGTERM or SIGINT, then shuts it down gracefully.
 enum ServerLifecycle {
-    static func run(_ server: Server, grace: Duration, logger: Logger) async throws {
+    /// `termination` comes from `Signals.waitForTermination()`, called at the very start of the
+    /// command: Dispatch arms a signal source asynchronously, and a SIGTERM that arrived
+    /// between ignoring the signal and arming the source would be lost.
+    static func run(_ server: Server, grace: Duration, logger: Logger, termination received: Task<Int32, Never>) async throws {
         // A write to a socket the peer closed must fail with EPIPE, not kill the process.
         signal(SIGPIPE, SIG_IGN)
-        let received = Signals.waitForTermination()
         do {
             try server.start()
         } catch {
