@@ -97,6 +97,7 @@ let package = Package(
                 "ChatAPI",
                 "ChatCore",
                 "MockLLM",
+                "LLMProviders",
                 "Storage",
                 "Security",
                 .product(name: "Logging", package: "swift-log"),

@@ -136,3 +136,18 @@ import Testing
         #expect(MockChatProvider().models.map(\.id) == ["mock"])
     }
 }
+
+@Suite struct ProviderRouterTests {
+    @Test func routesByModelAndRefusesUnknownModels() async throws {
+        let router = ProviderRouter([MockChatProvider(tokenDelay: .zero)])
+        #expect(router.models == [ModelInfo(id: "mock", provider: "mock")])
+        var text = ""
+        for try await event in router.complete(CompletionRequest(model: "mock", messages: [ContextMessage(role: .user, content: "hi")])) {
+            if case .delta(let d) = event { text += d }
+        }
+        #expect(text.hasSuffix("You said: hi"))
+        await #expect(throws: ProviderError(.rejected, "model gpt-9 is not offered by this server")) {
+            for try await _ in router.complete(CompletionRequest(model: "gpt-9", messages: [])) {}
+        }
+    }
+}

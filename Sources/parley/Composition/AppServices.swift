@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ChatCore
 import FoundationEssentials
+import LLMProviders
 import Logging
 import Security
 import Storage
@@ -11,6 +12,7 @@ import Storage
 struct AppServices: Sendable {
     let database: any SQLDatabase
     let auth: AuthDependencies
+    let provider: any ChatProvider
 
     /// A hash of a random password that was thrown away: checked when a login names an
     /// unknown e-mail, so that costs the same as a wrong password (same argon2id parameters).
@@ -35,7 +37,24 @@ struct AppServices: Sendable {
             secrets: SecureSecretGenerator(), guestLifetime: config.auth.guestLifetime,
             decoyPasswordHash: decoyPasswordHash
         )
-        return AppServices(database: database, auth: auth)
+        return AppServices(database: database, auth: auth, provider: makeProvider(config.providers))
+    }
+
+    static func makeProvider(_ config: ProviderConfiguration) -> any ChatProvider {
+        var providers: [any ChatProvider] = []
+        if !config.upstreams.isEmpty {
+            let client = CurlHTTPClient()
+            for upstream in config.upstreams {
+                var settings = OpenAICompatibleConfiguration(baseURL: upstream.baseURL, apiKey: upstream.apiKey, models: [upstream.model])
+                settings.connectTimeout = config.connectTimeout
+                settings.firstTokenTimeout = config.firstTokenTimeout
+                settings.idleTimeout = config.idleTimeout
+                settings.maxRetries = config.maxRetries
+                providers.append(OpenAICompatibleProvider(configuration: settings, client: client))
+            }
+        }
+        if config.useMock { providers.append(MockChatProvider(tokenDelay: config.mockTokenDelay)) }
+        return ProviderRouter(providers)
     }
 
     static func openDatabase(_ storage: StorageConfiguration, logger: Logger) async throws -> any SQLDatabase {

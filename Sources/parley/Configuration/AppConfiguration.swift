@@ -15,6 +15,7 @@ struct AppConfiguration: Sendable {
     var logFormat: LogFormat = .json
     var storage: StorageConfiguration
     var auth: AuthConfiguration
+    var providers: ProviderConfiguration
     /// Defaults that were used because a variable was not set, for the start-up log.
     var defaultsUsed: [String] = []
 
@@ -35,6 +36,8 @@ struct AppConfiguration: Sendable {
         logLevel = Logger.Level(rawValue: level) ?? .info
         storage = try StorageConfiguration(environment: env)
         auth = try AuthConfiguration(environment: env, storage: storage)
+        providers = try ProviderConfiguration(environment: env, production: auth.production)
+        if providers.upstreams.isEmpty { defaultsUsed.append("no LLM_BASE_URL or MODELS_FILE: serving the built-in mock model") }
         if env["DATABASE_URL"] == nil { defaultsUsed.append("DATABASE_URL unset: SQLite database at \(storage.sqlitePath ?? "")") }
         if env["JWT_SECRET"] == nil { defaultsUsed.append("JWT_SECRET unset: development secret kept at \(auth.devSecretPath)") }
     }
