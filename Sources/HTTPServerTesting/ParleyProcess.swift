@@ -7,6 +7,7 @@ public final class ParleyProcess: @unchecked Sendable {
     let process: Process
     private let lock = NSLock()
     private var output = ""
+    private var outputEnded = false
 
     /// The built `parley` binary: `PARLEY_BIN` if set (the Makefile sets it), else the debug build.
     public static var binaryPath: String {
@@ -48,7 +49,13 @@ public final class ParleyProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
+            guard let self else { return }
+            if data.isEmpty {
+                // End of file: the process and everything it started closed their output.
+                handle.readabilityHandler = nil
+                self.lock.withLock { self.outputEnded = true }
+                return
+            }
             self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
         }
         try process.run()
@@ -80,11 +87,12 @@ public final class ParleyProcess: @unchecked Sendable {
         kill(process.processIdentifier, number)
     }
 
-    /// Waits for the process to exit and returns its status; nil if it is still running at the timeout.
+    /// Waits for the process to exit, and for its output to be read to the end, and returns
+    /// its status; nil if it is still running at the timeout.
     public func waitForExit(timeout: Duration = .seconds(10)) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now >= deadline { return nil }
+        while process.isRunning || !lock.withLock({ outputEnded }) {
+            if ContinuousClock.now >= deadline { return process.isRunning ? nil : process.terminationStatus }
             try? await Task.sleep(for: .milliseconds(20))
         }
         return process.terminationStatus

@@ -6,7 +6,7 @@ import Synchronization
 /// of its stream.
 ///
 /// `@unchecked Sendable`: `status`, `headers`, `headResumed`, `easy` and `headerList` are
-/// touched only on the driver thread (in libcurl callbacks and in `CurlDriver`'s loop); the
+/// touched only on the driver thread (in libcurl callbacks and in `CurlHTTPClient.drive`); the
 /// continuations are thread-safe by contract; `id` never changes.
 final class CurlTransfer: @unchecked Sendable {
     let id: Int
