@@ -14,6 +14,7 @@ struct APIHarness: Sendable {
     let port: Int
     let deps: AuthDependencies
     let clock: ManualClock
+    var database: (any SQLDatabase)? = nil
 
     /// Runs `body` against a server on `backend`; nil-returning backends (Postgres outside CI) skip.
     static func with(_ backend: TestBackend, _ body: (APIHarness) async throws -> Void) async throws {
@@ -32,9 +33,12 @@ struct APIHarness: Sendable {
         logger.logLevel = .critical
         var routes = RouterBuilder()
         AccountRoutes.register(on: &routes, deps: deps, logger: logger)
+        let chat = ChatDependencies(sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
+                                    projects: SQLProjectRepository(database: database), clock: clock, models: ["mock", "other-model"])
+        SessionRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
         do {
             try await TestServer.with(responder: routes.build(logger: logger)) { server in
-                try await body(APIHarness(port: server.port, deps: deps, clock: clock))
+                try await body(APIHarness(port: server.port, deps: deps, clock: clock, database: database))
             }
             await database.close()
         } catch {
@@ -84,10 +88,14 @@ enum SendableJSON {
         case let n as NSNumber: return n.intValue
         case let a as [Any]: return a.map { wrap($0) }
         case let d as [String: Any]: return d.mapValues { wrap($0) }
+        case is NSNull: return JSONNull()
         default: return "\(value)"
         }
     }
 }
+
+/// JSON `null`, kept as a value so a present-but-null key is told apart from a missing one.
+struct JSONNull: Sendable, Equatable {}
 
 extension APIHarness.Reply {
     var user: [String: any Sendable] { json["user"] as? [String: any Sendable] ?? [:] }

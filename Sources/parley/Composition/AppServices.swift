@@ -13,6 +13,7 @@ struct AppServices: Sendable {
     let database: any SQLDatabase
     let auth: AuthDependencies
     let provider: any ChatProvider
+    let chat: ChatDependencies
 
     /// A hash of a random password that was thrown away: checked when a login names an
     /// unknown e-mail, so that costs the same as a wrong password (same argon2id parameters).
@@ -37,7 +38,12 @@ struct AppServices: Sendable {
             secrets: SecureSecretGenerator(), guestLifetime: config.auth.guestLifetime,
             decoyPasswordHash: decoyPasswordHash
         )
-        return AppServices(database: database, auth: auth, provider: makeProvider(config.providers))
+        let provider = makeProvider(config.providers)
+        let chat = ChatDependencies(
+            sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
+            projects: SQLProjectRepository(database: database), models: provider.models.map(\.id)
+        )
+        return AppServices(database: database, auth: auth, provider: provider, chat: chat)
     }
 
     static func makeProvider(_ config: ProviderConfiguration) -> any ChatProvider {

@@ -1,0 +1,73 @@
+import ChatCore
+import FoundationEssentials
+
+struct CreateSessionBody: Decodable {
+    let title: String?
+    let model: String?
+    let projectId: String?
+}
+
+struct UpdateSessionBody: Decodable {
+    let title: String?
+    let model: String?
+}
+
+struct ChatSessionDTO: Encodable {
+    let id: String
+    let title: String
+    let model: String
+    let projectId: String?
+    let createdAt: Date
+    let updatedAt: Date
+
+    init(_ session: ChatSession) {
+        id = session.id.description
+        title = session.title
+        model = session.model
+        projectId = session.projectID?.description
+        createdAt = session.createdAt
+        updatedAt = session.updatedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, title, model, projectId, createdAt, updatedAt
+    }
+
+    // `project_id` is always present, null when the session has no project.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(title, forKey: .title)
+        try c.encode(model, forKey: .model)
+        try c.encode(projectId, forKey: .projectId)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(updatedAt, forKey: .updatedAt)
+    }
+}
+
+struct MessageDTO: Encodable {
+    struct Usage: Encodable {
+        let promptTokens: Int
+        let completionTokens: Int
+        let estimated: Bool
+    }
+    let id: String
+    let sessionId: String
+    let role: String
+    let content: String
+    let status: String
+    let finishReason: String?
+    let usage: Usage?
+    let createdAt: Date
+
+    init(_ message: Message) {
+        id = message.id.description
+        sessionId = message.sessionID.description
+        role = message.role.rawValue
+        content = message.content
+        status = message.status.rawValue
+        finishReason = message.finishReason
+        usage = message.usage.map { Usage(promptTokens: $0.promptTokens, completionTokens: $0.completionTokens, estimated: $0.estimated) }
+        createdAt = message.createdAt
+    }
+}

@@ -1,0 +1,38 @@
+/// What the chat use cases need, built once by the composition root.
+public struct ChatDependencies: Sendable {
+    public let sessions: any ChatSessionRepository
+    public let messages: any MessageRepository
+    public let projects: any ProjectRepository
+    public let clock: any Clock
+    public let ids: any IDGenerator
+    /// Model ids the server offers; the first is the default for new sessions.
+    public let models: [String]
+
+    public init(sessions: any ChatSessionRepository, messages: any MessageRepository, projects: any ProjectRepository,
+                clock: any Clock = SystemClock(), ids: any IDGenerator = RandomIDGenerator(), models: [String]) {
+        self.sessions = sessions
+        self.messages = messages
+        self.projects = projects
+        self.clock = clock
+        self.ids = ids
+        self.models = models
+    }
+
+    func checkModel(_ model: String) throws(DomainError) {
+        guard models.contains(model) else {
+            throw .validation([FieldError("model", "must be one of the models this server offers: \(models.joined(separator: ", "))")])
+        }
+    }
+
+    func checkTitle(_ title: String) throws(DomainError) -> String {
+        let trimmed = title.trimmingCharacters(in: " \t\r\n")
+        guard !trimmed.isEmpty, trimmed.count <= 200 else { throw .validation([FieldError("title", "must be 1 to 200 characters")]) }
+        return trimmed
+    }
+
+    /// The caller's session, or "not found" (also for another user's session).
+    func ownSession(_ id: ChatSession.ID, of principal: Principal) async throws -> ChatSession {
+        guard let session = try await sessions.find(id: id, ownerID: principal.user.id) else { throw DomainError.notFound("session") }
+        return session
+    }
+}

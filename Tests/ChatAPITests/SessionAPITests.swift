@@ -1,0 +1,101 @@
+import ChatCore
+import ChatCoreTesting
+import Foundation
+import HTTPServerTesting
+import Storage
+import StorageTesting
+import Testing
+
+/// Chat sessions and their history over HTTP, on SQLite and PostgreSQL.
+@Suite struct SessionAPITests {
+    @Test(arguments: TestBackend.allCases)
+    func createListRenameAndDelete(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let created = try await api.call("POST", "/v1/sessions", token: token, json: #"{"title":"  Trip planning "}"#)
+            #expect(created.status == 201)
+            #expect(created["title"] == "Trip planning")
+            #expect(created["model"] == "mock")
+            let id = try #require(created["id"])
+            let untitled = try await api.call("POST", "/v1/sessions", token: token)
+            #expect(untitled["title"] == "New chat")
+
+            api.clock.advance(.seconds(1))
+            let renamed = try await api.call("PATCH", "/v1/sessions/\(id)", token: token, json: #"{"title":"Japan trip","model":"other-model"}"#)
+            #expect(renamed.status == 200)
+            #expect(renamed["model"] == "other-model")
+            #expect(try await api.call("GET", "/v1/sessions/\(id)", token: token)["title"] == "Japan trip")
+
+            // Newest activity first, paged.
+            let first = try await api.call("GET", "/v1/sessions?limit=1", token: token)
+            #expect(first.items.first?["id"] as? String == id)
+            let cursor = try #require(first["next_cursor"])
+            let second = try await api.call("GET", "/v1/sessions?limit=1&cursor=\(cursor.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")", token: token)
+            #expect(second.items.first?["id"] as? String == untitled["id"])
+
+            #expect(try await api.call("GET", "/v1/sessions/\(id)/messages", token: token).items.isEmpty)
+            #expect(try await api.call("DELETE", "/v1/sessions/\(id)", token: token).status == 204)
+            #expect(try await api.call("GET", "/v1/sessions/\(id)", token: token).status == 404)
+        }
+    }
+
+    /// Another user's session does not exist for them: 404 on every route, never 403.
+    @Test(arguments: TestBackend.allCases)
+    func anotherUsersSessionIsNotFoundEverywhere(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let ann = try #require(try await api.register("ann@example.org")["access_token"])
+            let bob = try #require(try await api.register("bob@example.org")["access_token"])
+            let id = try #require(try await api.call("POST", "/v1/sessions", token: ann)["id"])
+            for (method, path, body) in [("GET", "/v1/sessions/\(id)", nil), ("PATCH", "/v1/sessions/\(id)", #"{"title":"mine now"}"#),
+                                         ("DELETE", "/v1/sessions/\(id)", nil), ("GET", "/v1/sessions/\(id)/messages", nil)] {
+                let reply = try await api.call(method, path, token: bob, json: body)
+                #expect(reply.status == 404, "\(method) \(path)")
+                #expect(reply["detail"] == "session not found")
+            }
+            #expect(try await api.call("GET", "/v1/sessions", token: bob).items.isEmpty)
+            #expect(try await api.call("GET", "/v1/sessions/\(id)", token: ann).status == 200)
+            #expect(try await api.call("GET", "/v1/sessions/not-a-uuid", token: ann).status == 404)
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func historyIsPagedNewestFirst(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let reg = try await api.register("ann@example.org")
+            let token = try #require(reg["access_token"])
+            let id = try #require(try await api.call("POST", "/v1/sessions", token: token)["id"])
+            let database = try #require(api.database)
+            let messages = SQLMessageRepository(database: database)
+            for i in 1...5 {
+                _ = try await messages.append(Message(id: Message.ID(UUID()), sessionID: try #require(ChatSession.ID(id)),
+                                                      role: i % 2 == 1 ? .user : .assistant, content: "m\(i)", status: .complete,
+                                                      createdAt: api.clock.now(), updatedAt: api.clock.now()))
+            }
+            var contents: [String] = []
+            var cursor: String?
+            repeat {
+                let query = cursor.map { "&cursor=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" } ?? ""
+                let page = try await api.call("GET", "/v1/sessions/\(id)/messages?limit=2\(query)", token: token)
+                #expect(page.status == 200)
+                contents += page.items.compactMap { $0["content"] as? String }
+                cursor = page["next_cursor"]
+            } while cursor != nil
+            #expect(contents == ["m5", "m4", "m3", "m2", "m1"])
+        }
+    }
+
+    @Test func invalidInputGetsPreciseErrors() async throws {
+        try await APIHarness.with(.sqlite) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let badModel = try await api.call("POST", "/v1/sessions", token: token, json: #"{"model":"gpt-9"}"#)
+            #expect(badModel.status == 422)
+            #expect(badModel["detail"] == "model must be one of the models this server offers: mock, other-model")
+            #expect(try await api.call("POST", "/v1/sessions", token: token, json: #"{"title":"\#(String(repeating: "t", count: 201))"}"#).status == 422)
+            #expect(try await api.call("POST", "/v1/sessions", token: token, json: #"{"title":"   "}"#).status == 422)
+            #expect(try await api.call("POST", "/v1/sessions", token: token, json: #"{"project_id":"\#(UUID())"}"#)["detail"] == "project not found")
+            #expect(try await api.call("GET", "/v1/sessions?limit=500", token: token).status == 422)
+            #expect(try await api.call("GET", "/v1/sessions?cursor=zzz", token: token).status == 422)
+            #expect(try await api.call("GET", "/v1/sessions").status == 401)
+        }
+    }
+}
