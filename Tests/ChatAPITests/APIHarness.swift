@@ -36,6 +36,7 @@ struct APIHarness: Sendable {
         let chat = ChatDependencies(sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
                                     projects: SQLProjectRepository(database: database), clock: clock, models: ["mock", "other-model"])
         SessionRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
+        ProjectRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
         do {
             try await TestServer.with(responder: routes.build(logger: logger)) { server in
                 try await body(APIHarness(port: server.port, deps: deps, clock: clock, database: database))

@@ -11,6 +11,7 @@ public protocol ProjectRepository: Sendable {
     func delete(id: Project.ID, ownerID: User.ID) async throws -> Bool
 
     func addPrompt(_ prompt: Prompt) async throws
+    func findPrompt(id: Prompt.ID) async throws -> Prompt?
     /// The project's prompts in `position` order.
     func prompts(projectID: Project.ID) async throws -> [Prompt]
     func updatePrompt(_ prompt: Prompt) async throws

@@ -64,10 +64,17 @@ public struct SQLProjectRepository: ProjectRepository {
         try await database.query(
             "SELECT id, project_id, text, position, created_at FROM prompts WHERE project_id = $1 ORDER BY position, created_at, id",
             [.text(projectID.description)]
-        ).map { row in
-            Prompt(id: Prompt.ID(try row.uuid("id")), projectID: Project.ID(try row.uuid("project_id")), text: try row.string("text"),
-                   position: try row.int("position"), createdAt: try row.date("created_at"))
-        }
+        ).map(Self.decodePrompt)
+    }
+
+    public func findPrompt(id: Prompt.ID) async throws -> Prompt? {
+        try await database.query("SELECT id, project_id, text, position, created_at FROM prompts WHERE id = $1", [.text(id.description)])
+            .first.map(Self.decodePrompt)
+    }
+
+    static func decodePrompt(_ row: SQLRow) throws -> Prompt {
+        Prompt(id: Prompt.ID(try row.uuid("id")), projectID: Project.ID(try row.uuid("project_id")), text: try row.string("text"),
+               position: try row.int("position"), createdAt: try row.date("created_at"))
     }
 
     public func updatePrompt(_ prompt: Prompt) async throws {

@@ -36,6 +36,7 @@ struct ServeCommand: AsyncParsableCommand {
         AccountRoutes.register(on: &routes, deps: services.auth, logger: Logger(label: "parley.api"))
         ModelRoutes.register(on: &routes, provider: services.provider, deps: services.auth, logger: Logger(label: "parley.api"))
         SessionRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: Logger(label: "parley.api"))
+        ProjectRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: Logger(label: "parley.api"))
         let router = routes.build(defaultBodyLimit: config.maxBodyBytes, logger: Logger(label: "parley.http"))
         let server = Server(configuration: config.server, responder: router, logger: Logger(label: "parley.http"))
         do {
