@@ -39,9 +39,7 @@ public final class ParleyProcess: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binaryPath)
         process.arguments = arguments
-        let env = environment["DATABASE_URL"] != nil && environment["MIGRATIONS_DIR"] != nil
-            ? ProcessInfo.processInfo.environment.merging(environment) { _, new in new }.merging(["LOG_FORMAT": "json"]) { a, _ in a }
-            : Self.testEnvironment(environment)
+        let env = Self.testEnvironment(environment)
         process.environment = env
         let pipe = Pipe()
         process.standardOutput = pipe

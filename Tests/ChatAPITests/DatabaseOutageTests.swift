@@ -44,7 +44,16 @@ import Testing
 
     @Test func requestsGet503WhileTheDatabaseIsDownAndRecover() async throws {
         guard let postgres = try await OwnPostgres.start() else { return }
-        defer { Task { try? await postgres.run("teardown") } }
+        do {
+            try await scenario(postgres)
+            try await postgres.run("teardown")
+        } catch {
+            try? await postgres.run("teardown")
+            throw error
+        }
+    }
+
+    func scenario(_ postgres: OwnPostgres) async throws {
         let database = try await PostgresDatabase(url: postgres.url, poolSize: 4, acquireTimeout: .seconds(1))
         try await Migrator(database: database, directory: migrationsDirectory).migrate()
         let deps = AuthDependencies(
@@ -75,6 +84,5 @@ import Testing
             #expect(try await api.register("bob@example.org").status == 201)
         }
         await database.close()
-        try await postgres.run("teardown")
     }
 }

@@ -64,14 +64,15 @@ public final class OpenAICompatibleProvider: ChatProvider {
     }
 
     private func run(_ request: CompletionRequest, _ output: AsyncThrowingStream<CompletionEvent, any Error>.Continuation) async throws {
-        let delivered = Mutex(false)
+        // Set at the first delta: from then on a failure ends the turn instead of retrying.
+        let delivered = DeliveredFlag()
         var attempt = 0
         while true {
             do {
                 try await attemptOnce(request, output, delivered: delivered)
                 return
             } catch let failure as AttemptFailure {
-                guard failure.retryable, attempt < configuration.maxRetries, !delivered.withLock({ $0 }) else { throw failure.error }
+                guard failure.retryable, attempt < configuration.maxRetries, !delivered.value else { throw failure.error }
                 attempt += 1
                 try await Task.sleep(for: failure.retryAfter ?? backoff(attempt))
             }
@@ -84,7 +85,7 @@ public final class OpenAICompatibleProvider: ChatProvider {
     }
 
     private func attemptOnce(
-        _ request: CompletionRequest, _ output: AsyncThrowingStream<CompletionEvent, any Error>.Continuation, delivered: borrowing Mutex<Bool>
+        _ request: CompletionRequest, _ output: AsyncThrowingStream<CompletionEvent, any Error>.Continuation, delivered deliveredFlag: DeliveredFlag
     ) async throws {
         let response: UpstreamResponse
         do {
@@ -97,8 +98,6 @@ public final class OpenAICompatibleProvider: ChatProvider {
 
         let activity = Activity()
         let firstTokenTimeout = configuration.firstTokenTimeout, idleTimeout = configuration.idleTimeout
-        let deliveredFlag = DeliveredFlag()
-        defer { if deliveredFlag.value { delivered.withLock { $0 = true } } }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 var parser = EventStreamParser()

@@ -8,11 +8,10 @@ import FoundationEssentials
 /// One libpq connection with a serial queue of its own: libpq's calls block, so they run
 /// there and never on the cooperative pool; callers await the result.
 ///
-/// `@unchecked Sendable`: `handle` and `lastUsed` are only touched inside blocks on `queue`.
+/// `@unchecked Sendable`: `handle` is only touched inside blocks on `queue`.
 final class PostgresConnection: @unchecked Sendable {
     private let queue: DispatchQueue
     private var handle: OpaquePointer?
-    private var lastUsed = ContinuousClock.now
 
     private init(queue: DispatchQueue, handle: OpaquePointer) {
         self.queue = queue
@@ -100,7 +99,6 @@ final class PostgresConnection: @unchecked Sendable {
 
     private func runOnQueue(_ sql: String, _ parameters: [SQLValue]) throws -> Outcome {
         guard let handle else { throw SQLError(.unavailable, "the connection is closed") }
-        lastUsed = .now
         // Every value travels as text; PostgreSQL infers each parameter's type from its use.
         let texts: [String?] = parameters.map {
             switch $0 {

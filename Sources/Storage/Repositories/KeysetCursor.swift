@@ -32,6 +32,34 @@ enum KeysetCursor {
     private static var invalid: DomainError { .validation([FieldError("cursor", "is not a cursor this server issued")]) }
 }
 
+/// A newest-first page of `table`, ordered by (`timeColumn` DESC, `id` DESC) and continued from
+/// `cursor`. `filter` is an SQL condition over `$1…$n` with its parameters, or nil; the cursor's
+/// and the limit's parameters are numbered after them. Fetches one row more than `limit` to
+/// know whether another page exists.
+func keysetPage<T: Sendable>(
+    _ database: any SQLDatabase, select columns: String, from table: String, timeColumn: String,
+    filter: (sql: String, parameters: [SQLValue])? = nil, limit: Int, cursor: String?,
+    decode: (SQLRow) throws -> T, key: (T) -> (Date, String)
+) async throws -> Page<T> {
+    var conditions = filter.map { [$0.sql] } ?? []
+    var parameters = filter?.parameters ?? []
+    if let cursor {
+        let (time, id) = try KeysetCursor.decode(cursor)
+        let t = parameters.count + 1, i = parameters.count + 2
+        conditions.append("(\(timeColumn) < $\(t) OR (\(timeColumn) = $\(t) AND id < $\(i)))")
+        parameters += [.text(time), .text(id)]
+    }
+    parameters.append(.integer(limit + 1))
+    let whereClause = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+    let rows = try await database.query(
+        "SELECT \(columns) FROM \(table)\(whereClause) ORDER BY \(timeColumn) DESC, id DESC LIMIT $\(parameters.count)", parameters
+    )
+    return page(try rows.map(decode), limit: limit) { item in
+        let (time, id) = key(item)
+        return KeysetCursor.encode(time, id)
+    }
+}
+
 /// A page from `limit + 1` fetched rows: the extra row only says that more exist.
 func page<T: Sendable>(_ items: [T], limit: Int, cursor: (T) -> String) -> Page<T> {
     guard items.count > limit else { return Page(items: items, nextCursor: nil) }

@@ -25,20 +25,9 @@ public struct SQLChatSessionRepository: ChatSessionRepository {
     }
 
     public func list(ownerID: User.ID, limit: Int, cursor: String?) async throws -> Page<ChatSession> {
-        let rows: [SQLRow]
-        if let cursor {
-            let (updatedAt, id) = try KeysetCursor.decode(cursor)
-            rows = try await database.query(
-                "SELECT \(Self.columns) FROM chat_sessions WHERE owner_id = $1 AND (updated_at < $2 OR (updated_at = $2 AND id < $3)) ORDER BY updated_at DESC, id DESC LIMIT $4",
-                [.text(ownerID.description), .text(updatedAt), .text(id), .integer(limit + 1)]
-            )
-        } else {
-            rows = try await database.query(
-                "SELECT \(Self.columns) FROM chat_sessions WHERE owner_id = $1 ORDER BY updated_at DESC, id DESC LIMIT $2",
-                [.text(ownerID.description), .integer(limit + 1)]
-            )
-        }
-        return page(try rows.map(Self.decode), limit: limit) { KeysetCursor.encode($0.updatedAt, $0.id.description) }
+        try await keysetPage(database, select: Self.columns, from: "chat_sessions", timeColumn: "updated_at",
+                             filter: ("owner_id = $1", [.text(ownerID.description)]), limit: limit, cursor: cursor,
+                             decode: Self.decode) { ($0.updatedAt, $0.id.description) }
     }
 
     public func update(_ session: ChatSession) async throws {

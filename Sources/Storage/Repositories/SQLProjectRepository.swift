@@ -25,20 +25,9 @@ public struct SQLProjectRepository: ProjectRepository {
     }
 
     public func list(ownerID: User.ID, limit: Int, cursor: String?) async throws -> Page<Project> {
-        let rows: [SQLRow]
-        if let cursor {
-            let (createdAt, id) = try KeysetCursor.decode(cursor)
-            rows = try await database.query(
-                "SELECT \(Self.columns) FROM projects WHERE owner_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3)) ORDER BY created_at DESC, id DESC LIMIT $4",
-                [.text(ownerID.description), .text(createdAt), .text(id), .integer(limit + 1)]
-            )
-        } else {
-            rows = try await database.query(
-                "SELECT \(Self.columns) FROM projects WHERE owner_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
-                [.text(ownerID.description), .integer(limit + 1)]
-            )
-        }
-        return page(try rows.map(Self.decode), limit: limit) { KeysetCursor.encode($0.createdAt, $0.id.description) }
+        try await keysetPage(database, select: Self.columns, from: "projects", timeColumn: "created_at",
+                             filter: ("owner_id = $1", [.text(ownerID.description)]), limit: limit, cursor: cursor,
+                             decode: Self.decode) { ($0.createdAt, $0.id.description) }
     }
 
     public func update(_ project: Project) async throws {

@@ -48,17 +48,8 @@ public struct SQLUserRepository: UserRepository {
     }
 
     public func list(limit: Int, cursor: String?) async throws -> Page<User> {
-        let rows: [SQLRow]
-        if let cursor {
-            let (createdAt, id) = try KeysetCursor.decode(cursor)
-            rows = try await database.query(
-                "SELECT \(Self.columns) FROM users WHERE created_at < $1 OR (created_at = $1 AND id < $2) ORDER BY created_at DESC, id DESC LIMIT $3",
-                [.text(createdAt), .text(id), .integer(limit + 1)]
-            )
-        } else {
-            rows = try await database.query("SELECT \(Self.columns) FROM users ORDER BY created_at DESC, id DESC LIMIT $1", [.integer(limit + 1)])
-        }
-        return page(try rows.map(Self.decode), limit: limit) { KeysetCursor.encode($0.createdAt, $0.id.description) }
+        try await keysetPage(database, select: Self.columns, from: "users", timeColumn: "created_at", limit: limit, cursor: cursor,
+                             decode: Self.decode) { ($0.createdAt, $0.id.description) }
     }
 
     public func countActiveAdmins() async throws -> Int {

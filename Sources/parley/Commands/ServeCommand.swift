@@ -31,12 +31,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let cleanup = services.startGuestCleanup(logger: logger)
 
+        let apiLogger = Logger(label: "parley.api")
         var routes = RouterBuilder()
         SystemRoutes.register(on: &routes, version: Parley.version)
-        AccountRoutes.register(on: &routes, deps: services.auth, logger: Logger(label: "parley.api"))
-        ModelRoutes.register(on: &routes, provider: services.provider, deps: services.auth, logger: Logger(label: "parley.api"))
-        SessionRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: Logger(label: "parley.api"))
-        ProjectRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: Logger(label: "parley.api"))
+        AccountRoutes.register(on: &routes, deps: services.auth, logger: apiLogger)
+        ModelRoutes.register(on: &routes, provider: services.provider, deps: services.auth, logger: apiLogger)
+        SessionRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: apiLogger)
+        ProjectRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: apiLogger)
         let router = routes.build(defaultBodyLimit: config.maxBodyBytes, logger: Logger(label: "parley.http"))
         let server = Server(configuration: config.server, responder: router, logger: Logger(label: "parley.http"))
         do {
