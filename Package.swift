@@ -33,6 +33,7 @@ let package = Package(
         ),
         .target(
             name: "ChatCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -142,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "ChatAPITests",
             dependencies: ["ChatAPI", "ChatCore", "ChatCoreTesting", "Storage", "StorageTesting", "Security", "HTTPServer", "HTTPServerTesting",
-                           .product(name: "Logging", package: "swift-log")],
+                           "LLMProviders", "MockLLM", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -5,12 +5,15 @@ import Synchronization
 /// The routes of `parley mock-llm`: the OpenAI chat-completions API, answered with a
 /// deterministic reply that echoes the last user message, at a pace the caller picks.
 ///
-/// Per-request controls (headers):
-/// - `X-Mock-Tokens`: how many tokens (default 16); `X-Mock-Delay-Ms`: pause before each (default 20).
-/// - `X-Mock-Fail`: `500`, `429` (with `Retry-After: 1`), `stall` (headers, then nothing before
-///   the first token), `drop` (the connection closes after half the tokens).
-/// - `X-Mock-Fail-Times: N` with `X-Mock-Scenario: S`: fail only the first N requests of
-///   scenario S, then answer normally (to test retries).
+/// Per-request controls, as headers or, so that a test can steer it through parley, as
+/// `mock:name=value` words in the last user message (a header wins):
+/// - `X-Mock-Tokens` / `mock:tokens`: how many tokens (default 16); `X-Mock-Delay-Ms` /
+///   `mock:delay`: pause before each, in milliseconds (default 20).
+/// - `X-Mock-Fail` / `mock:fail`: `500`, `429` (with `Retry-After: 1`), `stall` (headers, then
+///   nothing before the first token), `drop` (the connection closes after half the tokens).
+/// - `X-Mock-Fail-Times` / `mock:fail-times`: fail only the first N requests of the scenario
+///   (`X-Mock-Scenario`, or the message itself), then answer normally (to test retries).
+/// - `X-Mock-Usage` / `mock:usage`: `off` leaves out the usage chunk.
 public enum MockUpstream {
     public static let model = "mock-model"
 
@@ -28,9 +31,9 @@ public enum MockUpstream {
     final class Scenarios: Sendable {
         let counts = Mutex<[String: Int]>([:])
 
-        func shouldFail(_ request: Request) -> Bool {
-            guard let times = request.headers["X-Mock-Fail-Times"].flatMap(Int.init) else { return true }
-            let key = request.headers["X-Mock-Scenario"] ?? ""
+        func shouldFail(_ controls: Controls) -> Bool {
+            guard let times = controls["fail-times"].flatMap(Int.init) else { return true }
+            let key = controls["scenario"] ?? ""
             let seen = counts.withLock { counts in
                 counts[key, default: 0] += 1
                 return counts[key] ?? 0
@@ -51,11 +54,13 @@ public enum MockUpstream {
             } catch {
                 return errorResponse(.badRequest, "body is not a chat completion request")
             }
-            guard let count = headerInt(request, "X-Mock-Tokens", default: 16, max: 100_000),
-                  let delay = headerInt(request, "X-Mock-Delay-Ms", default: 20, max: 60_000) else {
-                return errorResponse(.badRequest, "X-Mock-Tokens and X-Mock-Delay-Ms must be non-negative whole numbers")
+            let lastUserMessage = chat.messages.last { $0.role == "user" }?.content ?? ""
+            let controls = Controls(request, message: lastUserMessage)
+            guard let count = controls.integer("tokens", default: 16, max: 100_000),
+                  let delay = controls.integer("delay", default: 20, max: 60_000) else {
+                return errorResponse(.badRequest, "the token count and delay must be non-negative whole numbers")
             }
-            let failure = request.headers["X-Mock-Fail"].flatMap { scenarios.shouldFail(request) ? $0 : nil }
+            let failure = controls["fail"].flatMap { scenarios.shouldFail(controls) ? $0 : nil }
             switch failure {
             case "500": return errorResponse(.internalServerError, "the mock upstream failed as asked")
             case "429":
@@ -64,10 +69,10 @@ public enum MockUpstream {
                 return response
             default: break
             }
-            let tokens = replyTokens(for: chat.messages.last { $0.role == "user" }?.content ?? "", count: count)
+            let tokens = replyTokens(for: lastUserMessage, count: count)
             let promptTokens = chat.messages.reduce(0) { $0 + max(1, $1.content.split(separator: " ").count) }
             if chat.stream == true {
-                return streamed(tokens, delayMs: delay, promptTokens: promptTokens, failure: failure)
+                return streamed(tokens, delayMs: delay, promptTokens: promptTokens, failure: failure, usage: controls["usage"] != "off")
             }
             try await Task.sleep(for: .milliseconds(delay * tokens.count))
             return json("""
@@ -83,7 +88,7 @@ public enum MockUpstream {
         return (0..<count).map { source[$0 % source.count] + " " }
     }
 
-    private static func streamed(_ tokens: [String], delayMs: Int, promptTokens: Int, failure: String?) -> Response {
+    private static func streamed(_ tokens: [String], delayMs: Int, promptTokens: Int, failure: String?, usage: Bool) -> Response {
         .eventStream { events in
             if failure == "stall" {
                 try await Task.sleep(for: .seconds(3600))
@@ -96,13 +101,14 @@ public enum MockUpstream {
                 if delayMs > 0 { try await Task.sleep(for: .milliseconds(delayMs)) }
                 try await events.send(ServerSentEvent(data: chunk(delta: "{\"content\":\(jsonQuoted(token))}", finish: nil)))
             }
-            try await events.send([
-                ServerSentEvent(data: chunk(delta: "{}", finish: "stop")),
-                ServerSentEvent(data: """
+            var ending = [ServerSentEvent(data: chunk(delta: "{}", finish: "stop"))]
+            if usage {
+                ending.append(ServerSentEvent(data: """
                 {"id":"mock-1","object":"chat.completion.chunk","model":"\(model)","choices":[],"usage":{"prompt_tokens":\(promptTokens),"completion_tokens":\(tokens.count),"total_tokens":\(promptTokens + tokens.count)}}
-                """),
-                ServerSentEvent(data: "[DONE]"),
-            ])
+                """))
+            }
+            ending.append(ServerSentEvent(data: "[DONE]"))
+            try await events.send(ending)
         }
     }
 
@@ -117,10 +123,30 @@ public enum MockUpstream {
                  body: Array("{\"error\":{\"message\":\(jsonQuoted(message)),\"type\":\"mock_error\",\"code\":\(status.code)}}".utf8))
     }
 
-    private static func headerInt(_ request: Request, _ name: String, default fallback: Int, max: Int) -> Int? {
-        guard let text = request.headers[name] else { return fallback }
-        guard let value = Int(text), value >= 0, value <= max else { return nil }
-        return value
+    /// The controls of one request: headers first, then `mock:` words of the message.
+    struct Controls {
+        private var values: [String: String] = [:]
+        private static let headers = ["tokens": "X-Mock-Tokens", "delay": "X-Mock-Delay-Ms", "fail": "X-Mock-Fail",
+                                      "fail-times": "X-Mock-Fail-Times", "scenario": "X-Mock-Scenario", "usage": "X-Mock-Usage"]
+
+        init(_ request: Request, message: String) {
+            for word in message.split(whereSeparator: \.isWhitespace) where word.hasPrefix("mock:") {
+                let pair = word.dropFirst(5).split(separator: "=", maxSplits: 1)
+                if pair.count == 2 { values[String(pair[0])] = String(pair[1]) }
+            }
+            if values["fail-times"] != nil, values["scenario"] == nil { values["scenario"] = message }
+            for (name, header) in Self.headers {
+                if let value = request.headers[header] { values[name] = value }
+            }
+        }
+
+        subscript(name: String) -> String? { values[name] }
+
+        func integer(_ name: String, default fallback: Int, max: Int) -> Int? {
+            guard let text = values[name] else { return fallback }
+            guard let value = Int(text), value >= 0, value <= max else { return nil }
+            return value
+        }
     }
 
     private static func json(_ text: String) -> Response {

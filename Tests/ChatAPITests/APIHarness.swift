@@ -4,20 +4,31 @@ import ChatCoreTesting
 import Foundation
 import HTTPServer
 import HTTPServerTesting
+import LLMProviders
 import Logging
+import MockLLM
 import Security
 import Storage
 import StorageTesting
 
-/// A live parley API (accounts) on a real database, real crypto and a clock the test moves.
-struct APIHarness: Sendable {
+/// A live parley API on a real database, real crypto, a clock the test moves, and the
+/// OpenAI-compatible mock upstream on a port of its own, reached over HTTP through libcurl
+/// as model `mock-model` (the built-in `mock` model is there too).
+struct APIHarness: APICalls {
     let port: Int
     let deps: AuthDependencies
     let clock: ManualClock
-    var database: (any SQLDatabase)? = nil
+    let database: any SQLDatabase
+    let turns: TurnDependencies
+    /// The mock upstream's server, to watch its connections.
+    let upstream: Server
+
+    /// A client for streamed replies, shared by the tests (one libcurl multi handle).
+    static let client = CurlHTTPClient()
 
     /// Runs `body` against a server on `backend`; nil-returning backends (Postgres outside CI) skip.
-    static func with(_ backend: TestBackend, _ body: (APIHarness) async throws -> Void) async throws {
+    static func with(_ backend: TestBackend, settings configure: (inout ChatSettings) -> Void = { _ in },
+                     _ body: (APIHarness) async throws -> Void) async throws {
         guard let database = try await backend.makeDatabase() else { return }
         let clock = ManualClock(Date())
         var cheap = Argon2PasswordHasher.Parameters()
@@ -33,13 +44,34 @@ struct APIHarness: Sendable {
         logger.logLevel = .critical
         var routes = RouterBuilder()
         AccountRoutes.register(on: &routes, deps: deps, logger: logger)
-        let chat = ChatDependencies(sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
-                                    projects: SQLProjectRepository(database: database), clock: clock, models: ["mock", "other-model"])
-        SessionRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
-        ProjectRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
+        var upstreamRoutes = RouterBuilder()
+        MockUpstream.register(on: &upstreamRoutes)
+        var settings = ChatSettings()
+        configure(&settings)
         do {
-            try await TestServer.with(responder: routes.build(logger: logger)) { server in
-                try await body(APIHarness(port: server.port, deps: deps, clock: clock, database: database))
+            try await TestServer.with(responder: upstreamRoutes.build(logger: logger)) { upstream in
+                var upstreamSettings = OpenAICompatibleConfiguration(baseURL: "http://127.0.0.1:\(upstream.port)/v1", apiKey: "sk-test-key",
+                                                                     models: [MockUpstream.model])
+                upstreamSettings.firstTokenTimeout = .seconds(1)
+                upstreamSettings.idleTimeout = .seconds(1)
+                upstreamSettings.backoffBase = .milliseconds(20)
+                upstreamSettings.maxRetryAfter = .seconds(2)
+                let provider = ProviderRouter([MockChatProvider(tokenDelay: .milliseconds(1)),
+                                               OpenAICompatibleProvider(configuration: upstreamSettings, client: client)])
+                let chat = ChatDependencies(sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
+                                            projects: SQLProjectRepository(database: database), clock: clock,
+                                            models: ["mock", "other-model", MockUpstream.model])
+                let turns = TurnDependencies(chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database),
+                                             provider: provider, registry: TurnRegistry(keepAliveInterval: settings.keepAliveInterval),
+                                             settings: settings, logger: logger)
+                SessionRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
+                ProjectRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
+                TurnRoutes.register(on: &routes, turns: turns, auth: deps, logger: logger)
+                try await TestServer.with(responder: routes.build(logger: logger)) { server in
+                    try await body(APIHarness(port: server.port, deps: deps, clock: clock, database: database, turns: turns, upstream: upstream.server))
+                    // Turns still running would write to a closed database.
+                    await turns.registry.shutdown(gracePeriod: .seconds(2))
+                }
             }
             await database.close()
         } catch {
@@ -48,23 +80,37 @@ struct APIHarness: Sendable {
         }
     }
 
-    struct Reply: Sendable {
-        let status: Int
-        let headers: [String: String]
-        let json: [String: any Sendable]
-        let text: String
+}
 
-        subscript(key: String) -> String? { json[key] as? String }
-    }
+/// Plain HTTP calls to a parley API on `port`.
+protocol APICalls: Sendable {
+    var port: Int { get }
+}
 
+/// A client of an API that a test set up by itself.
+struct APIClient: APICalls {
+    let port: Int
+}
+
+struct Reply: Sendable {
+    let status: Int
+    let headers: [String: String]
+    let json: [String: any Sendable]
+    let text: String
+
+    subscript(key: String) -> String? { json[key] as? String }
+}
+
+extension APICalls {
     /// One request on a fresh connection; the body, if any, is sent as JSON.
     func call(_ method: String, _ path: String, token: String? = nil, json: String? = nil,
-              contentType: String = "application/json") async throws -> Reply {
+              contentType: String = "application/json", headers: [(String, String)] = []) async throws -> Reply {
         let port = self.port
         let raw = try await blocking {
             let connection = try RawConnection(port: port, timeout: 10)
             var head = "\(method) \(path) HTTP/1.1\r\nHost: test\r\n"
             if let token { head += "Authorization: Bearer \(token)\r\n" }
+            for (name, value) in headers { head += "\(name): \(value)\r\n" }
             let body = Array((json ?? "").utf8)
             if json != nil { head += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n" }
             try connection.send(Array((head + "\r\n").utf8) + body)
@@ -98,7 +144,7 @@ enum SendableJSON {
 /// JSON `null`, kept as a value so a present-but-null key is told apart from a missing one.
 struct JSONNull: Sendable, Equatable {}
 
-extension APIHarness.Reply {
+extension Reply {
     var user: [String: any Sendable] { json["user"] as? [String: any Sendable] ?? [:] }
     var items: [[String: any Sendable]] { json["items"] as? [[String: any Sendable]] ?? [] }
 }

@@ -67,7 +67,7 @@ import Testing
         var routes = RouterBuilder()
         AccountRoutes.register(on: &routes, deps: deps, logger: logger)
         try await TestServer.with(responder: routes.build(logger: logger)) { server in
-            let api = APIHarness(port: server.port, deps: deps, clock: ManualClock())
+            let api = APIClient(port: server.port)
             let token = try #require(try await api.register("ann@example.org")["access_token"])
             #expect(try await api.call("GET", "/v1/users/me", token: token).status == 200)
 

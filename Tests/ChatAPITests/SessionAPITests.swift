@@ -64,7 +64,7 @@ import Testing
             let reg = try await api.register("ann@example.org")
             let token = try #require(reg["access_token"])
             let id = try #require(try await api.call("POST", "/v1/sessions", token: token)["id"])
-            let database = try #require(api.database)
+            let database = api.database
             let messages = SQLMessageRepository(database: database)
             for i in 1...5 {
                 _ = try await messages.append(Message(id: Message.ID(UUID()), sessionID: try #require(ChatSession.ID(id)),
@@ -89,7 +89,7 @@ import Testing
             let token = try #require(try await api.register("ann@example.org")["access_token"])
             let badModel = try await api.call("POST", "/v1/sessions", token: token, json: #"{"model":"gpt-9"}"#)
             #expect(badModel.status == 422)
-            #expect(badModel["detail"] == "model must be one of the models this server offers: mock, other-model")
+            #expect(badModel["detail"] == "model must be one of the models this server offers: mock, other-model, mock-model")
             #expect(try await api.call("POST", "/v1/sessions", token: token, json: #"{"title":"\#(String(repeating: "t", count: 201))"}"#).status == 422)
             #expect(try await api.call("POST", "/v1/sessions", token: token, json: #"{"title":"   "}"#).status == 422)
             #expect(try await api.call("POST", "/v1/sessions", token: token, json: #"{"project_id":"\#(UUID())"}"#)["detail"] == "project not found")

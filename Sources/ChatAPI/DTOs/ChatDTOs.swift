@@ -70,4 +70,55 @@ struct MessageDTO: Encodable {
         usage = message.usage.map { Usage(promptTokens: $0.promptTokens, completionTokens: $0.completionTokens, estimated: $0.estimated) }
         createdAt = message.createdAt
     }
+
+    enum CodingKeys: String, CodingKey {
+        case id, sessionId, role, content, status, finishReason, usage, createdAt
+    }
+
+    // `finish_reason` and `usage` are always present, null until the answer has them.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(sessionId, forKey: .sessionId)
+        try c.encode(role, forKey: .role)
+        try c.encode(content, forKey: .content)
+        try c.encode(status, forKey: .status)
+        try c.encode(finishReason, forKey: .finishReason)
+        try c.encode(usage, forKey: .usage)
+        try c.encode(createdAt, forKey: .createdAt)
+    }
+}
+
+struct SendMessageBody: Decodable {
+    let content: String
+    let model: String?
+    let temperature: Double?
+    let maxTokens: Int?
+}
+
+struct ForkBody: Decodable {
+    let messageId: String
+}
+
+/// `event: start`.
+struct TurnStartDTO: Encodable {
+    let userMessage: MessageDTO
+    let assistantMessageId: String
+}
+
+/// `event: done` and the answer to a stop.
+struct TurnEndDTO: Encodable {
+    let message: MessageDTO
+}
+
+/// The JSON answer to a send without `Accept: text/event-stream`.
+struct CompletedTurnDTO: Encodable {
+    let userMessage: MessageDTO
+    let message: MessageDTO
+}
+
+/// A conversation as `GET /v1/sessions/{id}/export?format=json` writes it.
+struct ExportDTO: Encodable {
+    let session: ChatSessionDTO
+    let messages: [MessageDTO]
 }

@@ -1,4 +1,4 @@
-public import FoundationEssentials
+import FoundationEssentials
 public import HTTPServer
 
 /// Reading JSON request bodies and writing JSON responses, with parley's conventions:

@@ -45,6 +45,11 @@ public enum ErrorMapping {
             return Problem(.notFound, code: "not_found", detail: "\(what) not found")
         case .lastAdmin:
             return Problem(.conflict, code: "last_admin", detail: "the last active admin cannot be demoted or disabled")
+        case .turnInProgress:
+            return Problem(.conflict, code: "turn_in_progress",
+                           detail: "an answer is still being generated in this session; wait for it or stop it first")
+        case .noTurnInProgress:
+            return Problem(.conflict, code: "no_turn_in_progress", detail: "no answer is being generated in this session")
         case .unavailable(let reason):
             var p = Problem(.serviceUnavailable, code: "unavailable", detail: reason)
             p.headers.add("Retry-After", "1")

@@ -1,5 +1,5 @@
-public import HTTPServer
-public import Logging
+import HTTPServer
+import Logging
 
 /// Wraps a handler so that whatever it throws is answered through `ErrorMapping`.
 func handle(_ logger: Logger, _ body: @escaping @Sendable (Request) async throws -> Response) -> RouteHandler {

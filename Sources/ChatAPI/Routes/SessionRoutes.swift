@@ -48,5 +48,45 @@ public enum SessionRoutes {
                                                     limit: limit, cursor: request.queryItems["cursor"])
             return JSONBody.response(ListDTO(items: page.items.map(MessageDTO.init), nextCursor: page.nextCursor))
         })
+        router.post("/v1/sessions/{id}/fork", bodyLimit: bodyLimit, handle(logger) { request in
+            let principal = try await auth.principal(for: request)
+            let id: ChatSession.ID = try request.identifier("id", of: "session")
+            let body = try JSONBody.decode(ForkBody.self, from: request)
+            guard let messageID = Message.ID(body.messageId) else { throw Problem(.notFound, code: "not_found", detail: "message not found") }
+            return JSONBody.response(ChatSessionDTO(try await ForkSession(chat)(principal, sessionID: id, through: messageID)), status: .created)
+        })
+        router.get("/v1/sessions/{id}/export", handle(logger) { request in
+            let principal = try await auth.principal(for: request)
+            let id: ChatSession.ID = try request.identifier("id", of: "session")
+            let format = request.queryItems["format"] ?? "markdown"
+            guard format == "markdown" || format == "json" else { throw JSONBody.validation("format", "must be markdown or json") }
+            let (session, messages) = try await ExportSession(chat)(principal, sessionID: id)
+            var response: Response
+            if format == "json" {
+                response = JSONBody.response(ExportDTO(session: ChatSessionDTO(session), messages: messages.map(MessageDTO.init)))
+            } else {
+                response = Response(contentType: "text/markdown; charset=utf-8", body: Array(MarkdownExport.render(session, messages).utf8))
+            }
+            response.headers.set("Content-Disposition", "attachment; filename=\"parley-\(session.id).\(format == "json" ? "json" : "md")\"")
+            return response
+        })
+    }
+}
+
+/// A conversation as a Markdown document: the title, then each message under a heading
+/// naming its author, time and, when it did not complete, its status.
+enum MarkdownExport {
+    static func render(_ session: ChatSession, _ messages: [Message]) -> String {
+        var out = "# \(session.title)\n\nModel `\(session.model)` · started \(RFC3339.format(session.createdAt)) · \(messages.count) messages\n"
+        for message in messages {
+            let author = switch message.role {
+            case .user: "User"
+            case .assistant: "Assistant"
+            case .system: "System"
+            }
+            let status = message.status == .complete ? "" : " (\(message.status.rawValue))"
+            out += "\n## \(author) · \(RFC3339.format(message.createdAt))\(status)\n\n\(message.content)\n"
+        }
+        return out
     }
 }

@@ -21,6 +21,18 @@ public struct ChatSession: Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }
+
+    /// The title of a session created without one, until its first message names it.
+    public static let defaultTitle = "New chat"
+
+    /// A title from a session's first message: its first line with runs of white space made
+    /// one space, cut at 60 characters.
+    public static func title(fromFirstMessage content: String) -> String {
+        let firstLine = content.split(whereSeparator: \.isNewline).first { !$0.allSatisfy(\.isWhitespace) } ?? ""
+        let words = firstLine.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        guard !words.isEmpty else { return defaultTitle }
+        return words.count > 60 ? String(words.prefix(59)) + "…" : words
+    }
 }
 
 /// Token counts of one turn; `estimated` when the upstream sent none and they were counted

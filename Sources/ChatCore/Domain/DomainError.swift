@@ -24,6 +24,10 @@ public enum DomainError: Error, Sendable, Equatable {
     case notFound(String)
     /// The change would leave no active admin.
     case lastAdmin
+    /// A send while the session's previous answer is still being generated.
+    case turnInProgress
+    /// A stop when no answer is being generated in the session (here).
+    case noTurnInProgress
     /// A dependency cannot serve right now (database unreachable, hashing queue full).
     case unavailable(String)
 }

@@ -21,6 +21,8 @@ public protocol ProjectRepository: Sendable {
 /// Chat sessions, scoped to their owner.
 public protocol ChatSessionRepository: Sendable {
     func create(_ session: ChatSession) async throws
+    /// Creates `session` holding `messages` (already numbered from 1), atomically.
+    func create(_ session: ChatSession, messages: [Message]) async throws
     func find(id: ChatSession.ID, ownerID: User.ID) async throws -> ChatSession?
     /// Newest activity first.
     func list(ownerID: User.ID, limit: Int, cursor: String?) async throws -> Page<ChatSession>
@@ -38,6 +40,8 @@ public protocol MessageRepository: Sendable {
     func list(sessionID: ChatSession.ID, limit: Int, cursor: String?) async throws -> Page<Message>
     /// The last `count` messages, oldest first (the context sent upstream).
     func recent(sessionID: ChatSession.ID, count: Int) async throws -> [Message]
+    /// Every message of the session, oldest first (export, fork).
+    func all(sessionID: ChatSession.ID) async throws -> [Message]
     /// Writes content, status, finish reason, usage and update time (checkpoints and the end of a turn).
     func update(_ message: Message) async throws
     /// After a crash: every message still `streaming` becomes `interrupted`; returns how many.

@@ -9,7 +9,7 @@ public struct CreateSession: Sendable {
     public func callAsFunction(_ principal: Principal, title: String?, model: String?, projectID: Project.ID?) async throws -> ChatSession {
         let model = model ?? deps.models.first ?? "mock"
         try deps.checkModel(model)
-        let title = try title.map(deps.checkTitle) ?? "New chat"
+        let title = try title.map(deps.checkTitle) ?? ChatSession.defaultTitle
         if let projectID, try await deps.projects.find(id: projectID, ownerID: principal.user.id) == nil {
             throw DomainError.notFound("project")
         }
@@ -89,5 +89,46 @@ public struct ListMessages: Sendable {
     public func callAsFunction(_ principal: Principal, sessionID: ChatSession.ID, limit: Int, cursor: String?) async throws -> Page<Message> {
         _ = try await deps.ownSession(sessionID, of: principal)
         return try await deps.messages.list(sessionID: sessionID, limit: limit, cursor: cursor)
+    }
+}
+
+/// A new session holding a copy of another's history up to and including one message.
+public struct ForkSession: Sendable {
+    let deps: ChatDependencies
+
+    public init(_ deps: ChatDependencies) {
+        self.deps = deps
+    }
+
+    public func callAsFunction(_ principal: Principal, sessionID: ChatSession.ID, through messageID: Message.ID) async throws -> ChatSession {
+        let source = try await deps.ownSession(sessionID, of: principal)
+        let history = try await deps.messages.all(sessionID: sessionID)
+        guard let cut = history.firstIndex(where: { $0.id == messageID }) else { throw DomainError.notFound("message") }
+        let now = deps.clock.now()
+        let title = source.title.count > 193 ? String(source.title.prefix(193)) + " (fork)" : source.title + " (fork)"
+        let fork = ChatSession(id: ChatSession.ID(deps.ids.newUUID()), ownerID: principal.user.id, projectID: source.projectID,
+                               title: title, model: source.model, createdAt: now, updatedAt: now)
+        let copies = history[...cut].enumerated().map { index, message in
+            // An answer still being generated is copied as it stands, and ends there.
+            Message(id: Message.ID(deps.ids.newUUID()), sessionID: fork.id, position: index + 1, role: message.role,
+                    content: message.content, status: message.status == .streaming ? .interrupted : message.status,
+                    finishReason: message.finishReason, usage: message.usage, createdAt: message.createdAt, updatedAt: now)
+        }
+        try await deps.sessions.create(fork, messages: copies)
+        return fork
+    }
+}
+
+/// A whole conversation, oldest message first, for export.
+public struct ExportSession: Sendable {
+    let deps: ChatDependencies
+
+    public init(_ deps: ChatDependencies) {
+        self.deps = deps
+    }
+
+    public func callAsFunction(_ principal: Principal, sessionID: ChatSession.ID) async throws -> (ChatSession, [Message]) {
+        let session = try await deps.ownSession(sessionID, of: principal)
+        return (session, try await deps.messages.all(sessionID: sessionID))
     }
 }

@@ -11,8 +11,19 @@ public struct SQLChatSessionRepository: ChatSessionRepository {
     private static let columns = "id, owner_id, project_id, title, model, created_at, updated_at"
 
     public func create(_ session: ChatSession) async throws {
-        _ = try await database.execute(
-            "INSERT INTO chat_sessions (\(Self.columns)) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        try await Self.insert(session, into: database)
+    }
+
+    public func create(_ session: ChatSession, messages: [Message]) async throws {
+        try await database.transaction { connection in
+            try await Self.insert(session, into: connection)
+            for message in messages { try await SQLMessageRepository.insert(message, into: connection) }
+        }
+    }
+
+    static func insert(_ session: ChatSession, into connection: any SQLConnection) async throws {
+        _ = try await connection.execute(
+            "INSERT INTO chat_sessions (\(columns)) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             [.text(session.id.description), .text(session.ownerID.description), .optional(session.projectID?.description), .text(session.title),
              .text(session.model), .date(session.createdAt), .date(session.updatedAt)]
         )

@@ -28,9 +28,7 @@ public struct SQLMessageRepository: MessageRepository {
                     ).first?.int("last") ?? 0
                     var stored = message
                     stored.position = last + 1
-                    _ = try await connection.execute(
-                        "INSERT INTO messages (\(Self.columns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", Self.values(stored)
-                    )
+                    try await Self.insert(stored, into: connection)
                     return stored
                 }
             } catch let error as SQLError where error.kind == .uniqueViolation && attempt < 5 {
@@ -63,6 +61,12 @@ public struct SQLMessageRepository: MessageRepository {
         ).map(Self.decode).reversed()
     }
 
+    public func all(sessionID: ChatSession.ID) async throws -> [Message] {
+        try await database.query(
+            "SELECT \(Self.columns) FROM messages WHERE session_id = $1 ORDER BY position", [.text(sessionID.description)]
+        ).map(Self.decode)
+    }
+
     public func update(_ message: Message) async throws {
         _ = try await database.execute(
             "UPDATE messages SET content = $2, status = $3, finish_reason = $4, prompt_tokens = $5, completion_tokens = $6, usage_estimated = $7, updated_at = $8 WHERE id = $1",
@@ -74,6 +78,12 @@ public struct SQLMessageRepository: MessageRepository {
 
     public func interruptStreaming(at: Date) async throws -> Int {
         try await database.execute("UPDATE messages SET status = 'interrupted', updated_at = $1 WHERE status = 'streaming'", [.date(at)])
+    }
+
+    static func insert(_ message: Message, into connection: any SQLConnection) async throws {
+        _ = try await connection.execute(
+            "INSERT INTO messages (\(columns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", values(message)
+        )
     }
 
     static func values(_ m: Message) -> [SQLValue] {

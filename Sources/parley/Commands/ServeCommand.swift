@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import ChatAPI
+import ChatCore
 import HTTPServer
 import Logging
 import Storage
@@ -29,7 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger.critical("cannot start", metadata: ["parley.error": "\(error)"])
             throw ExitCode(1)
         }
-        let cleanup = services.startGuestCleanup(logger: logger)
+        let housekeeping = services.startHousekeeping(logger: logger)
 
         let apiLogger = Logger(label: "parley.api")
         var routes = RouterBuilder()
@@ -38,16 +39,17 @@ struct ServeCommand: AsyncParsableCommand {
         ModelRoutes.register(on: &routes, provider: services.provider, deps: services.auth, logger: apiLogger)
         SessionRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: apiLogger)
         ProjectRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: apiLogger)
+        TurnRoutes.register(on: &routes, turns: services.turns, auth: services.auth, logger: apiLogger)
         let router = routes.build(defaultBodyLimit: config.maxBodyBytes, logger: Logger(label: "parley.http"))
         let server = Server(configuration: config.server, responder: router, logger: Logger(label: "parley.http"))
         do {
-            try await ServerLifecycle.run(server, grace: config.shutdownGrace, logger: logger, termination: termination)
+            try await ServerLifecycle.run(server, turns: services.turns.registry, grace: config.shutdownGrace, logger: logger, termination: termination)
         } catch {
-            cleanup.cancel()
+            housekeeping.cancel()
             await services.database.close()
             throw ExitCode(1)
         }
-        cleanup.cancel()
+        housekeeping.cancel()
         await services.database.close()
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ChatCore
 import Dispatch
 import HTTPServer
 import Logging
@@ -10,7 +11,11 @@ enum ServerLifecycle {
     /// `termination` comes from `Signals.waitForTermination()`, called at the very start of the
     /// command: Dispatch arms a signal source asynchronously, and a SIGTERM that arrived
     /// between ignoring the signal and arming the source would be lost.
-    static func run(_ server: Server, grace: Duration, logger: Logger, termination received: Task<Int32, Never>) async throws {
+    ///
+    /// On the signal the server stops accepting and the running turns get most of the grace
+    /// period to finish; those still running are then stopped, saved and their readers told
+    /// `server_shutdown`, which ends their streams, so the server can close every connection.
+    static func run(_ server: Server, turns: TurnRegistry? = nil, grace: Duration, logger: Logger, termination received: Task<Int32, Never>) async throws {
         // A write to a socket the peer closed must fail with EPIPE, not kill the process.
         signal(SIGPIPE, SIG_IGN)
         do {
@@ -21,7 +26,9 @@ enum ServerLifecycle {
         }
         let signalNumber = await received.value
         logger.info("termination signal received", metadata: ["parley.signal": "\(signalNumber)"])
+        async let turnsStopped: Void? = turns?.shutdown(gracePeriod: grace)
         await server.shutdown(gracePeriod: grace)
+        await turnsStopped
     }
 }
 

@@ -14,6 +14,7 @@ struct AppServices: Sendable {
     let auth: AuthDependencies
     let provider: any ChatProvider
     let chat: ChatDependencies
+    let turns: TurnDependencies
 
     /// A hash of a random password that was thrown away: checked when a login names an
     /// unknown e-mail, so that costs the same as a wrong password (same argon2id parameters).
@@ -43,7 +44,11 @@ struct AppServices: Sendable {
             sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
             projects: SQLProjectRepository(database: database), models: provider.models.map(\.id)
         )
-        return AppServices(database: database, auth: auth, provider: provider, chat: chat)
+        let turns = TurnDependencies(
+            chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database), provider: provider,
+            registry: TurnRegistry(keepAliveInterval: config.chat.keepAliveInterval), settings: config.chat, logger: Logger(label: "parley.turns")
+        )
+        return AppServices(database: database, auth: auth, provider: provider, chat: chat, turns: turns)
     }
 
     static func makeProvider(_ config: ProviderConfiguration) -> any ChatProvider {
@@ -88,16 +93,19 @@ struct AppServices: Sendable {
         return Array(secret.utf8)
     }
 
-    /// Removes expired guests and their data now and every ten minutes, until cancelled.
-    func startGuestCleanup(logger: Logger) -> Task<Void, Never> {
-        let users = auth.users, clock = auth.clock
+    /// Removes expired guests (with their data) and expired idempotency keys, now and every
+    /// ten minutes, until cancelled.
+    func startHousekeeping(logger: Logger) -> Task<Void, Never> {
+        let users = auth.users, clock = auth.clock, store = turns.store
+        let keyLifetime = Double(turns.settings.idempotencyWindow.components.seconds)
         return Task {
             while !Task.isCancelled {
                 do {
                     let removed = try await users.deleteExpiredGuests(now: clock.now())
                     if removed > 0 { logger.info("expired guests removed", metadata: ["parley.count": "\(removed)"]) }
+                    _ = try await store.purgeIdempotencyKeys(before: clock.now().addingTimeInterval(-keyLifetime))
                 } catch {
-                    logger.warning("guest clean-up failed", metadata: ["parley.error": "\(error)"])
+                    logger.warning("housekeeping failed", metadata: ["parley.error": "\(error)"])
                 }
                 try? await Task.sleep(for: .seconds(600))
             }

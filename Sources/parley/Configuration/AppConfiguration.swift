@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ChatCore
 import HTTPServer
 import Logging
 
@@ -16,6 +17,7 @@ struct AppConfiguration: Sendable {
     var storage: StorageConfiguration
     var auth: AuthConfiguration
     var providers: ProviderConfiguration
+    var chat = ChatSettings()
     /// Defaults that were used because a variable was not set, for the start-up log.
     var defaultsUsed: [String] = []
 
@@ -34,6 +36,10 @@ struct AppConfiguration: Sendable {
         logFormat = LogFormat(rawValue: try env.choice("LOG_FORMAT", default: "json", from: ["json", "text"])) ?? .json
         let level = try env.choice("LOG_LEVEL", default: "info", from: Logger.Level.allCases.map(\.rawValue))
         logLevel = Logger.Level(rawValue: level) ?? .info
+        chat.maxMessageLength = try env.integer("CHAT_MAX_MESSAGE_LENGTH", default: 4000, range: 1...1_000_000)
+        chat.maxContextMessages = try env.integer("CHAT_MAX_CONTEXT_MESSAGES", default: 20, range: 1...10_000)
+        chat.maxContextTokens = try env.integer("CHAT_MAX_CONTEXT_TOKENS", default: 16_000, range: 100...10_000_000)
+        chat.keepAliveInterval = try env.seconds("SSE_KEEPALIVE_SECONDS", default: 15, range: 0.05...3600)
         storage = try StorageConfiguration(environment: env)
         auth = try AuthConfiguration(environment: env, storage: storage)
         providers = try ProviderConfiguration(environment: env, production: auth.production)

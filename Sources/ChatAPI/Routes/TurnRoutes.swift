@@ -1,0 +1,121 @@
+public import ChatCore
+import FoundationEssentials
+public import HTTPServer
+public import Logging
+
+/// Sending a message, following its answer, stopping it (DESIGN §5). The answer is generated
+/// by a job of its own: these routes are only its readers.
+public enum TurnRoutes {
+    public static func register(on router: inout RouterBuilder, turns: TurnDependencies, auth authDeps: AuthDependencies, logger: Logger) {
+        let auth = BearerAuthentication(authDeps)
+        // Room for the longest message even if every character is escaped as \uXXXX.
+        let bodyLimit = max(64 * 1024, turns.settings.maxMessageLength * 12 + 1024)
+
+        router.post("/v1/sessions/{id}/messages", bodyLimit: bodyLimit, handle(logger) { request in
+            let principal = try await auth.principal(for: request)
+            let sessionID: ChatSession.ID = try request.identifier("id", of: "session")
+            let body = try JSONBody.decode(SendMessageBody.self, from: request)
+            let command = SendMessageCommand(content: body.content, model: body.model, temperature: body.temperature,
+                                             maxTokens: body.maxTokens, idempotencyKey: request.headers["Idempotency-Key"])
+            let ticket = try await SendMessage(turns)(principal, sessionID: sessionID, command)
+            if request.wantsEventStream {
+                let start = TurnStartDTO(userMessage: MessageDTO(ticket.userMessage), assistantMessageId: ticket.assistantMessageID.description)
+                return eventStream(start: start, follower: ticket.follower)
+            }
+            var follower = ticket.follower
+            return try await completedTurn(user: ticket.userMessage, follower: &follower)
+        })
+        router.get("/v1/sessions/{id}/messages/{mid}/events", handle(logger) { request in
+            let principal = try await auth.principal(for: request)
+            let sessionID: ChatSession.ID = try request.identifier("id", of: "session")
+            let messageID: Message.ID = try request.identifier("mid", of: "message")
+            let offset = try request.resumeOffset()
+            let follower = try await FollowTurn(turns)(principal, sessionID: sessionID, messageID: messageID, after: offset)
+            return eventStream(start: nil, follower: follower)
+        })
+        router.post("/v1/sessions/{id}/stop", handle(logger) { request in
+            let principal = try await auth.principal(for: request)
+            let message = try await StopTurn(turns)(principal, sessionID: try request.identifier("id", of: "session"))
+            return JSONBody.response(TurnEndDTO(message: MessageDTO(message)))
+        })
+    }
+
+    /// The turn as Server-Sent Events: `start` (on send), a `token` per delta whose id is the
+    /// byte length delivered so far, then `done` or `error`; a comment while nothing happens.
+    static func eventStream(start: TurnStartDTO?, follower: TurnFollower) -> Response {
+        .eventStream { events in
+            var follower = follower
+            if let start { try await events.send(ServerSentEvent(event: "start", data: encode(start))) }
+            while true {
+                switch await follower.next() {
+                case .content(let delta, let offset):
+                    try await events.send(ServerSentEvent(event: "token", id: String(offset), data: "{\"delta\":\(jsonQuoted(delta))}"))
+                case .heartbeat:
+                    try await events.keepAlive()
+                case .ended(.failed(let failure, _)):
+                    try await events.send(errorEvent(failure.code, failure.message))
+                    return
+                case .ended(.shutdown):
+                    try await events.send(errorEvent("server_shutdown", "the server is restarting; what was generated is saved, send the message again"))
+                    return
+                case .ended(.done(let message)):
+                    try await events.send(ServerSentEvent(event: "done", data: encode(TurnEndDTO(message: MessageDTO(message)))))
+                    return
+                case .detached:
+                    return
+                }
+            }
+        }
+    }
+
+    /// Without `Accept: text/event-stream`: waits for the end and answers once. The turn goes
+    /// on if the client leaves; a failed turn is an error status, its partial answer saved.
+    static func completedTurn(user: Message, follower: inout TurnFollower) async throws -> Response {
+        while true {
+            switch await follower.next() {
+            case .content, .heartbeat:
+                continue
+            case .detached:
+                throw CancellationError()
+            case .ended(.done(let message)):
+                return JSONBody.response(CompletedTurnDTO(userMessage: MessageDTO(user), message: MessageDTO(message)))
+            case .ended(.shutdown(let message)):
+                throw Problem(.serviceUnavailable, code: "server_shutdown",
+                              detail: "the server is restarting; the partial answer is saved as message \(message.id)")
+            case .ended(.failed(let failure, let message)):
+                let status: HTTPStatus = switch failure.code {
+                case "upstream_timeout": .gatewayTimeout
+                case "rate_limited": .serviceUnavailable
+                default: .badGateway
+                }
+                throw Problem(status, code: failure.code,
+                              detail: "the model's upstream failed (\(failure.message)); the partial answer is saved as message \(message.id)")
+            }
+        }
+    }
+
+    static func errorEvent(_ code: String, _ message: String) -> ServerSentEvent {
+        ServerSentEvent(event: "error", data: "{\"code\":\(jsonQuoted(code)),\"message\":\(jsonQuoted(message))}")
+    }
+
+    static func encode<T: Encodable>(_ value: T) -> String {
+        (try? JSONBody.encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}
+
+extension Request {
+    /// Whether the client asked for Server-Sent Events.
+    var wantsEventStream: Bool {
+        headers["Accept"]?.lowercased().contains("text/event-stream") ?? false
+    }
+
+    /// Where a reader resumes: `Last-Event-ID` (what an EventSource sends on reconnect), else
+    /// `?after=`, else the start.
+    func resumeOffset() throws -> Int {
+        if let header = headers["Last-Event-ID"] {
+            guard let offset = Int(header), offset >= 0 else { throw JSONBody.validation("Last-Event-ID", "must be the id of a token event (a byte offset)") }
+            return offset
+        }
+        return try queryInteger("after", default: 0, range: 0...Int(Int32.max))
+    }
+}

@@ -1,0 +1,23 @@
+public import Logging
+
+/// What sending, following and stopping turns need, built once by the composition root.
+public struct TurnDependencies: Sendable {
+    public let chat: ChatDependencies
+    public let store: any TurnRepository
+    public let usage: any UsageRepository
+    public let provider: any ChatProvider
+    public let registry: TurnRegistry
+    public let settings: ChatSettings
+    public let logger: Logger
+
+    public init(chat: ChatDependencies, store: any TurnRepository, usage: any UsageRepository, provider: any ChatProvider,
+                registry: TurnRegistry, settings: ChatSettings, logger: Logger) {
+        self.chat = chat
+        self.store = store
+        self.usage = usage
+        self.provider = provider
+        self.registry = registry
+        self.settings = settings
+        self.logger = logger
+    }
+}

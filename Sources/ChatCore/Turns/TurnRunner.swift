@@ -1,0 +1,136 @@
+import FoundationEssentials
+import Logging
+
+/// Generates one turn in a task of its own, so that it outlives the request that started it:
+/// streams the completion into the turn, checkpoints the content, and on the end saves the
+/// message, records the usage and tells the readers.
+struct TurnRunner: Sendable {
+    let deps: TurnDependencies
+
+    /// What the generation produced besides the content.
+    private struct Generated: Sendable {
+        var finishReason: String?
+        var usage: TokenUsage?
+        var failure: ProviderError?
+    }
+
+    func start(_ turn: Turn, request: CompletionRequest) {
+        Task { await run(turn, request: request) }
+    }
+
+    private func run(_ turn: Turn, request: CompletionRequest) async {
+        let started = ContinuousClock.now
+        // Stop and shutdown cancel only the generation; saving happens here, uncancelled.
+        let generation = Task { await generate(turn, request: request) }
+        turn.attach { generation.cancel() }
+        let generated = await generation.value
+
+        var message = turn.assistantMessage
+        message.content = turn.content
+        message.updatedAt = deps.chat.clock.now()
+        let stop = turn.stopReason
+        if generated.failure != nil {
+            message.status = .failed
+        } else if stop != nil {
+            message.status = .interrupted
+        } else {
+            message.status = .complete
+            message.finishReason = generated.finishReason
+        }
+        message.usage = generated.usage ?? TokenUsage(
+            promptTokens: TurnContext.estimatedTokens(request.messages), completionTokens: TurnContext.estimatedTokens(message.content),
+            estimated: true
+        )
+        await save(message)
+        await record(message, of: turn, latency: ContinuousClock.now - started)
+
+        let end: TurnEnd
+        if let failure = generated.failure {
+            end = .failed(Self.failure(failure), message)
+        } else if stop == .shutdown {
+            end = .shutdown(message)
+        } else {
+            end = .done(message)
+        }
+        turn.finish(end)
+        deps.registry.remove(turn)
+    }
+
+    private func generate(_ turn: Turn, request: CompletionRequest) async -> Generated {
+        var generated = Generated()
+        var lastCheckpoint = ContinuousClock.now
+        do {
+            for try await event in deps.provider.complete(request) {
+                switch event {
+                case .delta(let text):
+                    turn.append(text)
+                    if ContinuousClock.now - lastCheckpoint >= deps.settings.checkpointInterval {
+                        lastCheckpoint = ContinuousClock.now
+                        await checkpoint(turn)
+                    }
+                case .finished(let reason):
+                    generated.finishReason = reason
+                case .usage(let usage):
+                    generated.usage = usage
+                }
+            }
+        } catch where Task.isCancelled {
+            // Stopped: the stop reason says how the turn ends.
+        } catch let error as ProviderError {
+            generated.failure = error
+        } catch {
+            generated.failure = ProviderError(.failed, "the answer could not be read: \(type(of: error))")
+        }
+        return generated
+    }
+
+    /// Writes the content so far, so a crash loses at most one interval of it.
+    private func checkpoint(_ turn: Turn) async {
+        var snapshot = turn.assistantMessage
+        snapshot.content = turn.content
+        snapshot.updatedAt = deps.chat.clock.now()
+        do {
+            try await deps.chat.messages.update(snapshot)
+        } catch {
+            deps.logger.warning("checkpoint of an answer failed", metadata: ["parley.error": "\(error)"])
+        }
+    }
+
+    /// Saves the finished message, trying again for a few seconds if the database is away:
+    /// if it never comes back, the row stays `streaming` and becomes `interrupted` (with the
+    /// last checkpoint) on the next start.
+    private func save(_ message: Message) async {
+        for attempt in 1...4 {
+            do {
+                try await deps.chat.messages.update(message)
+                return
+            } catch {
+                deps.logger.warning("saving an answer failed", metadata: ["parley.attempt": "\(attempt)", "parley.error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(250 << attempt))
+            }
+        }
+        deps.logger.error("answer not saved", metadata: ["parley.message": "\(message.id)"])
+    }
+
+    private func record(_ message: Message, of turn: Turn, latency: Duration) async {
+        guard let usage = message.usage else { return }
+        let event = UsageEvent(
+            id: UsageEvent.ID(deps.chat.ids.newUUID()), userID: turn.ownerID, sessionID: message.sessionID, model: turn.model,
+            usage: usage, latencyMilliseconds: Int(latency.components.seconds * 1000 + latency.components.attoseconds / 1_000_000_000_000_000),
+            at: deps.chat.clock.now()
+        )
+        do {
+            try await deps.usage.record(event)
+        } catch {
+            deps.logger.error("usage not recorded", metadata: ["parley.error": "\(error)", "parley.message": "\(message.id)"])
+        }
+    }
+
+    static func failure(_ error: ProviderError) -> TurnFailure {
+        switch error.kind {
+        case .timeout: TurnFailure(code: "upstream_timeout", message: error.message)
+        case .rateLimited: TurnFailure(code: "rate_limited", message: error.message)
+        case .unreachable, .rejected, .failed: TurnFailure(code: "upstream_error", message: error.message)
+        }
+    }
+}

@@ -1,0 +1,159 @@
+import FoundationEssentials
+
+/// What a user sends: the text, and optionally a model and sampling settings for this turn.
+public struct SendMessageCommand: Sendable {
+    public var content: String
+    public var model: String?
+    public var temperature: Double?
+    public var maxTokens: Int?
+    /// From the `Idempotency-Key` header.
+    public var idempotencyKey: String?
+
+    public init(content: String, model: String? = nil, temperature: Double? = nil, maxTokens: Int? = nil, idempotencyKey: String? = nil) {
+        self.content = content
+        self.model = model
+        self.temperature = temperature
+        self.maxTokens = maxTokens
+        self.idempotencyKey = idempotencyKey
+    }
+}
+
+/// A turn as its first reader sees it: the stored user message, the assistant message's id,
+/// and a follower from the first byte.
+public struct TurnTicket: Sendable {
+    public let userMessage: Message
+    public let assistantMessageID: Message.ID
+    public var follower: TurnFollower
+}
+
+/// Sends a message: stores it with the assistant's `streaming` placeholder, then starts the
+/// generation as a job of its own and returns a reader of it. A retry with the same
+/// `Idempotency-Key` returns a reader of the turn the first attempt started.
+public struct SendMessage: Sendable {
+    let deps: TurnDependencies
+
+    public init(_ deps: TurnDependencies) {
+        self.deps = deps
+    }
+
+    public func callAsFunction(_ principal: Principal, sessionID: ChatSession.ID, _ command: SendMessageCommand) async throws -> TurnTicket {
+        try validate(command)
+        let chat = deps.chat
+        let session = try await chat.ownSession(sessionID, of: principal)
+        let model = command.model ?? session.model
+        let requestHash = Self.hash(sessionID, command, model: model)
+        let now = chat.clock.now()
+        let keysValidSince = now.addingTimeInterval(-deps.settings.idempotencyWindow.seconds)
+        if let key = command.idempotencyKey,
+           let record = try await deps.store.idempotencyRecord(userID: principal.user.id, key: key, since: keysValidSince) {
+            return try await rejoin(record, requestHash: requestHash)
+        }
+
+        do {
+            try deps.registry.reserve(sessionID)
+        } catch {
+            // Perhaps the first attempt with this key, still writing its record: join it.
+            guard error == .turnInProgress, let key = command.idempotencyKey,
+                  let record = try await awaitRecord(principal, key: key, since: keysValidSince) else { throw error }
+            return try await rejoin(record, requestHash: requestHash)
+        }
+        let user = Message(id: Message.ID(chat.ids.newUUID()), sessionID: sessionID, role: .user, content: command.content,
+                           status: .complete, createdAt: now, updatedAt: now)
+        let assistant = Message(id: Message.ID(chat.ids.newUUID()), sessionID: sessionID, role: .assistant, content: "",
+                                status: .streaming, createdAt: now, updatedAt: now)
+        let record = command.idempotencyKey.map {
+            IdempotencyRecord(userID: principal.user.id, key: $0, requestHash: requestHash, sessionID: sessionID,
+                              userMessageID: user.id, assistantMessageID: assistant.id, createdAt: now)
+        }
+        let start = TurnStart(userMessage: user, assistantMessage: assistant, firstMessageTitle: ChatSession.title(fromFirstMessage: command.content),
+                              defaultTitle: ChatSession.defaultTitle, idempotency: record)
+        let turn: Turn
+        let request: CompletionRequest
+        do {
+            switch try await deps.store.begin(start, keysValidSince: keysValidSince) {
+            case .alreadyStarted(let record):
+                deps.registry.release(sessionID)
+                return try await rejoin(record, requestHash: requestHash)
+            case .started(let storedUser, let storedAssistant):
+                turn = Turn(userMessage: storedUser, assistantMessage: storedAssistant, ownerID: principal.user.id, model: model)
+            }
+            var prompts: [Prompt] = []
+            if let projectID = session.projectID { prompts = try await chat.projects.prompts(projectID: projectID) }
+            let history = try await chat.messages.recent(sessionID: sessionID, count: deps.settings.maxContextMessages + 1)
+            let context = TurnContext.build(prompts: prompts, history: history.filter { $0.id != assistant.id },
+                                            maxMessages: deps.settings.maxContextMessages, maxTokens: deps.settings.maxContextTokens)
+            request = CompletionRequest(model: model, messages: context, temperature: command.temperature, maxTokens: command.maxTokens)
+        } catch {
+            deps.registry.release(sessionID)
+            throw error
+        }
+        deps.registry.activate(turn)
+        TurnRunner(deps: deps).start(turn, request: request)
+        return TurnTicket(userMessage: turn.userMessage, assistantMessageID: turn.assistantMessage.id,
+                          follower: TurnFollower(.live(turn), offset: 0))
+    }
+
+    /// The record of `key` once a concurrent request has committed it (within a second).
+    private func awaitRecord(_ principal: Principal, key: String, since: Date) async throws -> IdempotencyRecord? {
+        for _ in 0..<50 {
+            if let record = try await deps.store.idempotencyRecord(userID: principal.user.id, key: key, since: since) { return record }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
+    /// The turn an earlier request with the same key started, if the request is the same.
+    private func rejoin(_ record: IdempotencyRecord, requestHash: String) async throws -> TurnTicket {
+        guard record.requestHash == requestHash else {
+            throw DomainError.validation([FieldError("Idempotency-Key", "was already used for a different request in the last 24 hours")])
+        }
+        guard let user = try await deps.chat.messages.find(id: record.userMessageID, sessionID: record.sessionID) else {
+            throw DomainError.notFound("message")
+        }
+        let follower = try await FollowTurn.follower(deps, sessionID: record.sessionID, messageID: record.assistantMessageID, after: 0)
+        return TurnTicket(userMessage: user, assistantMessageID: record.assistantMessageID, follower: follower)
+    }
+
+    private func validate(_ command: SendMessageCommand) throws(DomainError) {
+        var errors: [FieldError] = []
+        let length = command.content.count
+        if command.content.allSatisfy(\.isWhitespace) {
+            errors.append(FieldError("content", "must not be empty"))
+        } else if length > deps.settings.maxMessageLength {
+            errors.append(FieldError("content", "must be at most \(deps.settings.maxMessageLength) characters (it has \(length))"))
+        }
+        if let model = command.model, !deps.chat.models.contains(model) {
+            errors.append(FieldError("model", "must be one of the models this server offers: \(deps.chat.models.joined(separator: ", "))"))
+        }
+        if let temperature = command.temperature, !(0...2).contains(temperature) {
+            errors.append(FieldError("temperature", "must be from 0 to 2"))
+        }
+        if let maxTokens = command.maxTokens, !(1...1_000_000).contains(maxTokens) {
+            errors.append(FieldError("max_tokens", "must be a whole number from 1 to 1000000"))
+        }
+        if let key = command.idempotencyKey, key.isEmpty || key.utf8.count > 255 || !key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
+            errors.append(FieldError("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))
+        }
+        if !errors.isEmpty { throw .validation(errors) }
+    }
+
+    /// Identifies the request a key was used for (FNV-1a, 64 bits: a guard against mistakes,
+    /// not against an attacker, who could only confuse their own retries).
+    static func hash(_ sessionID: ChatSession.ID, _ command: SendMessageCommand, model: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        let text = [sessionID.description, command.content, model, command.temperature.map { "\($0)" } ?? "", command.maxTokens.map { "\($0)" } ?? ""]
+            .joined(separator: "\u{0}")
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, for date arithmetic.
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

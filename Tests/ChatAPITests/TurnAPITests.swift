@@ -1,0 +1,328 @@
+import ChatCore
+import Foundation
+import HTTPServer
+import HTTPServerTesting
+import LLMProviders
+import Storage
+import StorageTesting
+import Testing
+
+/// Sending messages and reading answers over real HTTP, against the mock upstream over HTTP.
+@Suite struct TurnAPITests {
+    /// Every token event's id is the byte length so far, the deltas add up to the stored
+    /// answer, and the turn is saved, titled and charged.
+    @Test(arguments: TestBackend.allCases)
+    func streamedTurnIsCheckedEventByEvent(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            var stream = try await api.stream("POST", "/v1/sessions/\(session)/messages", token: token,
+                                              json: #"{"content":"Plan a trip to Kyōto ✈️ mock:tokens=12 mock:delay=5"}"#)
+            #expect(stream.status == 200)
+            #expect(stream.headers["content-type"] == "text/event-stream; charset=utf-8")
+            #expect(stream.headers["cache-control"] == "no-cache")
+            #expect(stream.headers["x-accel-buffering"] == "no")
+            let events = try await stream.rest()
+
+            let start = try #require(events.first)
+            #expect(start.event == "start")
+            let user = try #require(start.json["user_message"] as? [String: Any])
+            #expect(user["content"] as? String == "Plan a trip to Kyōto ✈️ mock:tokens=12 mock:delay=5")
+            #expect(user["role"] as? String == "user")
+            let assistantID = try #require(start.json["assistant_message_id"] as? String)
+
+            let tokens = events.filter { $0.event == "token" }
+            #expect(tokens.count == 12)
+            var delivered = ""
+            for token in tokens {
+                delivered += try #require(token.delta)
+                #expect(token.id == String(delivered.utf8.count), "id is the byte offset after the delta")
+            }
+            let done = try #require(events.last)
+            #expect(done.event == "done")
+            #expect(done.message["id"] as? String == assistantID)
+            #expect(done.message["content"] as? String == delivered)
+            #expect(done.message["status"] as? String == "complete")
+            #expect(done.message["finish_reason"] as? String == "stop")
+            let usage = try #require(done.message["usage"] as? [String: Any])
+            #expect(usage["completion_tokens"] as? Int == 12)
+            #expect(usage["estimated"] as? Bool == false)
+            #expect(events.count == 14)
+
+            let history = try await api.call("GET", "/v1/sessions/\(session)/messages", token: token).items
+            #expect(history.map { $0["role"] as? String } == ["assistant", "user"])
+            #expect(history.first?["content"] as? String == delivered)
+            #expect(try await api.call("GET", "/v1/sessions/\(session)", token: token)["title"] == "Plan a trip to Kyōto ✈️ mock:tokens=12 mock:delay=5")
+            let charged = try await api.database.query("SELECT completion_tokens, estimated FROM usage_events", [])
+            #expect(charged.count == 1)
+            #expect(try charged.first?.int("completion_tokens") == 12)
+        }
+    }
+
+    /// Without `Accept: text/event-stream` the answer comes as one JSON document at the end;
+    /// an upstream that sends no usage is charged an estimate, marked so.
+    @Test(arguments: TestBackend.allCases)
+    func jsonModeAnswersAfterCompletion(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            let reply = try await api.call("POST", "/v1/sessions/\(session)/messages", token: token,
+                                           json: #"{"content":"one two three mock:tokens=6 mock:delay=1 mock:usage=off"}"#)
+            #expect(reply.status == 200)
+            let message = try #require(reply.json["message"] as? [String: any Sendable])
+            #expect(message["status"] as? String == "complete")
+            let expected = "one two three mock:tokens=6 mock:delay=1 mock:usage=off "
+            #expect(message["content"] as? String == expected)
+            let usage = try #require(message["usage"] as? [String: any Sendable])
+            #expect(usage["estimated"] as? Int == 1)
+            #expect(usage["completion_tokens"] as? Int == TurnContext.estimatedTokens(expected))
+            #expect((reply.json["user_message"] as? [String: any Sendable])?["role"] as? String == "user")
+            let charged = try await api.database.query("SELECT estimated FROM usage_events", [])
+            #expect(try charged.first?.bool("estimated") == true)
+        }
+    }
+
+    /// Upstream failures end the stream with an `error` event; what was generated is kept
+    /// and the message is `failed`.
+    @Test(arguments: [("mock:fail=500", "upstream_error", 0), ("mock:fail=stall", "upstream_timeout", 0),
+                      ("mock:fail=drop mock:tokens=10", "upstream_error", 5)])
+    func upstreamFailureEndsTheTurnFailed(_ directive: String, _ code: String, _ tokensBefore: Int) async throws {
+        try await APIHarness.with(.sqlite) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            let events = try await api.send("go \(directive) mock:delay=5", session: token == "" ? "" : session, token: token)
+            let error = try #require(events.last)
+            #expect(error.event == "error")
+            #expect(error.json["code"] as? String == code)
+            #expect((error.json["message"] as? String)?.isEmpty == false)
+            #expect(!error.data.contains("sk-test-key"))
+            let delivered = events.compactMap(\.delta).joined()
+            #expect(events.filter { $0.event == "token" }.count == tokensBefore)
+            let stored = try #require(try await api.call("GET", "/v1/sessions/\(session)/messages", token: token).items.first)
+            #expect(stored["status"] as? String == "failed")
+            #expect(stored["content"] as? String == delivered)
+        }
+    }
+
+    /// The same failure in JSON mode is an error status naming the saved message.
+    @Test func jsonModeUpstreamFailureIsABadGateway() async throws {
+        try await APIHarness.with(.sqlite) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            let reply = try await api.call("POST", "/v1/sessions/\(session)/messages", token: token, json: #"{"content":"mock:fail=500"}"#)
+            #expect(reply.status == 502)
+            #expect(reply["code"] == "upstream_error")
+            #expect(reply["detail"]?.contains("saved as message") == true)
+        }
+    }
+
+    /// A 429 with `Retry-After` before the first token is waited out and retried.
+    @Test func rateLimitedUpstreamIsRetried() async throws {
+        try await APIHarness.with(.sqlite) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            let events = try await api.send("retry me mock:fail=429 mock:fail-times=1 mock:tokens=3 mock:delay=1", session: session, token: token)
+            #expect(events.last?.event == "done")
+            #expect(events.last?.message["status"] as? String == "complete")
+            #expect(events.filter { $0.event == "token" }.count == 3)
+        }
+    }
+
+    /// A reader that leaves mid-stream does not stop the answer; resuming from its last event
+    /// id gives exactly the missing bytes, live and after the end.
+    @Test(arguments: TestBackend.allCases)
+    func disconnectDoesNotStopTheTurnAndResumeFillsTheGap(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            var first = try await api.stream("POST", "/v1/sessions/\(session)/messages", token: token,
+                                             json: #"{"content":"résumé ünïcode mock:tokens=40 mock:delay=15"}"#)
+            let assistantID = try #require(try await first.next()?.json["assistant_message_id"] as? String)
+            var seen = ""
+            var lastID = "0"
+            for _ in 0..<5 {
+                let event = try #require(try await first.next())
+                seen += try #require(event.delta)
+                lastID = try #require(event.id)
+            }
+            _ = consume first  // the client goes away
+
+            var resumed = try await api.stream("GET", "/v1/sessions/\(session)/messages/\(assistantID)/events", token: token,
+                                               headers: [("Last-Event-ID", lastID)])
+            #expect(resumed.status == 200)
+            let rest = try await resumed.rest()
+            #expect(rest.first?.event == "token")
+            #expect(rest.last?.event == "done")
+            let whole = seen + rest.compactMap(\.delta).joined()
+            let stored = try #require(rest.last?.message["content"] as? String)
+            #expect(whole == stored)
+            #expect(rest.last?.message["status"] as? String == "complete")
+            #expect(stored.split(separator: " ").count == 40)
+
+            // After the end: a replay from any boundary, then `done`.
+            var replay = try await api.stream("GET", "/v1/sessions/\(session)/messages/\(assistantID)/events?after=\(lastID)", token: token)
+            let replayed = try await replay.rest()
+            #expect(replayed.count == 2)
+            #expect(seen + (replayed.first?.delta ?? "") == stored)
+            #expect(replayed.first?.id == String(stored.utf8.count))
+
+            // An offset inside a UTF-8 sequence or past the end is refused before streaming.
+            let inside = Array(stored.utf8).firstIndex(of: 0xC3).map { $0 + 1 } ?? 1
+            for bad in ["\(inside)", "\(stored.utf8.count + 1)", "-1", "abc"] {
+                let reply = try await api.call("GET", "/v1/sessions/\(session)/messages/\(assistantID)/events", token: token,
+                                               headers: [("Last-Event-ID", bad)])
+                #expect(reply.status == 422, "Last-Event-ID \(bad)")
+            }
+        }
+    }
+
+    /// Two readers of one live turn see the same content.
+    @Test func severalReadersFollowOneTurn() async throws {
+        try await APIHarness.with(.sqlite) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            var sender = try await api.stream("POST", "/v1/sessions/\(session)/messages", token: token,
+                                              json: #"{"content":"shared mock:tokens=20 mock:delay=10"}"#)
+            let assistantID = try #require(try await sender.next()?.json["assistant_message_id"] as? String)
+            var follower = try await api.stream("GET", "/v1/sessions/\(session)/messages/\(assistantID)/events", token: token)
+            async let fromFollower = follower.rest()
+            let fromSender = try await sender.rest()
+            let followed = try await fromFollower
+            #expect(fromSender.compactMap(\.delta).joined() == followed.compactMap(\.delta).joined())
+            #expect(followed.last?.event == "done")
+        }
+    }
+
+    /// Stop cancels the upstream transfer at once and saves the partial answer `interrupted`.
+    @Test(arguments: TestBackend.allCases)
+    func stopCancelsTheUpstreamAndKeepsThePartialAnswer(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            var stream = try await api.stream("POST", "/v1/sessions/\(session)/messages", token: token,
+                                              json: #"{"content":"long answer mock:tokens=1000 mock:delay=20"}"#)
+            _ = try await stream.next()
+            var seen = ""
+            for _ in 0..<3 { seen += try #require(try await stream.next()?.delta) }
+            #expect(api.upstream.openConnectionCount == 1)
+
+            let stopped = try await api.call("POST", "/v1/sessions/\(session)/stop", token: token)
+            #expect(stopped.status == 200)
+            let message = try #require(stopped.json["message"] as? [String: any Sendable])
+            #expect(message["status"] as? String == "interrupted")
+            let content = try #require(message["content"] as? String)
+            #expect(content.hasPrefix(seen))
+            let upstream = api.upstream
+            #expect(await eventually(timeout: .seconds(1)) { upstream.openConnectionCount == 0 }, "the upstream saw its connection closed")
+
+            let rest = try await stream.rest()
+            #expect(rest.last?.event == "done")
+            #expect(seen + rest.compactMap(\.delta).joined() == content)
+            #expect(try await api.call("POST", "/v1/sessions/\(session)/stop", token: token).status == 409)
+            let stored = try #require(try await api.call("GET", "/v1/sessions/\(session)/messages", token: token).items.first)
+            #expect(stored["status"] as? String == "interrupted")
+            #expect(stored["content"] as? String == content)
+        }
+    }
+
+    /// A retried send with the same `Idempotency-Key` joins the first turn: one user message,
+    /// one answer, one charge. Another body with that key is refused.
+    @Test(arguments: TestBackend.allCases)
+    func idempotencyKeyMakesARetryJoinTheFirstTurn(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            let key = [("Idempotency-Key", "retry-7c1e")]
+            async let first = api.send("once only mock:tokens=8 mock:delay=5", session: session, token: token, headers: key)
+            async let second = api.send("once only mock:tokens=8 mock:delay=5", session: session, token: token, headers: key)
+            let (a, b) = try await (first, second)
+            #expect(a.first?.json["assistant_message_id"] as? String == b.first?.json["assistant_message_id"] as? String)
+            #expect(a.compactMap(\.delta).joined() == b.compactMap(\.delta).joined())
+            let third = try await api.send("once only mock:tokens=8 mock:delay=5", session: session, token: token, headers: key)
+            #expect(third.last?.message["id"] as? String == a.first?.json["assistant_message_id"] as? String)
+
+            let history = try await api.call("GET", "/v1/sessions/\(session)/messages", token: token).items
+            #expect(history.count == 2)
+            #expect(try await api.database.query("SELECT id FROM usage_events", []).count == 1)
+
+            let reused = try await api.call("POST", "/v1/sessions/\(session)/messages", token: token, json: #"{"content":"something else"}"#,
+                                            headers: key)
+            #expect(reused.status == 422)
+            #expect(reused.text.contains("Idempotency-Key"))
+        }
+    }
+
+    /// Bad sends are refused before anything is stored, with the reason.
+    @Test func badSendsAreRefusedWithTheReason() async throws {
+        try await APIHarness.with(.sqlite, settings: { $0.maxMessageLength = 50 }) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            let path = "/v1/sessions/\(session)/messages"
+            let tooLong = try await api.call("POST", path, token: token, json: #"{"content":"\#(String(repeating: "é", count: 51))"}"#)
+            #expect(tooLong.status == 422)
+            #expect(tooLong["detail"] == "content must be at most 50 characters (it has 51)")
+            #expect(try await api.call("POST", path, token: token, json: #"{"content":"  \n "}"#)["detail"] == "content must not be empty")
+            #expect(try await api.call("POST", path, token: token, json: #"{"content":"hi","model":"nope"}"#).status == 422)
+            #expect(try await api.call("POST", path, token: token, json: #"{"content":"hi","temperature":3}"#)["detail"] == "temperature must be from 0 to 2")
+            #expect(try await api.call("POST", path, token: token, json: #"{"text":"hi"}"#)["detail"] == "content is required")
+            #expect(try await api.call("POST", path, token: token, json: #"{"content":"hi"}"#, headers: [("Idempotency-Key", "")]).status == 422)
+            #expect(try await api.call("GET", "/v1/sessions/\(session)/messages", token: token).items.isEmpty)
+        }
+    }
+
+    /// One answer at a time per session: a send while one is generated is a 409.
+    @Test func aSecondSendWhileAnswering409s() async throws {
+        try await APIHarness.with(.sqlite) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            var stream = try await api.stream("POST", "/v1/sessions/\(session)/messages", token: token,
+                                              json: #"{"content":"first mock:tokens=30 mock:delay=10"}"#)
+            _ = try await stream.next()
+            let second = try await api.call("POST", "/v1/sessions/\(session)/messages", token: token, json: #"{"content":"second"}"#)
+            #expect(second.status == 409)
+            #expect(second["code"] == "turn_in_progress")
+            #expect(try await stream.rest().last?.event == "done")
+            #expect(try await api.call("POST", "/v1/sessions/\(session)/messages", token: token, json: #"{"content":"second mock:tokens=2"}"#).status == 200)
+        }
+    }
+
+    /// The context sent upstream is the project's prompts, then the latest messages.
+    @Test func contextHasTheProjectPromptsThenTheLatestMessages() async throws {
+        let prompts = [Prompt(id: Prompt.ID(UUID()), projectID: Project.ID(UUID()), text: "second", position: 2, createdAt: Date()),
+                       Prompt(id: Prompt.ID(UUID()), projectID: Project.ID(UUID()), text: "first", position: 1, createdAt: Date())]
+        let history = (1...6).map { i in
+            Message(id: Message.ID(UUID()), sessionID: ChatSession.ID(UUID()), position: i, role: i % 2 == 1 ? .user : .assistant,
+                    content: i == 4 ? "" : String(repeating: "x", count: 400), status: .complete, createdAt: Date(), updatedAt: Date())
+        }
+        let context = TurnContext.build(prompts: prompts, history: history, maxMessages: 4, maxTokens: 10_000)
+        #expect(context.map(\.content.count) == [5, 6, 400, 400, 400, 400])
+        #expect(context.map(\.role) == [.system, .system, .assistant, .user, .user, .assistant])
+        // Over the token budget the oldest go first; the newest always stays.
+        #expect(TurnContext.build(prompts: [], history: history, maxMessages: 4, maxTokens: 250).count == 2)
+        #expect(TurnContext.build(prompts: [], history: history, maxMessages: 4, maxTokens: 1).count == 1)
+    }
+
+    /// Many streams at once each get every token, in order.
+    @Test func twoHundredConcurrentStreamsAllComplete() async throws {
+        try await APIHarness.with(.sqlite) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            var sessions: [String] = []
+            for _ in 0..<200 { sessions.append(try await api.newSession(token)) }
+            let results = try await withThrowingTaskGroup(of: (String, [UpstreamEvent]).self) { group in
+                for (i, session) in sessions.enumerated() {
+                    group.addTask { (session, try await api.send("n\(i) mock:tokens=20 mock:delay=20", session: session, token: token)) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(results.count == 200)
+            for (session, events) in results {
+                let deltas = events.compactMap(\.delta)
+                #expect(deltas.count == 20, "session \(session)")
+                #expect(events.last?.event == "done")
+                let number = deltas.first ?? ""
+                #expect(deltas.allSatisfy { $0 == number || $0.hasPrefix("mock:") }, "tokens in order")
+                #expect(events.last?.message["content"] as? String == deltas.joined())
+            }
+        }
+    }
+}
