@@ -1,4 +1,5 @@
 import ChatCore
+import ChatCoreTesting
 import Foundation
 import HTTPServer
 import HTTPServerTesting
@@ -323,6 +324,125 @@ import Testing
                 #expect(deltas.allSatisfy { $0 == number || $0.hasPrefix("mock:") }, "tokens in order")
                 #expect(events.last?.message["content"] as? String == deltas.joined())
             }
+        }
+    }
+}
+
+/// Reading turns that are not live here, keep-alives, and what is built from a history.
+@Suite struct TurnFollowAndHistoryTests {
+    /// While nothing arrives, the stream carries a comment every keep-alive interval.
+    @Test func idleStreamGetsKeepAliveComments() async throws {
+        try await APIHarness.with(.sqlite, settings: { $0.keepAliveInterval = .milliseconds(200) }) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            var stream = try await api.stream("POST", "/v1/sessions/\(session)/messages", token: token, json: #"{"content":"mock:fail=stall"}"#)
+            let events = try await stream.rest()
+            #expect(events.last?.json["code"] as? String == "upstream_timeout")
+            let text = String(decoding: stream.raw, as: UTF8.self)
+            #expect(text.components(separatedBy: ": keep-alive\n\n").count - 1 >= 2)
+        }
+    }
+
+    /// An answer another instance generates (a `streaming` row with no live turn here) is
+    /// followed through its checkpoints until it ends.
+    @Test(arguments: TestBackend.allCases)
+    func answerGeneratedElsewhereIsFollowedThroughCheckpoints(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend, settings: { $0.followPollInterval = .milliseconds(50) }) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try #require(ChatSession.ID(try await api.newSession(token)))
+            let messages = api.turns.chat.messages
+            let now = api.clock.now()
+            var answer = try await messages.append(Message(id: Message.ID(UUID()), sessionID: session, role: .assistant, content: "Hello, ",
+                                                           status: .streaming, createdAt: now, updatedAt: now))
+            var stream = try await api.stream("GET", "/v1/sessions/\(session)/messages/\(answer.id)/events", token: token)
+            let first = try #require(try await stream.next())
+            #expect(first.delta == "Hello, ")
+            #expect(first.id == "7")
+            answer.content = "Hello, wörld"
+            try await messages.update(answer)
+            #expect(try await stream.next()?.delta == "wörld")
+            answer.content += "!"
+            answer.status = .complete
+            try await messages.update(answer)
+            let rest = try await stream.rest()
+            #expect(rest.map(\.event) == ["token", "done"])
+            #expect(rest.last?.message["content"] as? String == "Hello, wörld!")
+        }
+    }
+
+    @Test(arguments: TestBackend.allCases)
+    func forkCopiesTheHistoryUpToAMessage(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            _ = try await api.send("first question mock:tokens=2 mock:delay=1", session: session, token: token)
+            _ = try await api.send("second question mock:tokens=2 mock:delay=1", session: session, token: token)
+            let history = try await api.call("GET", "/v1/sessions/\(session)/messages", token: token).items.reversed().map { $0 }
+            #expect(history.count == 4)
+            let cut = try #require(history[1]["id"] as? String)
+
+            let fork = try await api.call("POST", "/v1/sessions/\(session)/fork", token: token, json: #"{"message_id":"\#(cut)"}"#)
+            #expect(fork.status == 201)
+            #expect(fork["title"] == "first question mock:tokens=2 mock:delay=1 (fork)")
+            #expect(fork["model"] == "mock-model")
+            let forkID = try #require(fork["id"])
+            let copied = try await api.call("GET", "/v1/sessions/\(forkID)/messages", token: token).items.reversed().map { $0 }
+            #expect(copied.map { $0["content"] as? String } == history.prefix(2).map { $0["content"] as? String })
+            #expect(Set(copied.compactMap { $0["id"] as? String }).isDisjoint(with: history.compactMap { $0["id"] as? String }))
+            // The fork goes on by itself; the original is untouched.
+            _ = try await api.send("in the fork mock:tokens=1 mock:delay=1", session: forkID, token: token)
+            #expect(try await api.call("GET", "/v1/sessions/\(forkID)/messages", token: token).items.count == 4)
+            #expect(try await api.call("GET", "/v1/sessions/\(session)/messages", token: token).items.count == 4)
+
+            let unknown = try await api.call("POST", "/v1/sessions/\(session)/fork", token: token, json: #"{"message_id":"\#(UUID())"}"#)
+            #expect(unknown.status == 404)
+            #expect(unknown["detail"] == "message not found")
+        }
+    }
+
+    @Test func exportAsMarkdownAndJSON() async throws {
+        try await APIHarness.with(.sqlite) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            _ = try await api.send("Why is the sky blue? mock:tokens=3 mock:delay=1", session: session, token: token)
+            let markdown = try await api.call("GET", "/v1/sessions/\(session)/export?format=markdown", token: token)
+            #expect(markdown.status == 200)
+            #expect(markdown.headers["content-type"] == "text/markdown; charset=utf-8")
+            #expect(markdown.headers["content-disposition"] == "attachment; filename=\"parley-\(session).md\"")
+            #expect(markdown.text.hasPrefix("# Why is the sky blue? mock:tokens=3 mock:delay=1\n"))
+            #expect(markdown.text.contains("## User · "))
+            #expect(markdown.text.contains("## Assistant · "))
+            #expect(markdown.text.hasSuffix("\n\nWhy is the \n"))
+
+            let json = try await api.call("GET", "/v1/sessions/\(session)/export?format=json", token: token)
+            #expect((json.json["session"] as? [String: any Sendable])?["id"] as? String == session)
+            let messages = try #require(json.json["messages"] as? [[String: any Sendable]])
+            #expect(messages.map { $0["role"] as? String } == ["user", "assistant"])
+            #expect(try await api.call("GET", "/v1/sessions/\(session)/export?format=pdf", token: token).status == 422)
+        }
+    }
+
+    /// Another user's session and messages are not found on every turn route.
+    @Test func anotherUsersTurnsAreNotFound() async throws {
+        try await APIHarness.with(.sqlite) { api in
+            let ann = try #require(try await api.register("ann@example.org")["access_token"])
+            let bob = try #require(try await api.register("bob@example.org")["access_token"])
+            let session = try await api.newSession(ann)
+            let events = try await api.send("mine mock:tokens=2 mock:delay=1", session: session, token: ann)
+            let answer = try #require(events.last?.message["id"] as? String)
+            let user = try #require(events.first?.json["user_message"] as? [String: Any])
+            for (method, path, body) in [("POST", "/v1/sessions/\(session)/messages", #"{"content":"hi"}"#),
+                                         ("GET", "/v1/sessions/\(session)/messages/\(answer)/events", nil),
+                                         ("POST", "/v1/sessions/\(session)/stop", nil),
+                                         ("POST", "/v1/sessions/\(session)/fork", #"{"message_id":"\#(answer)"}"#),
+                                         ("GET", "/v1/sessions/\(session)/export", nil)] {
+                let reply = try await api.call(method, path, token: bob, json: body)
+                #expect(reply.status == 404, "\(method) \(path)")
+                #expect(reply["detail"] == "session not found")
+            }
+            // A user message has no event stream.
+            let userEvents = try await api.call("GET", "/v1/sessions/\(session)/messages/\(user["id"] as? String ?? "")/events", token: ann)
+            #expect(userEvents.status == 404)
         }
     }
 }

@@ -17,6 +17,7 @@ import Testing
         var messages: SQLMessageRepository { SQLMessageRepository(database: db) }
         var projects: SQLProjectRepository { SQLProjectRepository(database: db) }
         var usage: SQLUsageRepository { SQLUsageRepository(database: db) }
+        var turns: SQLTurnRepository { SQLTurnRepository(database: db) }
     }
 
     func fixture(_ backend: TestBackend) async throws -> Fixture? {
@@ -154,6 +155,48 @@ import Testing
         }
         #expect(try await f.usage.tokensUsed(userID: f.ann.id, since: t0) == 32)
         #expect(try await f.usage.tokensUsed(userID: f.bob.id, since: t0) == 0)
+        await f.db.close()
+    }
+
+    /// A turn's first writes are one transaction: both messages at the next positions, the
+    /// session retitled only from its default title on its first message, the key recorded
+    /// once and honoured only within its window, then purged.
+    @Test(arguments: TestBackend.allCases)
+    func turnsBeginAtomicallyAndKeysExpire(_ backend: TestBackend) async throws {
+        guard let f = try await fixture(backend) else { return }
+        var s = session(of: f.ann)
+        s.title = ChatSession.defaultTitle
+        try await f.sessions.create(s)
+        func start(_ key: String?) -> TurnStart {
+            let user = message(s, .user, "question"), answer = message(s, .assistant, "", status: .streaming)
+            let record = key.map { IdempotencyRecord(userID: f.ann.id, key: $0, requestHash: "h1", sessionID: s.id, userMessageID: user.id,
+                                                    assistantMessageID: answer.id, createdAt: t0) }
+            return TurnStart(userMessage: user, assistantMessage: answer, firstMessageTitle: "Question", defaultTitle: ChatSession.defaultTitle,
+                             idempotency: record)
+        }
+        let first = start("k1")
+        guard case .started(let user, let answer) = try await f.turns.begin(first, keysValidSince: t0) else {
+            Issue.record("the first begin must write")
+            return
+        }
+        #expect(user.position == 1 && answer.position == 2)
+        #expect(try await f.sessions.find(id: s.id, ownerID: f.ann.id)?.title == "Question")
+        #expect(try await f.turns.begin(start("k1"), keysValidSince: t0) == .alreadyStarted(try #require(first.idempotency)))
+        #expect(try await f.messages.all(sessionID: s.id).count == 2)
+
+        // A later turn does not retitle; an expired key starts a new turn.
+        try await f.sessions.update(ChatSession(id: s.id, ownerID: s.ownerID, projectID: nil, title: ChatSession.defaultTitle, model: "mock",
+                                                createdAt: t0, updatedAt: t0))
+        guard case .started(let again, _) = try await f.turns.begin(start("k1"), keysValidSince: t0.addingTimeInterval(1)) else {
+            Issue.record("an expired key must not hold")
+            return
+        }
+        #expect(again.position == 3)
+        #expect(try await f.sessions.find(id: s.id, ownerID: f.ann.id)?.title == ChatSession.defaultTitle)
+        #expect(try await f.turns.idempotencyRecord(userID: f.ann.id, key: "k1", since: t0) != nil)
+        #expect(try await f.turns.idempotencyRecord(userID: f.bob.id, key: "k1", since: t0) == nil)
+        #expect(try await f.turns.purgeIdempotencyKeys(before: t0.addingTimeInterval(1)) == 1)
+        #expect(try await f.turns.idempotencyRecord(userID: f.ann.id, key: "k1", since: t0) == nil)
         await f.db.close()
     }
 }

@@ -1,0 +1,174 @@
+import Foundation
+import HTTPServerTesting
+import Testing
+
+/// Chat turns through the real binaries: `parley serve` talking to `parley mock-llm` over
+/// HTTP, driven by curl as a client would, including crashes and shutdown mid-answer.
+@Suite(.serialized) struct ChatProcessTests {
+    /// A `parley mock-llm` and a `parley serve` that uses it, on a SQLite file the test names.
+    struct Stack {
+        let mock: ParleyProcess
+        let mockPort: Int
+        let databaseURL: String
+
+        init() async throws {
+            mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
+            mockPort = try await mock.waitForPort()
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-chat-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            databaseURL = "sqlite://" + folder.appendingPathComponent("parley.db").path
+        }
+
+        func serve(_ extra: [String: String] = [:]) async throws -> (ParleyProcess, Int) {
+            var environment = ["PORT": "0", "DATABASE_URL": databaseURL, "LLM_BASE_URL": "http://127.0.0.1:\(mockPort)/v1",
+                               "LLM_MODEL": "mock-model"]
+            for (name, value) in extra { environment[name] = value }
+            let parley = try ParleyProcess(["serve"], environment: environment)
+            return (parley, try await parley.waitForPort())
+        }
+    }
+
+    /// One request through curl; the JSON body of the answer.
+    static func call(_ port: Int, _ method: String, _ path: String, token: String? = nil, json: String? = nil) async throws -> [String: Any] {
+        var arguments = ["curl", "-s", "-X", method, "http://127.0.0.1:\(port)\(path)"]
+        if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+        if let json { arguments += ["-H", "Content-Type: application/json", "-d", json] }
+        let result = try await runProcess(arguments)
+        return (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any] ?? [:]
+    }
+
+    /// `curl -N` of a send, for at most `seconds`; the events it printed.
+    static func streamSend(_ port: Int, token: String, session: String, content: String, seconds: Int = 30) async throws -> [SSE] {
+        let body = String(decoding: try JSONEncoder().encode(["content": content]), as: UTF8.self)
+        let result = try await runProcess([
+            "curl", "-sN", "--max-time", "\(seconds)", "-H", "Authorization: Bearer \(token)", "-H", "Accept: text/event-stream",
+            "-H", "Content-Type: application/json", "-d", body, "http://127.0.0.1:\(port)/v1/sessions/\(session)/messages",
+        ])
+        return SSE.parse(result.stdout)
+    }
+
+    static func guestWithSession(_ port: Int) async throws -> (token: String, session: String) {
+        let token = try #require(try await call(port, "POST", "/v1/auth/guest")["access_token"] as? String)
+        let session = try #require(try await call(port, "POST", "/v1/sessions", token: token)["id"] as? String)
+        return (token, session)
+    }
+
+    @Test func curlReadsAStreamedTurnEventByEvent() async throws {
+        let stack = try await Stack()
+        let (parley, port) = try await stack.serve()
+        let (token, session) = try await Self.guestWithSession(port)
+        let events = try await Self.streamSend(port, token: token, session: session, content: "hello world mock:tokens=10 mock:delay=5")
+        #expect(events.map(\.event) == ["start"] + Array(repeating: "token", count: 10) + ["done"])
+        var content = ""
+        for event in events where event.event == "token" {
+            content += try #require(event.json["delta"] as? String)
+            #expect(event.id == String(content.utf8.count))
+        }
+        let done = try #require(events.last?.json["message"] as? [String: Any])
+        #expect(done["content"] as? String == content)
+        #expect(done["status"] as? String == "complete")
+        parley.signal(SIGTERM)
+        #expect(await parley.waitForExit() == 0)
+        stack.mock.signal(SIGTERM)
+    }
+
+    /// `kill -9` mid-answer, then a restart on the same database: the user's message is
+    /// there, the answer is `interrupted` and holds the checkpointed part of what was sent.
+    @Test func killNineMidStreamThenRestartKeepsWhatWasSaved() async throws {
+        let stack = try await Stack()
+        let (first, port) = try await stack.serve()
+        let (token, session) = try await Self.guestWithSession(port)
+        // 60 tokens 100 ms apart; curl stops reading after 3 s, past the 2 s checkpoint.
+        let events = try await Self.streamSend(port, token: token, session: session, content: "keep me safe mock:tokens=60 mock:delay=100", seconds: 3)
+        first.signal(SIGKILL)
+        _ = await first.waitForExit()
+        let received = events.filter { $0.event == "token" }.compactMap { $0.json["delta"] as? String }.joined()
+        #expect(received.split(separator: " ").count >= 20)
+
+        let (second, secondPort) = try await stack.serve()
+        #expect(second.log.contains("answers left streaming by a crash marked interrupted"))
+        let history = try #require(try await Self.call(secondPort, "GET", "/v1/sessions/\(session)/messages", token: token)["items"] as? [[String: Any]])
+        #expect(history.count == 2)
+        #expect(history.last?["content"] as? String == "keep me safe mock:tokens=60 mock:delay=100")
+        #expect(history.last?["status"] as? String == "complete")
+        let answer = try #require(history.first)
+        #expect(answer["status"] as? String == "interrupted")
+        let saved = try #require(answer["content"] as? String)
+        #expect(!saved.isEmpty)
+        #expect(received.hasPrefix(saved))
+        second.signal(SIGTERM)
+        #expect(await second.waitForExit() == 0)
+        stack.mock.signal(SIGTERM)
+    }
+
+    /// SIGTERM with answers streaming: each stream ends with `error: server_shutdown`, each
+    /// answer is saved `interrupted` before the process exits 0 within the grace period.
+    @Test func sigtermEndsOpenStreamsWithServerShutdownAndSavesThem() async throws {
+        let stack = try await Stack()
+        let (parley, port) = try await stack.serve(["SHUTDOWN_GRACE_SECONDS": "2"])
+        var clients: [(token: String, session: String)] = []
+        for _ in 0..<5 { clients.append(try await Self.guestWithSession(port)) }
+        let streams = clients.map { client in
+            Task { try await Self.streamSend(port, token: client.token, session: client.session, content: "long mock:tokens=500 mock:delay=20") }
+        }
+        try await Task.sleep(for: .milliseconds(800))
+        let signalled = ContinuousClock.now
+        parley.signal(SIGTERM)
+        for stream in streams {
+            let events = try await stream.value
+            #expect(events.last?.event == "error")
+            #expect(events.last?.json["code"] as? String == "server_shutdown")
+            #expect(events.filter { $0.event == "token" }.count > 5)
+        }
+        #expect(await parley.waitForExit() == 0)
+        #expect(ContinuousClock.now - signalled < .seconds(3))
+
+        let (restarted, newPort) = try await stack.serve()
+        #expect(!restarted.log.contains("answers left streaming by a crash"), "every answer was saved before the exit")
+        for client in clients {
+            let items = try #require(try await Self.call(newPort, "GET", "/v1/sessions/\(client.session)/messages", token: client.token)["items"] as? [[String: Any]])
+            #expect(items.first?["status"] as? String == "interrupted")
+            #expect((items.first?["content"] as? String)?.isEmpty == false)
+        }
+        restarted.signal(SIGTERM)
+        #expect(await restarted.waitForExit() == 0)
+        stack.mock.signal(SIGTERM)
+    }
+}
+
+/// One Server-Sent Event as curl printed it.
+struct SSE {
+    var event = "message"
+    var id: String?
+    var data = ""
+
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: Any] ?? [:] }
+
+    /// The events of a complete or cut-off stream (a frame without its blank line is dropped).
+    static func parse(_ text: String) -> [SSE] {
+        var events: [SSE] = []
+        for frame in text.components(separatedBy: "\n\n").dropLast() {
+            var event = SSE()
+            var lines: [String] = []
+            for line in frame.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix(":") { continue }
+                var field = Substring(line), value: Substring = ""
+                if let colon = line.firstIndex(of: ":") {
+                    field = line[..<colon]
+                    value = line[line.index(after: colon)...]
+                    if value.hasPrefix(" ") { value = value.dropFirst() }
+                }
+                switch field {
+                case "event": event.event = String(value)
+                case "id": event.id = String(value)
+                case "data": lines.append(String(value))
+                default: break
+                }
+            }
+            if lines.isEmpty { continue }
+            event.data = lines.joined(separator: "\n")
+            events.append(event)
+        }
+        return events
+    }
+}
