@@ -60,10 +60,10 @@ struct APIHarness: APICalls {
                                                OpenAICompatibleProvider(configuration: upstreamSettings, client: client)])
                 let chat = ChatDependencies(sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
                                             projects: SQLProjectRepository(database: database), clock: clock,
-                                            models: ["mock", "other-model", MockUpstream.model])
+                                            models: ["mock", "other-model", MockUpstream.model],
+                                            turns: TurnRegistry(keepAliveInterval: settings.keepAliveInterval))
                 let turns = TurnDependencies(chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database),
-                                             provider: provider, registry: TurnRegistry(keepAliveInterval: settings.keepAliveInterval),
-                                             settings: settings, logger: logger)
+                                             provider: provider, settings: settings, logger: logger)
                 SessionRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
                 ProjectRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
                 TurnRoutes.register(on: &routes, turns: turns, auth: deps, logger: logger)

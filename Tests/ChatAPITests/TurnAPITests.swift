@@ -271,6 +271,26 @@ import Testing
         }
     }
 
+    /// Deleting a session stops its answer; the turn is still charged.
+    @Test(arguments: TestBackend.allCases)
+    func deletingASessionStopsItsAnswer(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            var stream = try await api.stream("POST", "/v1/sessions/\(session)/messages", token: token,
+                                              json: #"{"content":"doomed mock:tokens=1000 mock:delay=10"}"#)
+            _ = try await stream.next()
+            _ = try await stream.next()
+            #expect(try await api.call("DELETE", "/v1/sessions/\(session)", token: token).status == 204)
+            let rest = try await stream.rest()
+            #expect(rest.last?.event == "done")
+            #expect(rest.last?.message["status"] as? String == "interrupted")
+            let charged = try await api.database.query("SELECT session_id FROM usage_events", [])
+            #expect(charged.count == 1)
+            #expect(charged.first?["session_id"] == nil)
+        }
+    }
+
     /// One answer at a time per session: a send while one is generated is a 409.
     @Test func aSecondSendWhileAnswering409s() async throws {
         try await APIHarness.with(.sqlite) { api in

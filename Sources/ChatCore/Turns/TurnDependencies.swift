@@ -6,17 +6,16 @@ public struct TurnDependencies: Sendable {
     public let store: any TurnRepository
     public let usage: any UsageRepository
     public let provider: any ChatProvider
-    public let registry: TurnRegistry
+    public var registry: TurnRegistry { chat.turns }
     public let settings: ChatSettings
     public let logger: Logger
 
     public init(chat: ChatDependencies, store: any TurnRepository, usage: any UsageRepository, provider: any ChatProvider,
-                registry: TurnRegistry, settings: ChatSettings, logger: Logger) {
+                settings: ChatSettings, logger: Logger) {
         self.chat = chat
         self.store = store
         self.usage = usage
         self.provider = provider
-        self.registry = registry
         self.settings = settings
         self.logger = logger
     }

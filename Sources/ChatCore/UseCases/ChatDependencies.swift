@@ -7,15 +7,19 @@ public struct ChatDependencies: Sendable {
     public let ids: any IDGenerator
     /// Model ids the server offers; the first is the default for new sessions.
     public let models: [String]
+    /// The answers being generated in this process (deleting a session stops its answer).
+    public let turns: TurnRegistry
 
     public init(sessions: any ChatSessionRepository, messages: any MessageRepository, projects: any ProjectRepository,
-                clock: any Clock = SystemClock(), ids: any IDGenerator = RandomIDGenerator(), models: [String]) {
+                clock: any Clock = SystemClock(), ids: any IDGenerator = RandomIDGenerator(), models: [String],
+                turns: TurnRegistry = TurnRegistry(keepAliveInterval: .seconds(15))) {
         self.sessions = sessions
         self.messages = messages
         self.projects = projects
         self.clock = clock
         self.ids = ids
         self.models = models
+        self.turns = turns
     }
 
     func checkModel(_ model: String) throws(DomainError) {

@@ -75,6 +75,8 @@ public struct DeleteSession: Sendable {
 
     public func callAsFunction(_ principal: Principal, id: ChatSession.ID) async throws {
         guard try await deps.sessions.delete(id: id, ownerID: principal.user.id) else { throw DomainError.notFound("session") }
+        // An answer still being generated has nowhere to go: stop it (its usage is still recorded).
+        deps.turns.turn(forSession: id)?.stop(.requested)
     }
 }
 

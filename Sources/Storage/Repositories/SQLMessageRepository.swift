@@ -116,7 +116,17 @@ public struct SQLUsageRepository: UsageRepository {
         self.database = database
     }
 
+    /// A turn whose session was deleted meanwhile is still charged, without the session.
     public func record(_ event: UsageEvent) async throws {
+        do {
+            try await insert(event)
+        } catch let error as SQLError where error.kind == .foreignKeyViolation && event.sessionID != nil {
+            try await insert(UsageEvent(id: event.id, userID: event.userID, sessionID: nil, model: event.model, usage: event.usage,
+                                        latencyMilliseconds: event.latencyMilliseconds, at: event.at))
+        }
+    }
+
+    private func insert(_ event: UsageEvent) async throws {
         _ = try await database.execute(
             "INSERT INTO usage_events (id, user_id, session_id, model, prompt_tokens, completion_tokens, estimated, latency_ms, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             [.text(event.id.description), .text(event.userID.description), .optional(event.sessionID?.description), .text(event.model),

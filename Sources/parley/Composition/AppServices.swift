@@ -42,11 +42,12 @@ struct AppServices: Sendable {
         let provider = makeProvider(config.providers)
         let chat = ChatDependencies(
             sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
-            projects: SQLProjectRepository(database: database), models: provider.models.map(\.id)
+            projects: SQLProjectRepository(database: database), models: provider.models.map(\.id),
+            turns: TurnRegistry(keepAliveInterval: config.chat.keepAliveInterval)
         )
         let turns = TurnDependencies(
             chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database), provider: provider,
-            registry: TurnRegistry(keepAliveInterval: config.chat.keepAliveInterval), settings: config.chat, logger: Logger(label: "parley.turns")
+            settings: config.chat, logger: Logger(label: "parley.turns")
         )
         return AppServices(database: database, auth: auth, provider: provider, chat: chat, turns: turns)
     }
