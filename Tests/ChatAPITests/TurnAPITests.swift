@@ -4,6 +4,7 @@ import Foundation
 import HTTPServer
 import HTTPServerTesting
 import LLMProviders
+import MockLLM
 import Storage
 import StorageTesting
 import Testing
@@ -32,8 +33,10 @@ import Testing
             #expect(user["role"] as? String == "user")
             let assistantID = try #require(start.json["assistant_message_id"] as? String)
 
+            // Deltas that arrive while a reader is busy reach it as one event, so the number of
+            // events may be lower than the upstream's; the bytes are what must match.
             let tokens = events.filter { $0.event == "token" }
-            #expect(tokens.count == 12)
+            #expect(!tokens.isEmpty && tokens.count <= 12)
             var delivered = ""
             for token in tokens {
                 delivered += try #require(token.delta)
@@ -48,7 +51,8 @@ import Testing
             let usage = try #require(done.message["usage"] as? [String: Any])
             #expect(usage["completion_tokens"] as? Int == 12)
             #expect(usage["estimated"] as? Bool == false)
-            #expect(events.count == 14)
+            #expect(delivered == MockUpstream.replyTokens(for: "Plan a trip to Kyōto ✈️ mock:tokens=12 mock:delay=5", count: 12).joined())
+            #expect(events.count == tokens.count + 2)
 
             let history = try await api.call("GET", "/v1/sessions/\(session)/messages", token: token).items
             #expect(history.map { $0["role"] as? String } == ["assistant", "user"])
@@ -98,7 +102,7 @@ import Testing
             #expect((error.json["message"] as? String)?.isEmpty == false)
             #expect(!error.data.contains("sk-test-key"))
             let delivered = events.compactMap(\.delta).joined()
-            #expect(events.filter { $0.event == "token" }.count == tokensBefore)
+            #expect(delivered.split(separator: " ").count == tokensBefore)
             let stored = try #require(try await api.call("GET", "/v1/sessions/\(session)/messages", token: token).items.first)
             #expect(stored["status"] as? String == "failed")
             #expect(stored["content"] as? String == delivered)
@@ -125,7 +129,7 @@ import Testing
             let events = try await api.send("retry me mock:fail=429 mock:fail-times=1 mock:tokens=3 mock:delay=1", session: session, token: token)
             #expect(events.last?.event == "done")
             #expect(events.last?.message["status"] as? String == "complete")
-            #expect(events.filter { $0.event == "token" }.count == 3)
+            #expect(events.compactMap(\.delta).joined().split(separator: " ").count == 3)
         }
     }
 
@@ -337,12 +341,11 @@ import Testing
             }
             #expect(results.count == 200)
             for (session, events) in results {
-                let deltas = events.compactMap(\.delta)
-                #expect(deltas.count == 20, "session \(session)")
+                let content = events.compactMap(\.delta).joined()
+                let sent = try #require(events.first?.json["user_message"] as? [String: Any])["content"] as? String ?? ""
+                #expect(content == MockUpstream.replyTokens(for: sent, count: 20).joined(), "every token, in order: session \(session)")
                 #expect(events.last?.event == "done")
-                let number = deltas.first ?? ""
-                #expect(deltas.allSatisfy { $0 == number || $0.hasPrefix("mock:") }, "tokens in order")
-                #expect(events.last?.message["content"] as? String == deltas.joined())
+                #expect(events.last?.message["content"] as? String == content)
             }
         }
     }
