@@ -3,9 +3,9 @@
 
 SWIFT ?= swift
 # Debian packages, by purpose. The Dockerfile's build and runtime lists must match these.
-BUILD_PACKAGES   := pkg-config libssl-dev libargon2-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
+BUILD_PACKAGES   := pkg-config libssl-dev libargon2-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libhiredis-dev
 RUNTIME_PACKAGES := ca-certificates
-TEST_PACKAGES    := curl postgresql python3
+TEST_PACKAGES    := curl postgresql python3 redis-server
 BENCH_PACKAGES   := wrk curl
 
 .PHONY: deps deps-test deps-bench build release run test bench-http fuzz clean

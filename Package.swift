@@ -61,6 +61,22 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        .systemLibrary(
+            name: "CHiredis",
+            // No pkgConfig: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM refuses with a
+            // warning; the header is found as <hiredis/hiredis.h> on the default path.
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(
+            name: "RedisClient",
+            dependencies: ["CHiredis", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "RateLimiting",
+            dependencies: ["ChatCore", "RedisClient", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "Storage",
             dependencies: ["ChatCore", "CSQLite", "CPostgres", .product(name: "Logging", package: "swift-log")],
@@ -101,6 +117,8 @@ let package = Package(
                 "LLMProviders",
                 "Storage",
                 "Security",
+                "RateLimiting",
+                "RedisClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -141,9 +159,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "RateLimitingTests",
+            dependencies: ["RateLimiting", "RedisClient", "ChatCore", "HTTPServerTesting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "ChatAPITests",
             dependencies: ["ChatAPI", "ChatCore", "ChatCoreTesting", "Storage", "StorageTesting", "Security", "HTTPServer", "HTTPServerTesting",
-                           "LLMProviders", "MockLLM", .product(name: "Logging", package: "swift-log")],
+                           "LLMProviders", "MockLLM", "RateLimiting", "RedisClient", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test suite against real services started here: a throwaway PostgreSQL on
-# 127.0.0.1 (removed afterwards, whatever happens) and the parley binary that was just built.
+# Runs every test suite against real services started here: a throwaway PostgreSQL and a
+# throwaway Redis on 127.0.0.1 (removed afterwards, whatever happens) and the parley binary
+# that was just built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 eval "$(scripts/test-postgres.sh start)"
 trap 'scripts/test-postgres.sh teardown' EXIT
-export PARLEY_TEST_POSTGRES_URL PARLEY_TEST_POSTGRES_DIR
+eval "$(scripts/test-redis.sh start)"
+trap 'scripts/test-postgres.sh teardown; scripts/test-redis.sh teardown' EXIT
+export PARLEY_TEST_POSTGRES_URL PARLEY_TEST_POSTGRES_DIR PARLEY_TEST_REDIS_URL PARLEY_TEST_REDIS_DIR
 export PARLEY_BIN="$(swift build --show-bin-path)/parley"
 swift test --disable-xctest "$@"

@@ -7,6 +7,7 @@ import HTTPServerTesting
 import LLMProviders
 import Logging
 import MockLLM
+import RateLimiting
 import Security
 import Storage
 import StorageTesting
@@ -28,6 +29,7 @@ struct APIHarness: APICalls {
 
     /// Runs `body` against a server on `backend`; nil-returning backends (Postgres outside CI) skip.
     static func with(_ backend: TestBackend, settings configure: (inout ChatSettings) -> Void = { _ in },
+                     policy: RatePolicy = .unlimited, limiter: any RateLimiter = InProcessRateLimiter(),
                      _ body: (APIHarness) async throws -> Void) async throws {
         guard let database = try await backend.makeDatabase() else { return }
         let clock = ManualClock(Date())
@@ -43,7 +45,8 @@ struct APIHarness: APICalls {
         var logger = Logger(label: "test.api")
         logger.logLevel = .critical
         var routes = RouterBuilder()
-        AccountRoutes.register(on: &routes, deps: deps, logger: logger)
+        let authLimit = policy.authPerMinute.map { AuthRateLimit(limiter: limiter, perMinute: $0, clients: ClientAddress(), clock: clock) }
+        AccountRoutes.register(on: &routes, deps: deps, authLimit: authLimit, logger: logger)
         var upstreamRoutes = RouterBuilder()
         MockUpstream.register(on: &upstreamRoutes)
         var settings = ChatSettings()
@@ -63,7 +66,7 @@ struct APIHarness: APICalls {
                                             models: ["mock", "other-model", MockUpstream.model],
                                             turns: TurnRegistry(keepAliveInterval: settings.keepAliveInterval))
                 let turns = TurnDependencies(chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database),
-                                             provider: provider, settings: settings, logger: logger)
+                                             provider: provider, settings: settings, limiter: limiter, policy: policy, logger: logger)
                 SessionRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
                 ProjectRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
                 TurnRoutes.register(on: &routes, turns: turns, auth: deps, logger: logger)

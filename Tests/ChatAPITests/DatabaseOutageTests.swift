@@ -13,39 +13,10 @@ import Testing
 /// PostgreSQL stops in the middle of a run: requests get a 503 problem within the acquire
 /// timeout (not a hang, not a 500), and work again once the database is back.
 @Suite struct DatabaseOutageTests {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("scripts/test-postgres.sh").path
-
-    /// This test's own PostgreSQL, so stopping it disturbs no other test.
-    struct OwnPostgres {
-        let url: String
-        let environment: [String: String]
-
-        static func start() async throws -> OwnPostgres? {
-            let started = try await runProcess([script, "start"])
-            guard started.status == 0 else {
-                if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("cannot start PostgreSQL: \(started.stderr)") }
-                return nil
-            }
-            var environment = ProcessInfo.processInfo.environment
-            for line in started.stdout.split(separator: "\n") where line.hasPrefix("export ") {
-                let pair = line.dropFirst(7).split(separator: "=", maxSplits: 1)
-                if pair.count == 2 { environment[String(pair[0])] = String(pair[1]) }
-            }
-            guard let url = environment["PARLEY_TEST_POSTGRES_URL"] else { return nil }
-            return OwnPostgres(url: url, environment: environment)
-        }
-
-        func run(_ command: String) async throws {
-            let result = try await runProcess([DatabaseOutageTests.script, command], environment: environment)
-            #expect(result.status == 0, "\(command): \(result.stderr)")
-        }
-    }
-
     @Test func requestsGet503WhileTheDatabaseIsDownAndRecover() async throws {
-        guard let postgres = try await OwnPostgres.start() else { return }
+        guard let postgres = try await ThrowawayService.start("test-postgres.sh"), let url = postgres["PARLEY_TEST_POSTGRES_URL"] else { return }
         do {
-            try await scenario(postgres)
+            try await scenario(postgres, url: url)
             try await postgres.run("teardown")
         } catch {
             try? await postgres.run("teardown")
@@ -53,8 +24,8 @@ import Testing
         }
     }
 
-    func scenario(_ postgres: OwnPostgres) async throws {
-        let database = try await PostgresDatabase(url: postgres.url, poolSize: 4, acquireTimeout: .seconds(1))
+    func scenario(_ postgres: ThrowawayService, url: String) async throws {
+        let database = try await PostgresDatabase(url: url, poolSize: 4, acquireTimeout: .seconds(1))
         try await Migrator(database: database, directory: migrationsDirectory).migrate()
         let deps = AuthDependencies(
             users: SQLUserRepository(database: database), refreshTokens: SQLRefreshTokenRepository(database: database),

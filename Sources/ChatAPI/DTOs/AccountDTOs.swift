@@ -1,4 +1,4 @@
-public import ChatCore
+import ChatCore
 import FoundationEssentials
 
 struct CredentialsBody: Decodable {

@@ -122,3 +122,25 @@ struct ExportDTO: Encodable {
     let session: ChatSessionDTO
     let messages: [MessageDTO]
 }
+
+/// `GET /v1/usage`: each limited tier of the caller's role (an admin has none).
+struct UsageDTO: Encodable {
+    let role: String
+    let tiers: [TierDTO]
+}
+
+struct TierDTO: Encodable {
+    let tier: String
+    let limit: Int
+    let used: Int
+    let remaining: Int
+    let resetAt: Date
+
+    init(_ usage: TierUsage) {
+        tier = usage.tier.rawValue
+        limit = usage.limit
+        used = usage.used
+        remaining = usage.remaining
+        resetAt = usage.resetAt
+    }
+}

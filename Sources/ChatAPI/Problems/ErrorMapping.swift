@@ -1,5 +1,5 @@
-public import ChatCore
-public import HTTPServer
+import ChatCore
+import HTTPServer
 public import Logging
 
 /// The one place where errors become HTTP statuses.
@@ -50,6 +50,22 @@ public enum ErrorMapping {
                            detail: "an answer is still being generated in this session; wait for it or stop it first")
         case .noTurnInProgress:
             return Problem(.conflict, code: "no_turn_in_progress", detail: "no answer is being generated in this session")
+        case .rateLimited(let refusal):
+            let tier = refusal.usage.tier
+            let detail = switch tier {
+            case .perMinute: "at most \(refusal.usage.limit) messages a minute; retry in \(refusal.retryAfterSeconds) s"
+            case .daily: "the daily quota of \(refusal.usage.limit) messages is used up; it resets at 00:00 UTC"
+            case .dailyTokens: "the daily budget of \(refusal.usage.limit) tokens is spent; it resets at 00:00 UTC"
+            case .concurrentStreams: "at most \(refusal.usage.limit) answers at once; wait for one to finish or stop it"
+            case .authIP: "too many sign-in attempts from this address; retry in \(refusal.retryAfterSeconds) s"
+            }
+            var p = Problem(.tooManyRequests, code: "rate_limited", detail: detail)
+            p.members["tier"] = tier.rawValue
+            p.headers.add("Retry-After", String(refusal.retryAfterSeconds))
+            p.headers.add("X-RateLimit-Limit", String(refusal.usage.limit))
+            p.headers.add("X-RateLimit-Remaining", "0")
+            p.headers.add("X-RateLimit-Reset", String(refusal.retryAfterSeconds))
+            return p
         case .unavailable(let reason):
             var p = Problem(.serviceUnavailable, code: "unavailable", detail: reason)
             p.headers.add("Retry-After", "1")

@@ -7,28 +7,39 @@ public enum AccountRoutes {
     /// Small bodies only: credentials and names. A larger body is refused before it is read.
     static let bodyLimit = 16 * 1024
 
-    public static func register(on router: inout RouterBuilder, deps: AuthDependencies, logger: Logger) {
+    /// `authLimit`, if given, limits register, login and guest per client address.
+    public static func register(on router: inout RouterBuilder, deps: AuthDependencies, authLimit: AuthRateLimit? = nil, logger: Logger) {
         let auth = BearerAuthentication(deps)
+        @Sendable func limited(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
+            guard let authLimit else { return try await body() }
+            return try await authLimit.guarded(request, body)
+        }
 
         router.post("/v1/auth/register", bodyLimit: bodyLimit, handle(logger) { request in
-            let body = try JSONBody.decode(CredentialsBody.self, from: request)
-            let session = try await Register(deps)(email: body.email, password: body.password)
-            logger.info("account registered", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
-            return JSONBody.response(SessionDTO(session), status: .created)
-        })
-        router.post("/v1/auth/login", bodyLimit: bodyLimit, handle(logger) { request in
-            let body = try JSONBody.decode(CredentialsBody.self, from: request)
-            do {
-                let session = try await LogIn(deps)(email: body.email, password: body.password)
-                logger.info("login", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
-                return JSONBody.response(SessionDTO(session))
-            } catch let error as DomainError {
-                logger.info("failed login", metadata: ["parley.reason": "\(error)", "audit": "true"])
-                throw error
+            try await limited(request) {
+                let body = try JSONBody.decode(CredentialsBody.self, from: request)
+                let session = try await Register(deps)(email: body.email, password: body.password)
+                logger.info("account registered", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
+                return JSONBody.response(SessionDTO(session), status: .created)
             }
         })
-        router.post("/v1/auth/guest", bodyLimit: bodyLimit, handle(logger) { _ in
-            JSONBody.response(SessionDTO(try await StartGuestSession(deps)()), status: .created)
+        router.post("/v1/auth/login", bodyLimit: bodyLimit, handle(logger) { request in
+            try await limited(request) {
+                let body = try JSONBody.decode(CredentialsBody.self, from: request)
+                do {
+                    let session = try await LogIn(deps)(email: body.email, password: body.password)
+                    logger.info("login", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
+                    return JSONBody.response(SessionDTO(session))
+                } catch let error as DomainError {
+                    logger.info("failed login", metadata: ["parley.reason": "\(error)", "audit": "true"])
+                    throw error
+                }
+            }
+        })
+        router.post("/v1/auth/guest", bodyLimit: bodyLimit, handle(logger) { request in
+            try await limited(request) {
+                JSONBody.response(SessionDTO(try await StartGuestSession(deps)()), status: .created)
+            }
         })
         router.post("/v1/auth/refresh", bodyLimit: bodyLimit, handle(logger) { request in
             let body = try JSONBody.decode(RefreshBody.self, from: request)

@@ -18,12 +18,16 @@ public enum TurnRoutes {
             let command = SendMessageCommand(content: body.content, model: body.model, temperature: body.temperature,
                                              maxTokens: body.maxTokens, idempotencyKey: request.headers["Idempotency-Key"])
             let ticket = try await SendMessage(turns)(principal, sessionID: sessionID, command)
+            var response: Response
             if request.wantsEventStream {
                 let start = TurnStartDTO(userMessage: MessageDTO(ticket.userMessage), assistantMessageId: ticket.assistantMessageID.description)
-                return eventStream(start: start, follower: ticket.follower)
+                response = eventStream(start: start, follower: ticket.follower)
+            } else {
+                var follower = ticket.follower
+                response = try await completedTurn(user: ticket.userMessage, follower: &follower)
             }
-            var follower = ticket.follower
-            return try await completedTurn(user: ticket.userMessage, follower: &follower)
+            RateLimitHeaders.apply(ticket.rateLimits, now: turns.chat.clock.now(), to: &response)
+            return response
         })
         router.get("/v1/sessions/{id}/messages/{mid}/events", handle(logger) { request in
             let principal = try await auth.principal(for: request)
@@ -32,6 +36,14 @@ public enum TurnRoutes {
             let offset = try request.resumeOffset()
             let follower = try await FollowTurn(turns)(principal, sessionID: sessionID, messageID: messageID, after: offset)
             return eventStream(start: nil, follower: follower)
+        })
+        router.get("/v1/usage", handle(logger) { request in
+            let principal = try await auth.principal(for: request)
+            let now = turns.chat.clock.now()
+            let tiers = try await turns.limiter.usage(userID: principal.user.id, limits: turns.policy.limits(for: principal.user.role), now: now)
+            var response = JSONBody.response(UsageDTO(role: principal.user.role.rawValue, tiers: tiers.map(TierDTO.init)))
+            RateLimitHeaders.apply(tiers, now: now, to: &response)
+            return response
         })
         router.post("/v1/sessions/{id}/stop", handle(logger) { request in
             let principal = try await auth.principal(for: request)

@@ -28,6 +28,8 @@ public enum DomainError: Error, Sendable, Equatable {
     case turnInProgress
     /// A stop when no answer is being generated in the session (here).
     case noTurnInProgress
+    /// A limit was reached; retry after the time it says.
+    case rateLimited(RateRefusal)
     /// A dependency cannot serve right now (database unreachable, hashing queue full).
     case unavailable(String)
 }

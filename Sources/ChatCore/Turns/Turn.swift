@@ -55,6 +55,8 @@ public final class Turn: Sendable {
     public let assistantMessage: Message
     public let ownerID: User.ID
     public let model: String
+    /// The concurrent-stream lease the turn holds while it runs, if streams are capped.
+    public let lease: String?
 
     private struct Waiter {
         let offset: Int
@@ -92,11 +94,12 @@ public final class Turn: Sendable {
 
     private let state = Mutex(State())
 
-    public init(userMessage: Message, assistantMessage: Message, ownerID: User.ID, model: String) {
+    public init(userMessage: Message, assistantMessage: Message, ownerID: User.ID, model: String, lease: String? = nil) {
         self.userMessage = userMessage
         self.assistantMessage = assistantMessage
         self.ownerID = ownerID
         self.model = model
+        self.lease = lease
     }
 
     /// The content generated so far.

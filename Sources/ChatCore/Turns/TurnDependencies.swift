@@ -8,15 +8,19 @@ public struct TurnDependencies: Sendable {
     public let provider: any ChatProvider
     public var registry: TurnRegistry { chat.turns }
     public let settings: ChatSettings
+    public let limiter: any RateLimiter
+    public let policy: RatePolicy
     public let logger: Logger
 
     public init(chat: ChatDependencies, store: any TurnRepository, usage: any UsageRepository, provider: any ChatProvider,
-                settings: ChatSettings, logger: Logger) {
+                settings: ChatSettings, limiter: any RateLimiter, policy: RatePolicy, logger: Logger) {
         self.chat = chat
         self.store = store
         self.usage = usage
         self.provider = provider
         self.settings = settings
+        self.limiter = limiter
+        self.policy = policy
         self.logger = logger
     }
 }

@@ -23,7 +23,9 @@ struct TurnRunner: Sendable {
         // Stop and shutdown cancel only the generation; saving happens here, uncancelled.
         let generation = Task { await generate(turn, request: request) }
         turn.attach { generation.cancel() }
+        let renewal = renewLease(of: turn)
         let generated = await generation.value
+        renewal?.cancel()
 
         var message = turn.assistantMessage
         message.content = turn.content
@@ -43,6 +45,7 @@ struct TurnRunner: Sendable {
         )
         await save(message)
         await record(message, of: turn, latency: ContinuousClock.now - started)
+        await settleLimits(of: turn, usage: message.usage)
 
         let end: TurnEnd
         if let failure = generated.failure {
@@ -82,6 +85,29 @@ struct TurnRunner: Sendable {
             generated.failure = ProviderError(.failed, "the answer could not be read: \(type(of: error))")
         }
         return generated
+    }
+
+    /// Keeps the turn's stream lease alive while it runs, renewing at a third of its lifetime.
+    private func renewLease(of turn: Turn) -> Task<Void, Never>? {
+        guard let lease = turn.lease else { return nil }
+        let limiter = deps.limiter, ttl = deps.policy.streamLease, clock = deps.chat.clock
+        return Task {
+            while true {
+                do { try await Task.sleep(for: ttl / 3) } catch { return }
+                try? await limiter.renewStream(userID: turn.ownerID, lease: lease, now: clock.now(), ttl: ttl)
+            }
+        }
+    }
+
+    /// Gives the stream lease back and charges the turn's tokens to the daily budget.
+    private func settleLimits(of turn: Turn, usage: TokenUsage?) async {
+        do {
+            if let lease = turn.lease { try await deps.limiter.releaseStream(userID: turn.ownerID, lease: lease) }
+            if let usage { try await deps.limiter.chargeTokens(userID: turn.ownerID, tokens: usage.promptTokens + usage.completionTokens, now: deps.chat.clock.now()) }
+        } catch {
+            // An unreleased lease expires on its own; a missed charge is logged.
+            deps.logger.warning("rate limiter not updated at the end of a turn", metadata: ["parley.error": "\(error)"])
+        }
     }
 
     /// Writes the content so far, so a crash loses at most one interval of it.

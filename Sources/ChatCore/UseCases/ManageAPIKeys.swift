@@ -1,4 +1,4 @@
-public import FoundationEssentials
+import FoundationEssentials
 
 /// Creates a personal API key; the returned secret is the only time it is shown.
 public struct CreateAPIKey: Sendable {

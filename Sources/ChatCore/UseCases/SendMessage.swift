@@ -24,6 +24,8 @@ public struct TurnTicket: Sendable {
     public let userMessage: Message
     public let assistantMessageID: Message.ID
     public var follower: TurnFollower
+    /// Where the sender stands on the limited tiers after this send.
+    public let rateLimits: [TierUsage]
 }
 
 /// Sends a message: stores it with the assistant's `streaming` placeholder, then starts the
@@ -46,7 +48,7 @@ public struct SendMessage: Sendable {
         let keysValidSince = now.addingTimeInterval(-deps.settings.idempotencyWindow.seconds)
         if let key = command.idempotencyKey,
            let record = try await deps.store.idempotencyRecord(userID: principal.user.id, key: key, since: keysValidSince) {
-            return try await rejoin(record, requestHash: requestHash)
+            return try await rejoin(record, requestHash: requestHash, principal)
         }
 
         do {
@@ -55,7 +57,7 @@ public struct SendMessage: Sendable {
             // Perhaps the first attempt with this key, still writing its record: join it.
             guard error == .turnInProgress, let key = command.idempotencyKey,
                   let record = try await awaitRecord(principal, key: key, since: keysValidSince) else { throw error }
-            return try await rejoin(record, requestHash: requestHash)
+            return try await rejoin(record, requestHash: requestHash, principal)
         }
         let user = Message(id: Message.ID(chat.ids.newUUID()), sessionID: sessionID, role: .user, content: command.content,
                            status: .complete, createdAt: now, updatedAt: now)
@@ -69,13 +71,17 @@ public struct SendMessage: Sendable {
                               defaultTitle: ChatSession.defaultTitle, idempotency: record)
         let turn: Turn
         let request: CompletionRequest
+        var admission: Admission?
         do {
+            admission = try await admit(principal, now: now)
             switch try await deps.store.begin(start, keysValidSince: keysValidSince) {
             case .alreadyStarted(let record):
                 deps.registry.release(sessionID)
-                return try await rejoin(record, requestHash: requestHash)
+                await admission?.giveBackLease()
+                return try await rejoin(record, requestHash: requestHash, principal)
             case .started(let storedUser, let storedAssistant):
-                turn = Turn(userMessage: storedUser, assistantMessage: storedAssistant, ownerID: principal.user.id, model: model)
+                turn = Turn(userMessage: storedUser, assistantMessage: storedAssistant, ownerID: principal.user.id, model: model,
+                            lease: admission?.lease)
             }
             var prompts: [Prompt] = []
             if let projectID = session.projectID { prompts = try await chat.projects.prompts(projectID: projectID) }
@@ -85,12 +91,63 @@ public struct SendMessage: Sendable {
             request = CompletionRequest(model: model, messages: context, temperature: command.temperature, maxTokens: command.maxTokens)
         } catch {
             deps.registry.release(sessionID)
+            await admission?.giveBackLease()
             throw error
         }
         deps.registry.activate(turn)
         TurnRunner(deps: deps).start(turn, request: request)
         return TurnTicket(userMessage: turn.userMessage, assistantMessageID: turn.assistantMessage.id,
-                          follower: TurnFollower(.live(turn), offset: 0))
+                          follower: TurnFollower(.live(turn), offset: 0), rateLimits: admission?.usage ?? [])
+    }
+
+    /// A send that passed the limits: the stream lease it holds and where the sender stands.
+    private struct Admission {
+        let limiter: any RateLimiter
+        let userID: User.ID
+        let lease: String?
+        let usage: [TierUsage]
+
+        func giveBackLease() async {
+            if let lease { try? await limiter.releaseStream(userID: userID, lease: lease) }
+        }
+    }
+
+    /// Takes a stream lease (if streams are capped), then counts the message. The lease comes
+    /// first so a send refused for streams is not charged; a message once counted stays
+    /// counted, whatever happens to its answer.
+    private func admit(_ principal: Principal, now: Date) async throws -> Admission {
+        let limits = deps.policy.limits(for: principal.user.role)
+        let userID = principal.user.id
+        var lease: String?
+        var usage: [TierUsage] = []
+        if limits.concurrentStreams != nil || deps.policy.serverStreams != nil {
+            let id = deps.chat.ids.newUUID().uuidString
+            switch try await deps.limiter.acquireStream(userID: userID, lease: id, limit: limits.concurrentStreams,
+                                                        serverLimit: deps.policy.serverStreams, now: now, ttl: deps.policy.streamLease) {
+            case .refused(let tier): throw DomainError.rateLimited(RateRefusal(tier, now: now))
+            case .allowed(let tiers):
+                lease = id
+                usage += tiers
+            }
+        }
+        let admission = Admission(limiter: deps.limiter, userID: userID, lease: lease, usage: usage)
+        if limits.perMinute != nil || limits.daily != nil || limits.dailyTokens != nil {
+            let decision: RateDecision
+            do {
+                decision = try await deps.limiter.admitMessage(userID: userID, limits: limits, now: now)
+            } catch {
+                await admission.giveBackLease()
+                throw error
+            }
+            switch decision {
+            case .refused(let tier):
+                await admission.giveBackLease()
+                throw DomainError.rateLimited(RateRefusal(tier, now: now))
+            case .allowed(let tiers):
+                usage = tiers + usage
+            }
+        }
+        return Admission(limiter: deps.limiter, userID: userID, lease: lease, usage: usage)
     }
 
     /// The record of `key` once a concurrent request has committed it (within a second).
@@ -103,7 +160,7 @@ public struct SendMessage: Sendable {
     }
 
     /// The turn an earlier request with the same key started, if the request is the same.
-    private func rejoin(_ record: IdempotencyRecord, requestHash: String) async throws -> TurnTicket {
+    private func rejoin(_ record: IdempotencyRecord, requestHash: String, _ principal: Principal) async throws -> TurnTicket {
         guard record.requestHash == requestHash else {
             throw DomainError.validation([FieldError("Idempotency-Key", "was already used for a different request in the last 24 hours")])
         }
@@ -111,7 +168,9 @@ public struct SendMessage: Sendable {
             throw DomainError.notFound("message")
         }
         let follower = try await FollowTurn.follower(deps, sessionID: record.sessionID, messageID: record.assistantMessageID, after: 0)
-        return TurnTicket(userMessage: user, assistantMessageID: record.assistantMessageID, follower: follower)
+        let usage = try await deps.limiter.usage(userID: principal.user.id, limits: deps.policy.limits(for: principal.user.role),
+                                                 now: deps.chat.clock.now())
+        return TurnTicket(userMessage: user, assistantMessageID: record.assistantMessageID, follower: follower, rateLimits: usage)
     }
 
     private func validate(_ command: SendMessageCommand) throws(DomainError) {

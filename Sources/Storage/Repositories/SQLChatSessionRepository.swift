@@ -1,5 +1,5 @@
 public import ChatCore
-public import FoundationEssentials
+import FoundationEssentials
 
 public struct SQLChatSessionRepository: ChatSessionRepository {
     let database: any SQLDatabase

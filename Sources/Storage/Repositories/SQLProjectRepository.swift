@@ -1,5 +1,5 @@
 public import ChatCore
-public import FoundationEssentials
+import FoundationEssentials
 
 public struct SQLProjectRepository: ProjectRepository {
     let database: any SQLDatabase

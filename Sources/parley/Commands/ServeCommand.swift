@@ -35,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
         let apiLogger = Logger(label: "parley.api")
         var routes = RouterBuilder()
         SystemRoutes.register(on: &routes, version: Parley.version)
-        AccountRoutes.register(on: &routes, deps: services.auth, logger: apiLogger)
+        AccountRoutes.register(on: &routes, deps: services.auth, authLimit: services.authLimit, logger: apiLogger)
         ModelRoutes.register(on: &routes, provider: services.provider, deps: services.auth, logger: apiLogger)
         SessionRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: apiLogger)
         ProjectRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: apiLogger)
@@ -46,11 +46,11 @@ struct ServeCommand: AsyncParsableCommand {
             try await ServerLifecycle.run(server, turns: services.turns.registry, grace: config.shutdownGrace, logger: logger, termination: termination)
         } catch {
             housekeeping.cancel()
-            await services.database.close()
+            await services.closeConnections()
             throw ExitCode(1)
         }
         housekeeping.cancel()
-        await services.database.close()
+        await services.closeConnections()
     }
 }
 

@@ -5,6 +5,9 @@ import ChatCore
 import FoundationEssentials
 import LLMProviders
 import Logging
+import RateLimiting
+import RedisClient
+import ChatAPI
 import Security
 import Storage
 
@@ -15,6 +18,8 @@ struct AppServices: Sendable {
     let provider: any ChatProvider
     let chat: ChatDependencies
     let turns: TurnDependencies
+    let authLimit: AuthRateLimit?
+    let redis: RedisClient?
 
     /// A hash of a random password that was thrown away: checked when a login names an
     /// unknown e-mail, so that costs the same as a wrong password (same argon2id parameters).
@@ -45,11 +50,24 @@ struct AppServices: Sendable {
             projects: SQLProjectRepository(database: database), models: provider.models.map(\.id),
             turns: TurnRegistry(keepAliveInterval: config.chat.keepAliveInterval)
         )
+        var redis: RedisClient?
+        let limiter: any RateLimiter
+        if let redisConfiguration = config.rateLimits.redis {
+            let client = RedisClient(configuration: redisConfiguration)
+            if !(await client.ping()) { logger.warning("redis does not answer yet", metadata: ["parley.fail_mode": "\(config.rateLimits.failMode.rawValue)"]) }
+            redis = client
+            limiter = FailModeRateLimiter(RedisRateLimiter(redis: client), mode: config.rateLimits.failMode, logger: Logger(label: "parley.ratelimit"))
+        } else {
+            limiter = InProcessRateLimiter()
+        }
         let turns = TurnDependencies(
             chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database), provider: provider,
-            settings: config.chat, logger: Logger(label: "parley.turns")
+            settings: config.chat, limiter: limiter, policy: config.rateLimits.policy, logger: Logger(label: "parley.turns")
         )
-        return AppServices(database: database, auth: auth, provider: provider, chat: chat, turns: turns)
+        let authLimit = config.rateLimits.policy.authPerMinute.map {
+            AuthRateLimit(limiter: limiter, perMinute: $0, clients: ClientAddress(trusted: config.rateLimits.trustedProxies))
+        }
+        return AppServices(database: database, auth: auth, provider: provider, chat: chat, turns: turns, authLimit: authLimit, redis: redis)
     }
 
     static func makeProvider(_ config: ProviderConfiguration) -> any ChatProvider {
@@ -92,6 +110,11 @@ struct AppServices: Sendable {
         let line = secret + "\n"
         _ = line.withCString { write(fd, $0, strlen($0)) }
         return Array(secret.utf8)
+    }
+
+    func closeConnections() async {
+        await database.close()
+        await redis?.close()
     }
 
     /// Removes expired guests (with their data) and expired idempotency keys, now and every

@@ -18,6 +18,7 @@ struct AppConfiguration: Sendable {
     var auth: AuthConfiguration
     var providers: ProviderConfiguration
     var chat = ChatSettings()
+    var rateLimits: RateLimitConfiguration
     /// Defaults that were used because a variable was not set, for the start-up log.
     var defaultsUsed: [String] = []
 
@@ -40,11 +41,13 @@ struct AppConfiguration: Sendable {
         chat.maxContextMessages = try env.integer("CHAT_MAX_CONTEXT_MESSAGES", default: 20, range: 1...10_000)
         chat.maxContextTokens = try env.integer("CHAT_MAX_CONTEXT_TOKENS", default: 16_000, range: 100...10_000_000)
         chat.keepAliveInterval = try env.seconds("SSE_KEEPALIVE_SECONDS", default: 15, range: 0.05...3600)
+        rateLimits = try RateLimitConfiguration(environment: env)
         storage = try StorageConfiguration(environment: env)
         auth = try AuthConfiguration(environment: env, storage: storage)
         providers = try ProviderConfiguration(environment: env, production: auth.production)
         if providers.upstreams.isEmpty { defaultsUsed.append("no LLM_BASE_URL or MODELS_FILE: serving the built-in mock model") }
         if env["DATABASE_URL"] == nil { defaultsUsed.append("DATABASE_URL unset: SQLite database at \(storage.sqlitePath ?? "")") }
+        if env["REDIS_URL"] == nil { defaultsUsed.append("REDIS_URL unset: rate limits kept in this process") }
         if env["JWT_SECRET"] == nil { defaultsUsed.append("JWT_SECRET unset: development secret kept at \(auth.devSecretPath)") }
     }
 }

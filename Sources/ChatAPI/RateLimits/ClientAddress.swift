@@ -1,0 +1,68 @@
+import Glibc
+public import HTTPServer
+
+/// The address of the client behind a request: the peer, unless the peer is a trusted proxy
+/// (`TRUSTED_PROXIES`), in which case the nearest untrusted address of `X-Forwarded-For`.
+/// An untrusted peer's `X-Forwarded-For` is ignored: anyone can write one.
+public struct ClientAddress: Sendable {
+    /// An address or network (`10.0.0.0/8`, `::1`, `fd00::/8`).
+    public struct Network: Sendable, Equatable {
+        let bytes: [UInt8]
+        let prefix: Int
+
+        public init?(_ text: String) {
+            let parts = text.split(separator: "/", maxSplits: 1)
+            guard let address = parts.first, let bytes = ClientAddress.bytes(of: String(address)) else { return nil }
+            let bits = bytes.count * 8
+            if parts.count == 2 {
+                guard let prefix = Int(parts[1]), (0...bits).contains(prefix) else { return nil }
+                self.prefix = prefix
+            } else {
+                prefix = bits
+            }
+            self.bytes = bytes
+        }
+
+        func contains(_ address: [UInt8]) -> Bool {
+            guard address.count == bytes.count else { return false }
+            var remaining = prefix
+            for (a, b) in zip(address, bytes) where remaining > 0 {
+                let mask: UInt8 = remaining >= 8 ? 0xFF : ~(0xFF >> UInt8(remaining))
+                if a & mask != b & mask { return false }
+                remaining -= 8
+            }
+            return true
+        }
+    }
+
+    let trusted: [Network]
+
+    public init(trusted: [Network] = []) {
+        self.trusted = trusted
+    }
+
+    func isTrusted(_ address: String) -> Bool {
+        guard let bytes = Self.bytes(of: address) else { return false }
+        return trusted.contains { $0.contains(bytes) }
+    }
+
+    public func resolve(_ request: Request) -> String {
+        guard isTrusted(request.remoteAddress), let header = request.headers["X-Forwarded-For"] else { return request.remoteAddress }
+        let hops = header.split(separator: ",").map { String($0.filter { $0 != " " && $0 != "\t" }) }
+        // The rightmost hop a trusted proxy did not add is the client; a malformed one is not
+        // believed, and the proxy's own address stands instead.
+        for hop in hops.reversed() where !isTrusted(hop) {
+            return Self.bytes(of: hop) == nil ? request.remoteAddress : hop
+        }
+        return hops.first ?? request.remoteAddress
+    }
+
+    /// The address's bytes (4 or 16), or nil if it is not an IP address.
+    static func bytes(of text: String) -> [UInt8]? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+        return nil
+    }
+}

@@ -1,0 +1,47 @@
+public import ChatCore
+import FoundationEssentials
+import HTTPServer
+
+/// The `X-RateLimit-*` headers of a limited route: the tier closest to its limit, with the
+/// seconds until it frees up.
+enum RateLimitHeaders {
+    static func apply(_ tiers: [TierUsage], now: Date, to response: inout Response) {
+        guard let binding = tiers.min(by: { $0.remaining < $1.remaining }) else { return }
+        response.headers.set("X-RateLimit-Limit", String(binding.limit))
+        response.headers.set("X-RateLimit-Remaining", String(binding.remaining))
+        response.headers.set("X-RateLimit-Reset", String(max(0, Int(binding.resetAt.timeIntervalSince(now).rounded(.up)))))
+    }
+}
+
+/// Per-client limits on authentication (`POST /v1/auth/register|login|guest`), against
+/// credential stuffing and account farming.
+public struct AuthRateLimit: Sendable {
+    let limiter: any RateLimiter
+    let perMinute: Int
+    let clients: ClientAddress
+    let clock: any Clock
+
+    public init(limiter: any RateLimiter, perMinute: Int, clients: ClientAddress, clock: any Clock = SystemClock()) {
+        self.limiter = limiter
+        self.perMinute = perMinute
+        self.clients = clients
+        self.clock = clock
+    }
+
+    /// Counts the attempt; throws the 429 when the client is over its limit.
+    func check(_ request: Request) async throws -> [TierUsage] {
+        let now = clock.now()
+        switch try await limiter.admitAuth(client: clients.resolve(request), limit: perMinute, now: now) {
+        case .allowed(let tiers): return tiers
+        case .refused(let tier): throw DomainError.rateLimited(RateRefusal(tier, now: now))
+        }
+    }
+
+    /// Runs `body` if the client is within its limit, with the limit's headers on the answer.
+    func guarded(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
+        let tiers = try await check(request)
+        var response = try await body()
+        RateLimitHeaders.apply(tiers, now: clock.now(), to: &response)
+        return response
+    }
+}

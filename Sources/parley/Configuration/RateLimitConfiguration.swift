@@ -1,0 +1,53 @@
+import ChatAPI
+import ChatCore
+import RateLimiting
+import RedisClient
+
+/// Limits and where they are kept: `REDIS_URL` (shared by every instance) or this process.
+struct RateLimitConfiguration: Sendable {
+    var redis: RedisConfiguration?
+    var failMode: FailModeRateLimiter.Mode
+    var policy: RatePolicy
+    var trustedProxies: [ClientAddress.Network]
+
+    init(environment env: Environment) throws(ConfigurationError) {
+        if let url = env["REDIS_URL"] {
+            var configuration: RedisConfiguration
+            do {
+                configuration = try RedisConfiguration(url: url)
+            } catch {
+                throw ConfigurationError(variable: "REDIS_URL", message: "\(error.message) (redis://[:password@]host:port/db)")
+            }
+            configuration.connectTimeout = try env.seconds("REDIS_TIMEOUT_SECONDS", default: 0.5, range: 0.01...60)
+            configuration.commandTimeout = configuration.connectTimeout
+            redis = configuration
+        } else {
+            _ = try env.seconds("REDIS_TIMEOUT_SECONDS", default: 0.5, range: 0.01...60)
+        }
+        failMode = FailModeRateLimiter.Mode(rawValue: try env.choice("RATE_LIMIT_FAIL_MODE", default: "open", from: ["open", "closed"])) ?? .open
+        // 0 turns a tier off.
+        func limit(_ name: String, _ fallback: Int) throws(ConfigurationError) -> Int? {
+            let value = try env.integer(name, default: fallback, range: 0...100_000_000)
+            return value == 0 ? nil : value
+        }
+        let user = RateLimits(
+            perMinute: try limit("CHAT_RATE_LIMIT_PER_MINUTE", 20), daily: try limit("CHAT_DAILY_MESSAGE_QUOTA", 100),
+            dailyTokens: try limit("CHAT_DAILY_TOKEN_QUOTA", 0), concurrentStreams: try limit("CHAT_MAX_CONCURRENT_STREAMS", 3)
+        )
+        let guest = RateLimits(
+            perMinute: try limit("GUEST_RATE_LIMIT_PER_MINUTE", 5), daily: try limit("GUEST_DAILY_MESSAGE_QUOTA", 20),
+            dailyTokens: user.dailyTokens, concurrentStreams: try limit("GUEST_MAX_CONCURRENT_STREAMS", 1)
+        )
+        policy = RatePolicy(user: user, guest: guest, authPerMinute: try limit("AUTH_RATE_LIMIT_PER_MINUTE", 20),
+                            serverStreams: try limit("SERVER_MAX_CONCURRENT_STREAMS", 0))
+        policy.streamLease = try env.seconds("STREAM_LEASE_SECONDS", default: 30, range: 1...3600)
+        trustedProxies = []
+        for entry in (env["TRUSTED_PROXIES"] ?? "").split(separator: ",") {
+            let text = entry.filter { $0 != " " }
+            guard let network = ClientAddress.Network(text) else {
+                throw ConfigurationError(variable: "TRUSTED_PROXIES", message: "has \(text), which is not an IP address or network (10.0.0.0/8, ::1)")
+            }
+            trustedProxies.append(network)
+        }
+    }
+}
