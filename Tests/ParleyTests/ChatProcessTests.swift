@@ -138,6 +138,82 @@ import Testing
         #expect(await restarted.waitForExit() == 0)
         stack.mock.signal(SIGTERM)
     }
+
+    /// The test Redis, or nil (outside CI only) when `make test` did not start one.
+    static var redisURL: String? {
+        let url = ProcessInfo.processInfo.environment["PARLEY_TEST_REDIS_URL"]
+        if url == nil, ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("PARLEY_TEST_REDIS_URL is not set") }
+        return url
+    }
+
+    static func register(_ port: Int, _ email: String) async throws -> String {
+        try #require(try await call(port, "POST", "/v1/auth/register", json: #"{"email":"\#(email)","password":"correct horse"}"#)["access_token"] as? String)
+    }
+
+    /// Sends in JSON mode; the HTTP status and the problem's tier, if any.
+    static func send(_ port: Int, token: String, session: String, content: String) async throws -> (status: Int, tier: String?) {
+        let body = String(decoding: try JSONEncoder().encode(["content": content]), as: UTF8.self)
+        let result = try await runProcess(["curl", "-s", "-w", "\n%{http_code}", "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json",
+                                           "-d", body, "http://127.0.0.1:\(port)/v1/sessions/\(session)/messages"])
+        let lines = result.stdout.split(separator: "\n")
+        let json = (try? JSONSerialization.jsonObject(with: Data((lines.dropLast().joined(separator: "\n")).utf8))) as? [String: Any]
+        return (Int(lines.last ?? "") ?? 0, json?["tier"] as? String)
+    }
+
+    /// Two instances on one Redis enforce one budget per user.
+    @Test func twoInstancesShareOneBudget() async throws {
+        guard let redis = Self.redisURL else { return }
+        let stack = try await Stack()
+        let limits = ["REDIS_URL": redis, "CHAT_RATE_LIMIT_PER_MINUTE": "3"]
+        let (a, portA) = try await stack.serve(limits)
+        let (b, portB) = try await stack.serve(limits)
+        let token = try await Self.register(portA, "shared-\(UUID())@example.org")
+        let session = try #require(try await Self.call(portA, "POST", "/v1/sessions", token: token)["id"] as? String)
+        #expect(try await Self.send(portA, token: token, session: session, content: "one mock:tokens=1").status == 200)
+        #expect(try await Self.send(portB, token: token, session: session, content: "two mock:tokens=1").status == 200)
+        #expect(try await Self.send(portA, token: token, session: session, content: "three mock:tokens=1").status == 200)
+        for port in [portB, portA] {
+            let refused = try await Self.send(port, token: token, session: session, content: "four")
+            #expect(refused.status == 429)
+            #expect(refused.tier == "per_minute")
+        }
+        for parley in [a, b] {
+            parley.signal(SIGTERM)
+            #expect(await parley.waitForExit() == 0)
+        }
+        stack.mock.signal(SIGTERM)
+    }
+
+    /// An instance killed mid-answer cannot release its stream lease; the lease expires and
+    /// the user's place is free again on the other instance.
+    @Test func streamLeaseOfAKilledInstanceExpires() async throws {
+        guard let redis = Self.redisURL else { return }
+        let stack = try await Stack()
+        let limits = ["REDIS_URL": redis, "CHAT_MAX_CONCURRENT_STREAMS": "1", "STREAM_LEASE_SECONDS": "2"]
+        let (a, portA) = try await stack.serve(limits)
+        let (b, portB) = try await stack.serve(limits)
+        let token = try await Self.register(portA, "lease-\(UUID())@example.org")
+        let first = try #require(try await Self.call(portA, "POST", "/v1/sessions", token: token)["id"] as? String)
+        let second = try #require(try await Self.call(portA, "POST", "/v1/sessions", token: token)["id"] as? String)
+        _ = try await Self.streamSend(portA, token: token, session: first, content: "long mock:tokens=500 mock:delay=20", seconds: 1)
+        a.signal(SIGKILL)
+        _ = await a.waitForExit()
+        let killed = ContinuousClock.now
+        let held = try await Self.send(portB, token: token, session: second, content: "blocked")
+        #expect(held.status == 429)
+        #expect(held.tier == "concurrent_streams")
+        var status = 0
+        while ContinuousClock.now - killed < .seconds(6) {
+            status = try await Self.send(portB, token: token, session: second, content: "free again mock:tokens=1").status
+            if status == 200 { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        #expect(status == 200)
+        #expect(ContinuousClock.now - killed >= .seconds(1), "freed by expiry, not at once")
+        b.signal(SIGTERM)
+        #expect(await b.waitForExit() == 0)
+        stack.mock.signal(SIGTERM)
+    }
 }
 
 /// One Server-Sent Event as curl printed it.

@@ -2,11 +2,12 @@ public import ChatCore
 import FoundationEssentials
 import HTTPServer
 
-/// The `X-RateLimit-*` headers of a limited route: the tier closest to its limit, with the
-/// seconds until it frees up.
+/// The `X-RateLimit-*` headers of a limited route: the request tier closest to its limit,
+/// with the seconds until it frees up. The stream cap is left out: the answer being sent holds
+/// a place only while it runs (it is in `GET /v1/usage`, and a 429 names it).
 enum RateLimitHeaders {
     static func apply(_ tiers: [TierUsage], now: Date, to response: inout Response) {
-        guard let binding = tiers.min(by: { $0.remaining < $1.remaining }) else { return }
+        guard let binding = tiers.filter({ $0.tier != .concurrentStreams }).min(by: { $0.remaining < $1.remaining }) else { return }
         response.headers.set("X-RateLimit-Limit", String(binding.limit))
         response.headers.set("X-RateLimit-Remaining", String(binding.remaining))
         response.headers.set("X-RateLimit-Reset", String(max(0, Int(binding.resetAt.timeIntervalSince(now).rounded(.up)))))

@@ -1,0 +1,127 @@
+import ChatAPI
+import ChatCore
+import ChatCoreTesting
+import Foundation
+import HTTPServer
+import HTTPServerTesting
+import RateLimiting
+import StorageTesting
+import Testing
+
+/// Limits as clients meet them: headers on every limited answer, 429 naming the tier with
+/// `Retry-After`, `GET /v1/usage`.
+@Suite struct RateLimitAPITests {
+    static let policy = RatePolicy(
+        user: RateLimits(perMinute: 3, daily: 100, dailyTokens: nil, concurrentStreams: 1),
+        guest: RateLimits(perMinute: 1, daily: 2, dailyTokens: nil, concurrentStreams: 1),
+        authPerMinute: 4, serverStreams: nil
+    )
+
+    @Test func perMinuteLimitAnswers429WithTheTierAndHeaders() async throws {
+        try await APIHarness.with(.sqlite, policy: Self.policy) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            let path = "/v1/sessions/\(session)/messages"
+            let first = try await api.call("POST", path, token: token, json: #"{"content":"one mock:tokens=1 mock:delay=0"}"#)
+            #expect(first.status == 200)
+            #expect(first.headers["x-ratelimit-limit"] == "3")
+            #expect(first.headers["x-ratelimit-remaining"] == "2")
+            #expect(first.headers["x-ratelimit-reset"] == "60")
+
+            var stream = try await api.stream("POST", path, token: token, json: #"{"content":"two mock:tokens=1 mock:delay=0"}"#)
+            #expect(stream.headers["x-ratelimit-remaining"] == "1", "SSE answers carry the headers too")
+            _ = try await stream.rest()
+            #expect(try await api.call("POST", path, token: token, json: #"{"content":"three mock:tokens=1 mock:delay=0"}"#).status == 200)
+
+            api.clock.advance(.seconds(15))
+            let refused = try await api.call("POST", path, token: token, json: #"{"content":"four"}"#)
+            #expect(refused.status == 429)
+            #expect(refused["code"] == "rate_limited")
+            #expect(refused["tier"] == "per_minute")
+            #expect(refused.headers["retry-after"] == "45")
+            #expect(refused.headers["x-ratelimit-remaining"] == "0")
+            #expect(refused["detail"] == "at most 3 messages a minute; retry in 45 s")
+            #expect(try await api.call("GET", "/v1/sessions/\(session)/messages", token: token).items.count == 6, "nothing stored for the refused send")
+
+            let usage = try await api.call("GET", "/v1/usage", token: token)
+            #expect(usage["role"] == "user")
+            let tiers = try #require(usage.json["tiers"] as? [[String: any Sendable]])
+            #expect(tiers.map { $0["tier"] as? String } == ["per_minute", "daily", "concurrent_streams"])
+            #expect(tiers.map { $0["used"] as? Int } == [3, 3, 0])
+            #expect(tiers.map { $0["remaining"] as? Int } == [0, 97, 1])
+
+            api.clock.advance(.seconds(46))
+            #expect(try await api.call("POST", path, token: token, json: #"{"content":"five mock:tokens=1 mock:delay=0"}"#).status == 200)
+        }
+    }
+
+    /// One stream at a time: a second send is refused while the first answer runs, and the
+    /// place is free again once it ends, even though its client left long before.
+    @Test func concurrentStreamCapIsReleasedWhenTheAnswerEnds() async throws {
+        try await APIHarness.with(.sqlite, policy: Self.policy) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let first = try await api.newSession(token), second = try await api.newSession(token)
+            var stream = try await api.stream("POST", "/v1/sessions/\(first)/messages", token: token,
+                                              json: #"{"content":"long mock:tokens=30 mock:delay=10"}"#)
+            _ = try await stream.next()
+            _ = consume stream  // the client leaves; the answer goes on
+            let refused = try await api.call("POST", "/v1/sessions/\(second)/messages", token: token, json: #"{"content":"hi"}"#)
+            #expect(refused.status == 429)
+            #expect(refused["tier"] == "concurrent_streams")
+            let turns = api.turns
+            #expect(await eventually(timeout: .seconds(5)) { turns.registry.running.isEmpty })
+            #expect(try await api.call("POST", "/v1/sessions/\(second)/messages", token: token, json: #"{"content":"hi mock:tokens=1"}"#).status == 200)
+        }
+    }
+
+    /// Guests get the lower limits; admins none.
+    @Test func rolesHaveTheirOwnLimits() async throws {
+        try await APIHarness.with(.sqlite, policy: Self.policy) { api in
+            let guest = try #require(try await api.call("POST", "/v1/auth/guest")["access_token"])
+            let session = try await api.newSession(guest)
+            #expect(try await api.call("POST", "/v1/sessions/\(session)/messages", token: guest, json: #"{"content":"a mock:tokens=1"}"#).status == 200)
+            let refused = try await api.call("POST", "/v1/sessions/\(session)/messages", token: guest, json: #"{"content":"b"}"#)
+            #expect(refused["tier"] == "per_minute")
+            #expect(refused["detail"] == "at most 1 messages a minute; retry in 60 s")
+            #expect(try await api.call("GET", "/v1/usage", token: guest)["role"] == "guest")
+        }
+    }
+
+    /// Sign-in attempts per client address: the fifth within a minute is refused.
+    @Test func authAttemptsAreLimitedPerClient() async throws {
+        try await APIHarness.with(.sqlite, policy: Self.policy) { api in
+            for i in 0..<4 {
+                let reply = try await api.call("POST", "/v1/auth/login", json: #"{"email":"nobody\#(i)@example.org","password":"wrong password"}"#)
+                #expect(reply.status == 401)
+                #expect(reply.headers["x-ratelimit-remaining"] == nil || reply.headers["x-ratelimit-remaining"] == String(3 - i))
+            }
+            let refused = try await api.call("POST", "/v1/auth/register", json: #"{"email":"ann@example.org","password":"correct horse"}"#)
+            #expect(refused.status == 429)
+            #expect(refused["tier"] == "auth_ip")
+            #expect(refused.headers["retry-after"] == "60")
+            api.clock.advance(.seconds(61))
+            #expect(try await api.call("POST", "/v1/auth/register", json: #"{"email":"ann@example.org","password":"correct horse"}"#).status == 201)
+        }
+    }
+
+    /// `X-Forwarded-For` counts only from a trusted proxy.
+    @Test func clientAddressTrustsOnlyConfiguredProxies() throws {
+        let clients = ClientAddressFixture.clients
+        func request(from peer: String, forwardedFor: String?) -> Request {
+            var headers = HTTPFields()
+            if let forwardedFor { headers.add("X-Forwarded-For", forwardedFor) }
+            return Request(method: .post, target: "/v1/auth/login", headers: headers, remoteAddress: peer)
+        }
+        #expect(clients.resolve(request(from: "203.0.113.9", forwardedFor: "1.2.3.4")) == "203.0.113.9", "an untrusted peer's header is ignored")
+        #expect(clients.resolve(request(from: "10.1.2.3", forwardedFor: "1.2.3.4")) == "1.2.3.4")
+        #expect(clients.resolve(request(from: "10.1.2.3", forwardedFor: "6.6.6.6, 1.2.3.4, 10.9.9.9")) == "1.2.3.4", "the nearest untrusted hop")
+        #expect(clients.resolve(request(from: "::1", forwardedFor: "2001:db8::7")) == "2001:db8::7")
+        #expect(clients.resolve(request(from: "10.1.2.3", forwardedFor: "not-an-ip")) == "10.1.2.3")
+        #expect(ClientAddress.Network("10.0.0.0/33") == nil)
+        #expect(ClientAddress.Network("example.org") == nil)
+    }
+}
+
+enum ClientAddressFixture {
+    static let clients = ClientAddress(trusted: ["10.0.0.0/8", "::1"].compactMap(ClientAddress.Network.init))
+}
