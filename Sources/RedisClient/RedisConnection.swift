@@ -98,16 +98,7 @@ final class RedisConnection: @unchecked Sendable {
     }
 
     private static func send(_ arguments: [String], on context: UnsafeMutablePointer<redisContext>) throws(RedisError) -> RedisValue {
-        let strings = arguments.map { strdup($0) }
-        defer { strings.forEach { free($0) } }
-        var pointers = strings.map { UnsafePointer<CChar>($0) }
-        let lengths = arguments.map { $0.utf8.count }
-        let raw = pointers.withUnsafeMutableBufferPointer { argv in
-            lengths.withUnsafeBufferPointer { argvlen in
-                redisCommandArgv(context, Int32(arguments.count), argv.baseAddress, argvlen.baseAddress)
-            }
-        }
-        guard let reply = raw?.assumingMemoryBound(to: redisReply.self) else {
+        guard let reply = redisCommand(arguments, on: context) else {
             throw RedisError(.unavailable, context.pointee.err != 0 ? String(cString: parley_redis_errstr(context)) : "no reply")
         }
         defer { freeReplyObject(reply) }
@@ -143,4 +134,17 @@ final class RedisConnection: @unchecked Sendable {
         let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
         return Glibc.timeval(tv_sec: Int(micros / 1_000_000), tv_usec: Int(micros % 1_000_000))
     }
+}
+
+/// Sends one command and reads its reply (hiredis's blocking call); nil when the connection
+/// failed (`context.pointee.err` says why). The caller frees the reply.
+func redisCommand(_ arguments: [String], on context: UnsafeMutablePointer<redisContext>) -> UnsafeMutablePointer<redisReply>? {
+    let strings = arguments.map { strdup($0) }
+    defer { strings.forEach { free($0) } }
+    var pointers = strings.map { UnsafePointer<CChar>($0) }
+    let lengths = arguments.map { $0.utf8.count }
+    let raw = pointers.withUnsafeMutableBufferPointer { argv in
+        lengths.withUnsafeBufferPointer { redisCommandArgv(context, Int32(arguments.count), argv.baseAddress, $0.baseAddress) }
+    }
+    return raw?.assumingMemoryBound(to: redisReply.self)
 }

@@ -214,6 +214,30 @@ import Testing
         #expect(await b.waitForExit() == 0)
         stack.mock.signal(SIGTERM)
     }
+
+    /// A stop sent to the instance that does not run the answer reaches the one that does.
+    @Test func stopReachesTheInstanceRunningTheAnswer() async throws {
+        guard let redis = Self.redisURL else { return }
+        let stack = try await Stack()
+        let (a, portA) = try await stack.serve(["REDIS_URL": redis])
+        let (b, portB) = try await stack.serve(["REDIS_URL": redis])
+        let token = try await Self.register(portA, "stop-\(UUID())@example.org")
+        let session = try #require(try await Self.call(portA, "POST", "/v1/sessions", token: token)["id"] as? String)
+        let stream = Task { try await Self.streamSend(portA, token: token, session: session, content: "long mock:tokens=1000 mock:delay=20") }
+        try await Task.sleep(for: .milliseconds(600))
+        let stopped = try await Self.call(portB, "POST", "/v1/sessions/\(session)/stop", token: token)
+        let message = try #require(stopped["message"] as? [String: Any])
+        #expect(message["status"] as? String == "interrupted")
+        let events = try await stream.value
+        #expect(events.last?.event == "done")
+        #expect((events.last?.json["message"] as? [String: Any])?["status"] as? String == "interrupted")
+        #expect((events.last?.json["message"] as? [String: Any])?["content"] as? String == message["content"] as? String)
+        for parley in [a, b] {
+            parley.signal(SIGTERM)
+            #expect(await parley.waitForExit() == 0)
+        }
+        stack.mock.signal(SIGTERM)
+    }
 }
 
 /// One Server-Sent Event as curl printed it.

@@ -40,6 +40,8 @@ public protocol MessageRepository: Sendable {
     func list(sessionID: ChatSession.ID, limit: Int, cursor: String?) async throws -> Page<Message>
     /// The last `count` messages, oldest first (the context sent upstream).
     func recent(sessionID: ChatSession.ID, count: Int) async throws -> [Message]
+    /// The session's latest answer still being generated, by whichever instance.
+    func streaming(sessionID: ChatSession.ID) async throws -> Message?
     /// Every message of the session, oldest first (export, fork).
     func all(sessionID: ChatSession.ID) async throws -> [Message]
     /// Writes content, status, finish reason, usage and update time (checkpoints and the end of a turn).
@@ -52,4 +54,10 @@ public protocol UsageRepository: Sendable {
     func record(_ event: UsageEvent) async throws
     /// Tokens (prompt + completion) the user used since `since`.
     func tokensUsed(userID: User.ID, since: Date) async throws -> Int
+}
+
+/// Reaches the instance that runs a turn, when it is not this one.
+public protocol TurnSignals: Sendable {
+    /// Asks every instance to stop the answer it may be generating in `session`.
+    func broadcastStop(_ session: ChatSession.ID) async throws
 }

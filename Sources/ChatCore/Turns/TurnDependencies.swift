@@ -10,10 +10,13 @@ public struct TurnDependencies: Sendable {
     public let settings: ChatSettings
     public let limiter: any RateLimiter
     public let policy: RatePolicy
+    /// Reaches other instances (stop); nil when this instance is alone.
+    public let signals: (any TurnSignals)?
     public let logger: Logger
 
     public init(chat: ChatDependencies, store: any TurnRepository, usage: any UsageRepository, provider: any ChatProvider,
-                settings: ChatSettings, limiter: any RateLimiter, policy: RatePolicy, logger: Logger) {
+                settings: ChatSettings, limiter: any RateLimiter, policy: RatePolicy,
+                signals: (any TurnSignals)? = nil, logger: Logger) {
         self.chat = chat
         self.store = store
         self.usage = usage
@@ -21,6 +24,7 @@ public struct TurnDependencies: Sendable {
         self.settings = settings
         self.limiter = limiter
         self.policy = policy
+        self.signals = signals
         self.logger = logger
     }
 }

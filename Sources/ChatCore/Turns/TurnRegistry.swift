@@ -44,6 +44,11 @@ public final class TurnRegistry: Sendable {
         }
     }
 
+    /// Stops the answer running here in `session`, if any (a stop relayed from another instance).
+    public func stop(session id: ChatSession.ID) {
+        turn(forSession: id)?.stop(.requested)
+    }
+
     /// Claims `session` for a new turn.
     func reserve(_ session: ChatSession.ID) throws(DomainError) {
         try state.withLock { state throws(DomainError) in

@@ -42,12 +42,23 @@ public struct StopTurn: Sendable {
         self.deps = deps
     }
 
-    /// The stopped assistant message as saved.
+    /// The stopped assistant message as saved. An answer another instance generates is
+    /// stopped through `signals`, and its saved row awaited (up to five seconds).
     public func callAsFunction(_ principal: Principal, sessionID: ChatSession.ID) async throws -> Message {
         _ = try await deps.chat.ownSession(sessionID, of: principal)
-        guard let turn = deps.registry.turn(forSession: sessionID) else { throw DomainError.noTurnInProgress }
-        turn.stop(.requested)
-        guard let end = await turn.waitForEnd() else { throw CancellationError() }
-        return end.message
+        if let turn = deps.registry.turn(forSession: sessionID) {
+            turn.stop(.requested)
+            guard let end = await turn.waitForEnd() else { throw CancellationError() }
+            return end.message
+        }
+        guard let signals = deps.signals, let running = try await deps.chat.messages.streaming(sessionID: sessionID) else {
+            throw DomainError.noTurnInProgress
+        }
+        try await signals.broadcastStop(sessionID)
+        for _ in 0..<100 {
+            try await Task.sleep(for: .milliseconds(50))
+            if let saved = try await deps.chat.messages.find(id: running.id, sessionID: sessionID), saved.status != .streaming { return saved }
+        }
+        throw DomainError.unavailable("the instance generating this answer did not confirm the stop; try again")
     }
 }

@@ -61,6 +61,13 @@ public struct SQLMessageRepository: MessageRepository {
         ).map(Self.decode).reversed()
     }
 
+    public func streaming(sessionID: ChatSession.ID) async throws -> Message? {
+        try await database.query(
+            "SELECT \(Self.columns) FROM messages WHERE session_id = $1 AND status = 'streaming' ORDER BY position DESC LIMIT 1",
+            [.text(sessionID.description)]
+        ).first.map(Self.decode)
+    }
+
     public func all(sessionID: ChatSession.ID) async throws -> [Message] {
         try await database.query(
             "SELECT \(Self.columns) FROM messages WHERE session_id = $1 ORDER BY position", [.text(sessionID.description)]

@@ -62,8 +62,12 @@ struct AppServices: Sendable {
         }
         let turns = TurnDependencies(
             chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database), provider: provider,
-            settings: config.chat, limiter: limiter, policy: config.rateLimits.policy, logger: Logger(label: "parley.turns")
+            settings: config.chat, limiter: limiter, policy: config.rateLimits.policy, signals: redis.map(RedisTurnSignals.init),
+            logger: Logger(label: "parley.turns")
         )
+        if let redisConfiguration = config.rateLimits.redis {
+            RedisTurnSignals.listen(configuration: redisConfiguration, registry: chat.turns, logger: Logger(label: "parley.redis")).start()
+        }
         let authLimit = config.rateLimits.policy.authPerMinute.map {
             AuthRateLimit(limiter: limiter, perMinute: $0, clients: ClientAddress(trusted: config.rateLimits.trustedProxies))
         }

@@ -1,0 +1,82 @@
+import CHiredis
+import Foundation
+public import Logging
+
+/// Listens on one Redis channel on a connection and a thread of its own (a subscribed
+/// connection blocks in a read until a message comes), reconnecting with backoff, and hands
+/// each message to `onMessage`. It runs for the life of the process.
+public final class RedisSubscriber: Sendable {
+    private let configuration: RedisConfiguration
+    private let channel: String
+    private let logger: Logger
+    private let onMessage: @Sendable (String) -> Void
+
+    public init(configuration: RedisConfiguration, channel: String, logger: Logger, onMessage: @escaping @Sendable (String) -> Void) {
+        self.configuration = configuration
+        self.channel = channel
+        self.logger = logger
+        self.onMessage = onMessage
+    }
+
+    public func start() {
+        let thread = Thread { [self] in self.run() }
+        thread.name = "parley.redis.subscriber"
+        thread.start()
+    }
+
+    private func run() {
+        var failures = 0
+        while true {
+            if let context = connect() {
+                if failures > 0 { logger.info("redis subscription restored", metadata: ["parley.redis.channel": "\(channel)"]) }
+                failures = 0
+                listen(context)
+                redisFree(context)
+            }
+            failures += 1
+            if failures == 1 { logger.warning("redis subscription lost; reconnecting", metadata: ["parley.redis.channel": "\(channel)"]) }
+            usleep(UInt32(min(50_000 << min(failures, 6), 2_000_000)))
+        }
+    }
+
+    private func connect() -> UnsafeMutablePointer<redisContext>? {
+        let micros = configuration.connectTimeout.components.seconds * 1_000_000 + configuration.connectTimeout.components.attoseconds / 1_000_000_000_000
+        let timeout = timeval(tv_sec: Int(micros / 1_000_000), tv_usec: Int(micros % 1_000_000))
+        guard let context = redisConnectWithTimeout(configuration.host, Int32(configuration.port), timeout) else { return nil }
+        if context.pointee.err != 0 {
+            redisFree(context)
+            return nil
+        }
+        var commands: [[String]] = []
+        if let password = configuration.password { commands.append(configuration.username.map { ["AUTH", $0, password] } ?? ["AUTH", password]) }
+        commands.append(["SUBSCRIBE", channel])
+        for command in commands {
+            guard let reply = redisCommand(command, on: context) else {
+                redisFree(context)
+                return nil
+            }
+            let failed = reply.pointee.type == REDIS_REPLY_ERROR
+            freeReplyObject(reply)
+            if failed {
+                redisFree(context)
+                return nil
+            }
+        }
+        return context
+    }
+
+    /// Reads `["message", channel, payload]` replies until the connection breaks.
+    private func listen(_ context: UnsafeMutablePointer<redisContext>) {
+        while true {
+            var raw: UnsafeMutableRawPointer?
+            guard redisGetReply(context, &raw) == REDIS_OK, let reply = raw?.assumingMemoryBound(to: redisReply.self) else { return }
+            defer { freeReplyObject(reply) }
+            let r = reply.pointee
+            guard r.type == REDIS_REPLY_ARRAY, r.elements == 3, let payload = r.element[2]?.pointee, let str = payload.str else { continue }
+            let text = str.withMemoryRebound(to: UInt8.self, capacity: Int(payload.len)) {
+                String(decoding: UnsafeBufferPointer(start: $0, count: Int(payload.len)), as: UTF8.self)
+            }
+            onMessage(text)
+        }
+    }
+}
