@@ -30,7 +30,7 @@ run: release
 	$$($(SWIFT) build -c release --show-bin-path)/parley serve
 
 ## Every test: unit, parser tables, live servers on loopback, curl, the parley binary itself,
-## and the storage contract against SQLite and a throwaway PostgreSQL that this starts.
+## and the storage and rate-limit contracts against SQLite and a throwaway PostgreSQL and Redis that this starts.
 test: deps-test
 	$(SWIFT) build --build-tests
 	scripts/run-tests.sh
