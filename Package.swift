@@ -73,7 +73,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
-            name: "RateLimiting",
+            name: "Coordination",
             dependencies: ["ChatCore", "RedisClient", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
@@ -117,7 +117,7 @@ let package = Package(
                 "LLMProviders",
                 "Storage",
                 "Security",
-                "RateLimiting",
+                "Coordination",
                 "RedisClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -159,14 +159,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "RateLimitingTests",
-            dependencies: ["RateLimiting", "RedisClient", "ChatCore", "HTTPServerTesting", .product(name: "Logging", package: "swift-log")],
+            name: "CoordinationTests",
+            dependencies: ["Coordination", "RedisClient", "ChatCore", "HTTPServerTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ChatAPITests",
             dependencies: ["ChatAPI", "ChatCore", "ChatCoreTesting", "Storage", "StorageTesting", "Security", "HTTPServer", "HTTPServerTesting",
-                           "LLMProviders", "MockLLM", "RateLimiting", "RedisClient", .product(name: "Logging", package: "swift-log")],
+                           "LLMProviders", "MockLLM", "Coordination", "RedisClient", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

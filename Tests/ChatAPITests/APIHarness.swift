@@ -7,7 +7,7 @@ import HTTPServerTesting
 import LLMProviders
 import Logging
 import MockLLM
-import RateLimiting
+import Coordination
 import Security
 import Storage
 import StorageTesting
@@ -29,7 +29,7 @@ struct APIHarness: APICalls {
 
     /// Runs `body` against a server on `backend`; nil-returning backends (Postgres outside CI) skip.
     static func with(_ backend: TestBackend, settings configure: (inout ChatSettings) -> Void = { _ in },
-                     policy: RatePolicy = .unlimited, limiter: any RateLimiter = InProcessRateLimiter(),
+                     policy: RatePolicy = .unlimited, limiter: any RateLimiter = InProcessRateLimiter(), cacheTTL: Duration? = nil,
                      _ body: (APIHarness) async throws -> Void) async throws {
         guard let database = try await backend.makeDatabase() else { return }
         let clock = ManualClock(Date())
@@ -66,7 +66,8 @@ struct APIHarness: APICalls {
                                             models: ["mock", "other-model", MockUpstream.model],
                                             turns: TurnRegistry(keepAliveInterval: settings.keepAliveInterval))
                 let turns = TurnDependencies(chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database),
-                                             provider: provider, settings: settings, limiter: limiter, policy: policy, logger: logger)
+                                             provider: provider, settings: settings, limiter: limiter, policy: policy,
+                                             cache: cacheTTL.map { (InProcessResponseCache(), $0, { SecureSecretGenerator().digest($0) }) }, logger: logger)
                 SessionRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
                 ProjectRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
                 TurnRoutes.register(on: &routes, turns: turns, auth: deps, logger: logger)

@@ -4,7 +4,9 @@ import ChatCoreTesting
 import Foundation
 import HTTPServer
 import HTTPServerTesting
-import RateLimiting
+import LLMProviders
+import Coordination
+import Storage
 import StorageTesting
 import Testing
 
@@ -101,6 +103,27 @@ import Testing
             #expect(refused.headers["retry-after"] == "60")
             api.clock.advance(.seconds(61))
             #expect(try await api.call("POST", "/v1/auth/register", json: #"{"email":"ann@example.org","password":"correct horse"}"#).status == 201)
+        }
+    }
+
+    /// With the response cache on, an identical request is answered from it: streamed the
+    /// same, marked `cached`, recorded, and the upstream is not asked again.
+    @Test func identicalRequestIsAnsweredFromTheCache() async throws {
+        try await APIHarness.with(.sqlite, cacheTTL: .seconds(60)) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let first = try await api.newSession(token), second = try await api.newSession(token)
+            let asked = try await api.send("What is parley? mock:tokens=6 mock:delay=1", session: first, token: token)
+            #expect(asked.last?.json["cached"] == nil)
+            let upstreamAnswers = api.upstream.responseCount
+            let again = try await api.send("What is parley? mock:tokens=6 mock:delay=1", session: second, token: token)
+            #expect(again.last?.event == "done")
+            #expect(again.last?.json["cached"] as? Bool == true)
+            #expect(again.compactMap(\.delta).joined() == asked.compactMap(\.delta).joined())
+            #expect(api.upstream.responseCount == upstreamAnswers, "the upstream was not asked")
+            #expect(try await api.database.query("SELECT id FROM usage_events", []).count == 2)
+            // Another context (the first session now has history) is not a hit.
+            let followUp = try await api.send("What is parley? mock:tokens=6 mock:delay=1", session: first, token: token)
+            #expect(followUp.last?.json["cached"] == nil)
         }
     }
 

@@ -106,15 +106,17 @@ struct TurnStartDTO: Encodable {
     let assistantMessageId: String
 }
 
-/// `event: done` and the answer to a stop.
+/// `event: done` and the answer to a stop. `cached` only when the answer came from the cache.
 struct TurnEndDTO: Encodable {
     let message: MessageDTO
+    var cached: Bool? = nil
 }
 
 /// The JSON answer to a send without `Accept: text/event-stream`.
 struct CompletedTurnDTO: Encodable {
     let userMessage: MessageDTO
     let message: MessageDTO
+    var cached: Bool? = nil
 }
 
 /// A conversation as `GET /v1/sessions/{id}/export?format=json` writes it.

@@ -73,6 +73,9 @@ public enum TurnRoutes {
                 case .ended(.done(let message)):
                     try await events.send(ServerSentEvent(event: "done", data: encode(TurnEndDTO(message: MessageDTO(message)))))
                     return
+                case .ended(.cached(let message)):
+                    try await events.send(ServerSentEvent(event: "done", data: encode(TurnEndDTO(message: MessageDTO(message), cached: true))))
+                    return
                 case .detached:
                     return
                 }
@@ -91,6 +94,8 @@ public enum TurnRoutes {
                 throw CancellationError()
             case .ended(.done(let message)):
                 return JSONBody.response(CompletedTurnDTO(userMessage: MessageDTO(user), message: MessageDTO(message)))
+            case .ended(.cached(let message)):
+                return JSONBody.response(CompletedTurnDTO(userMessage: MessageDTO(user), message: MessageDTO(message), cached: true))
             case .ended(.shutdown(let message)):
                 throw Problem(.serviceUnavailable, code: "server_shutdown",
                               detail: "the server is restarting; the partial answer is saved as message \(message.id)")

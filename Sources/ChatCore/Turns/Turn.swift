@@ -8,10 +8,12 @@ public enum TurnEnd: Sendable, Equatable {
     case failed(TurnFailure, Message)
     /// The server is shutting down; the message is `interrupted` with what was generated.
     case shutdown(Message)
+    /// Answered from the response cache (`complete`).
+    case cached(Message)
 
     public var message: Message {
         switch self {
-        case .done(let message), .failed(_, let message), .shutdown(let message): message
+        case .done(let message), .failed(_, let message), .shutdown(let message), .cached(let message): message
         }
     }
 }

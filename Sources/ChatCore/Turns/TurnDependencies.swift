@@ -12,11 +12,14 @@ public struct TurnDependencies: Sendable {
     public let policy: RatePolicy
     /// Reaches other instances (stop); nil when this instance is alone.
     public let signals: (any TurnSignals)?
+    /// Answers kept for identical requests, and for how long; nil when off.
+    public let cache: (cache: any ResponseCache, ttl: Duration, digest: @Sendable (String) -> String)?
     public let logger: Logger
 
     public init(chat: ChatDependencies, store: any TurnRepository, usage: any UsageRepository, provider: any ChatProvider,
                 settings: ChatSettings, limiter: any RateLimiter, policy: RatePolicy,
-                signals: (any TurnSignals)? = nil, logger: Logger) {
+                signals: (any TurnSignals)? = nil,
+                cache: (cache: any ResponseCache, ttl: Duration, digest: @Sendable (String) -> String)? = nil, logger: Logger) {
         self.chat = chat
         self.store = store
         self.usage = usage
@@ -25,6 +28,7 @@ public struct TurnDependencies: Sendable {
         self.limiter = limiter
         self.policy = policy
         self.signals = signals
+        self.cache = cache
         self.logger = logger
     }
 }

@@ -12,6 +12,7 @@ struct TurnRunner: Sendable {
         var finishReason: String?
         var usage: TokenUsage?
         var failure: ProviderError?
+        var cached = false
     }
 
     func start(_ turn: Turn, request: CompletionRequest) {
@@ -21,7 +22,11 @@ struct TurnRunner: Sendable {
     private func run(_ turn: Turn, request: CompletionRequest) async {
         let started = ContinuousClock.now
         // Stop and shutdown cancel only the generation; saving happens here, uncancelled.
-        let generation = Task { await generate(turn, request: request) }
+        let cacheKey = deps.cache.map { $0.digest(Self.canonical(request)) }
+        let generation = Task {
+            if let cacheKey, let hit = await cachedAnswer(cacheKey) { return replay(hit, into: turn) }
+            return await generate(turn, request: request)
+        }
         turn.attach { generation.cancel() }
         let renewal = renewLease(of: turn)
         let generated = await generation.value
@@ -47,8 +52,18 @@ struct TurnRunner: Sendable {
         await record(message, of: turn, latency: ContinuousClock.now - started)
         await settleLimits(of: turn, usage: message.usage)
 
+        if let cacheKey, !generated.cached, message.status == .complete, let usage = message.usage, let cache = deps.cache {
+            let answer = CachedAnswer(content: message.content, finishReason: message.finishReason,
+                                      promptTokens: usage.promptTokens, completionTokens: usage.completionTokens)
+            do { try await cache.cache.store(answer, for: cacheKey, ttl: cache.ttl) } catch {
+                deps.logger.warning("response cache not written", metadata: ["parley.error": "\(error)"])
+            }
+        }
+
         let end: TurnEnd
-        if let failure = generated.failure {
+        if generated.cached, message.status == .complete {
+            end = .cached(message)
+        } else if let failure = generated.failure {
             end = .failed(Self.failure(failure), message)
         } else if stop == .shutdown {
             end = .shutdown(message)
@@ -85,6 +100,33 @@ struct TurnRunner: Sendable {
             generated.failure = ProviderError(.failed, "the answer could not be read: \(type(of: error))")
         }
         return generated
+    }
+
+    private func cachedAnswer(_ key: String) async -> CachedAnswer? {
+        do {
+            return try await deps.cache?.cache.answer(for: key)
+        } catch {
+            deps.logger.warning("response cache not read", metadata: ["parley.error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Puts a cached answer into the turn at once: its readers get it as one `token` event
+    /// (pacing it out would only make the client wait for what is already here).
+    private func replay(_ answer: CachedAnswer, into turn: Turn) -> Generated {
+        turn.append(answer.content)
+        return Generated(finishReason: answer.finishReason,
+                         usage: TokenUsage(promptTokens: answer.promptTokens, completionTokens: answer.completionTokens), cached: true)
+    }
+
+    /// The request as one text for the cache key: model, parameters and every message, each
+    /// length-prefixed so no two requests read the same.
+    static func canonical(_ request: CompletionRequest) -> String {
+        var text = "\(request.model.utf8.count):\(request.model)|t=\(request.temperature.map { "\($0)" } ?? "-")|m=\(request.maxTokens.map { "\($0)" } ?? "-")"
+        for message in request.messages {
+            text += "|\(message.role.rawValue):\(message.content.utf8.count):\(message.content)"
+        }
+        return text
     }
 
     /// Keeps the turn's stream lease alive while it runs, renewing at a third of its lifetime.

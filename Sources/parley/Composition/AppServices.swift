@@ -5,7 +5,7 @@ import ChatCore
 import FoundationEssentials
 import LLMProviders
 import Logging
-import RateLimiting
+import Coordination
 import RedisClient
 import ChatAPI
 import Security
@@ -63,6 +63,10 @@ struct AppServices: Sendable {
         let turns = TurnDependencies(
             chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database), provider: provider,
             settings: config.chat, limiter: limiter, policy: config.rateLimits.policy, signals: redis.map(RedisTurnSignals.init),
+            cache: config.rateLimits.responseCacheTTL.map { ttl in
+                let secrets = auth.secrets
+                return (redis.map { RedisResponseCache(redis: $0) as any ResponseCache } ?? InProcessResponseCache(), ttl, { secrets.digest($0) })
+            },
             logger: Logger(label: "parley.turns")
         )
         if let redisConfiguration = config.rateLimits.redis {

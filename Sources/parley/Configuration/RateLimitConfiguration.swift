@@ -1,14 +1,17 @@
 import ChatAPI
 import ChatCore
-import RateLimiting
+import Coordination
 import RedisClient
 
-/// Limits and where they are kept: `REDIS_URL` (shared by every instance) or this process.
+/// Limits, the response cache, and where they are kept: `REDIS_URL` (shared by every
+/// instance) or this process.
 struct RateLimitConfiguration: Sendable {
     var redis: RedisConfiguration?
     var failMode: FailModeRateLimiter.Mode
     var policy: RatePolicy
     var trustedProxies: [ClientAddress.Network]
+    /// How long identical requests get the same answer; nil: no cache.
+    var responseCacheTTL: Duration?
 
     init(environment env: Environment) throws(ConfigurationError) {
         if let url = env["REDIS_URL"] {
@@ -41,6 +44,8 @@ struct RateLimitConfiguration: Sendable {
         policy = RatePolicy(user: user, guest: guest, authPerMinute: try limit("AUTH_RATE_LIMIT_PER_MINUTE", 20),
                             serverStreams: try limit("SERVER_MAX_CONCURRENT_STREAMS", 0))
         policy.streamLease = try env.seconds("STREAM_LEASE_SECONDS", default: 30, range: 1...3600)
+        let ttl = try env.integer("RESPONSE_CACHE_TTL", default: 0, range: 0...(30 * 86_400))
+        responseCacheTTL = ttl == 0 ? nil : .seconds(ttl)
         trustedProxies = []
         for entry in (env["TRUSTED_PROXIES"] ?? "").split(separator: ",") {
             let text = entry.filter { $0 != " " }

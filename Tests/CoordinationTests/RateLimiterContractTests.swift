@@ -2,7 +2,7 @@ import ChatCore
 import Foundation
 import HTTPServerTesting
 import Logging
-import RateLimiting
+import Coordination
 import RedisClient
 import Testing
 
@@ -196,5 +196,28 @@ extension RateDecision {
     var isRefused: Bool {
         if case .refused = self { return true }
         return false
+    }
+}
+
+/// Both response caches keep an answer for its time to live, and only for its key.
+@Suite struct ResponseCacheTests {
+    @Test(arguments: LimiterBackend.allCases)
+    func answersAreKeptForTheirTimeToLive(_ backend: LimiterBackend) async throws {
+        let cache: any ResponseCache
+        switch backend {
+        case .inProcess:
+            cache = InProcessResponseCache(capacity: 2)
+        case .redis:
+            guard let url = ProcessInfo.processInfo.environment["PARLEY_TEST_REDIS_URL"] else { return }
+            cache = RedisResponseCache(redis: RedisClient(configuration: try RedisConfiguration(url: url)))
+        }
+        let key = "k-\(UUID())"
+        let answer = CachedAnswer(content: "Grüße ✈️", finishReason: "stop", promptTokens: 3, completionTokens: 4)
+        #expect(try await cache.answer(for: key) == nil)
+        try await cache.store(answer, for: key, ttl: .milliseconds(300))
+        #expect(try await cache.answer(for: key) == answer)
+        #expect(try await cache.answer(for: key + "x") == nil)
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(try await cache.answer(for: key) == nil, "expired")
     }
 }
