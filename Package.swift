@@ -37,6 +37,10 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "Metrics",
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "ChatCoreTesting",
             dependencies: ["ChatCore"],
             swiftSettings: strictSettings
@@ -104,7 +108,7 @@ let package = Package(
         ),
         .target(
             name: "ChatAPI",
-            dependencies: ["HTTPServer", "ChatCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HTTPServer", "ChatCore", "Metrics", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -119,6 +123,7 @@ let package = Package(
                 "Security",
                 "Coordination",
                 "RedisClient",
+                "Metrics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -6,7 +6,8 @@ public import Logging
 /// Sending a message, following its answer, stopping it (DESIGN §5). The answer is generated
 /// by a job of its own: these routes are only its readers.
 public enum TurnRoutes {
-    public static func register(on router: inout RouterBuilder, turns: TurnDependencies, auth authDeps: AuthDependencies, logger: Logger) {
+    public static func register(on router: inout RouterBuilder, turns: TurnDependencies, auth authDeps: AuthDependencies,
+                                metrics: HTTPMetrics? = nil, logger: Logger) {
         let auth = BearerAuthentication(authDeps)
         // Room for the longest message even if every character is escaped as \uXXXX.
         let bodyLimit = max(64 * 1024, turns.settings.maxMessageLength * 12 + 1024)
@@ -21,7 +22,7 @@ public enum TurnRoutes {
             var response: Response
             if request.wantsEventStream {
                 let start = TurnStartDTO(userMessage: MessageDTO(ticket.userMessage), assistantMessageId: ticket.assistantMessageID.description)
-                response = eventStream(start: start, follower: ticket.follower)
+                response = eventStream(start: start, follower: ticket.follower, metrics: metrics)
             } else {
                 var follower = ticket.follower
                 response = try await completedTurn(user: ticket.userMessage, follower: &follower)
@@ -35,7 +36,7 @@ public enum TurnRoutes {
             let messageID: Message.ID = try request.identifier("mid", of: "message")
             let offset = try request.resumeOffset()
             let follower = try await FollowTurn(turns)(principal, sessionID: sessionID, messageID: messageID, after: offset)
-            return eventStream(start: nil, follower: follower)
+            return eventStream(start: nil, follower: follower, metrics: metrics)
         })
         router.get("/v1/usage", handle(logger) { request in
             let principal = try await auth.principal(for: request)
@@ -54,8 +55,10 @@ public enum TurnRoutes {
 
     /// The turn as Server-Sent Events: `start` (on send), a `token` per delta whose id is the
     /// byte length delivered so far, then `done` or `error`; a comment while nothing happens.
-    static func eventStream(start: TurnStartDTO?, follower: TurnFollower) -> Response {
+    static func eventStream(start: TurnStartDTO?, follower: TurnFollower, metrics: HTTPMetrics?) -> Response {
         .eventStream { events in
+            metrics?.streamOpened()
+            defer { metrics?.streamClosed() }
             var follower = follower
             if let start { try await events.send(ServerSentEvent(event: "start", data: encode(start))) }
             while true {

@@ -76,3 +76,10 @@ public protocol ChatProvider: Sendable {
     /// stream) stops the generation upstream at once.
     func complete(_ request: CompletionRequest) -> AsyncThrowingStream<CompletionEvent, any Error>
 }
+
+/// Hears how turns go, for metrics: time to the first token and how each turn ended.
+public protocol TurnObserver: Sendable {
+    func firstToken(model: String, after latency: Duration)
+    /// `failure` is the error code of a failed turn (`upstream_timeout`, …), nil otherwise.
+    func turnEnded(model: String, status: Message.Status, failure: String?, completionTokens: Int)
+}

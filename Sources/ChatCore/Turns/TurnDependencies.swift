@@ -14,12 +14,14 @@ public struct TurnDependencies: Sendable {
     public let signals: (any TurnSignals)?
     /// Answers kept for identical requests, and for how long; nil when off.
     public let cache: (cache: any ResponseCache, ttl: Duration, digest: @Sendable (String) -> String)?
+    public let observer: (any TurnObserver)?
     public let logger: Logger
 
     public init(chat: ChatDependencies, store: any TurnRepository, usage: any UsageRepository, provider: any ChatProvider,
                 settings: ChatSettings, limiter: any RateLimiter, policy: RatePolicy,
                 signals: (any TurnSignals)? = nil,
-                cache: (cache: any ResponseCache, ttl: Duration, digest: @Sendable (String) -> String)? = nil, logger: Logger) {
+                cache: (cache: any ResponseCache, ttl: Duration, digest: @Sendable (String) -> String)? = nil,
+                observer: (any TurnObserver)? = nil, logger: Logger) {
         self.chat = chat
         self.store = store
         self.usage = usage
@@ -29,6 +31,7 @@ public struct TurnDependencies: Sendable {
         self.policy = policy
         self.signals = signals
         self.cache = cache
+        self.observer = observer
         self.logger = logger
     }
 }

@@ -25,7 +25,7 @@ struct TurnRunner: Sendable {
         let cacheKey = deps.cache.map { $0.digest(Self.canonical(request)) }
         let generation = Task {
             if let cacheKey, let hit = await cachedAnswer(cacheKey) { return replay(hit, into: turn) }
-            return await generate(turn, request: request)
+            return await generate(turn, request: request, started: started)
         }
         turn.attach { generation.cancel() }
         let renewal = renewLease(of: turn)
@@ -72,15 +72,23 @@ struct TurnRunner: Sendable {
         }
         turn.finish(end)
         deps.registry.remove(turn)
+        let failureCode: String? = if case .failed(let failure, _) = end { failure.code } else { nil }
+        deps.observer?.turnEnded(model: turn.model, status: message.status, failure: failureCode,
+                                 completionTokens: message.usage?.completionTokens ?? 0)
     }
 
-    private func generate(_ turn: Turn, request: CompletionRequest) async -> Generated {
+    private func generate(_ turn: Turn, request: CompletionRequest, started: ContinuousClock.Instant) async -> Generated {
         var generated = Generated()
         var lastCheckpoint = ContinuousClock.now
+        var first = true
         do {
             for try await event in deps.provider.complete(request) {
                 switch event {
                 case .delta(let text):
+                    if first {
+                        first = false
+                        deps.observer?.firstToken(model: request.model, after: ContinuousClock.now - started)
+                    }
                     turn.append(text)
                     if ContinuousClock.now - lastCheckpoint >= deps.settings.checkpointInterval {
                         lastCheckpoint = ContinuousClock.now

@@ -17,6 +17,11 @@ public struct Request: Sendable {
     public var trailers: HTTPFields
     /// Values bound by the route pattern (`/v1/sessions/{id}` → `id`).
     public var parameters: PathParameters
+    /// The pattern of the route that matched (`/v1/sessions/{id}`), nil when none did; set
+    /// before middleware runs, for logs and metrics by route.
+    public var route: String?
+    /// The matched route's handler, run innermost after the middleware.
+    var handler: RouteHandler?
     /// The peer's address as text (`127.0.0.1`, `::1`).
     public let remoteAddress: String
 

@@ -3,11 +3,21 @@ import Logging
 /// An immutable route table with its middleware chain: the `HTTPResponder` applications hand the server.
 ///
 /// Routes are matched by segment count, then by specificity (literal segments win over
-/// parameters), so `/v1/sessions/search` is found before `/v1/sessions/{id}`.
+/// parameters), so `/v1/sessions/search` is found before `/v1/sessions/{id}`. The match
+/// happens before the middleware runs, so middleware sees `request.route` (for logs and
+/// metrics by route) and the path parameters; the route's handler runs innermost.
 public struct Router: HTTPResponder {
     private let routesBySegmentCount: [Int: [RouterBuilder.Route]]
     private let chain: Next
     public let defaultBodyLimit: Int
+
+    /// What a request's method and path found in the table.
+    private enum Resolution {
+        case route(RouterBuilder.Route, PathParameters)
+        case badEncoding(String)
+        case methodNotAllowed(Set<HTTPMethod>)
+        case notFound
+    }
 
     init(routes: [RouterBuilder.Route], middleware: [any Middleware], defaultBodyLimit: Int, logger: Logger?) {
         var table: [Int: [RouterBuilder.Route]] = [:]
@@ -22,7 +32,19 @@ public struct Router: HTTPResponder {
 
         let logger = logger ?? Logger(label: "parley.http.router")
         let dispatch: @Sendable (Request) async throws -> Response = { [table] request in
-            await Router.dispatch(request, table: table, logger: logger)
+            var request = request
+            if request.handler == nil {
+                // Matched in `respond` unless a middleware made a new request.
+                let resolution = Router.resolve(request, table: table)
+                guard case .route(let route, let parameters) = resolution else { return Router.unrouted(request, resolution) }
+                request.parameters = parameters
+                request.handler = route.handler
+            }
+            do {
+                return try await request.handler?(request) ?? Router.unrouted(request, .notFound)
+            } catch {
+                return Router.render(error, logger: logger)
+            }
         }
         var next = Next(run: dispatch)
         for layer in middleware.reversed() {
@@ -46,6 +68,12 @@ public struct Router: HTTPResponder {
     }
 
     public func respond(to request: Request) async -> Response {
+        var request = request
+        if case .route(let route, let parameters) = Router.resolve(request, table: routesBySegmentCount) {
+            request.route = route.pattern.description
+            request.parameters = parameters
+            request.handler = route.handler
+        }
         do {
             return try await chain(request)
         } catch {
@@ -57,7 +85,7 @@ public struct Router: HTTPResponder {
         Array(path.split(separator: "/", omittingEmptySubsequences: false).dropFirst())
     }
 
-    private static func dispatch(_ request: Request, table: [Int: [RouterBuilder.Route]], logger: Logger) async -> Response {
+    private static func resolve(_ request: Request, table: [Int: [RouterBuilder.Route]]) -> Resolution {
         let segments = segments(of: request.path)
         let method = request.method == .head ? .get : request.method
         var allowed: Set<HTTPMethod> = []
@@ -66,22 +94,26 @@ public struct Router: HTTPResponder {
             case .no:
                 continue
             case .badEncoding(let name):
-                return .problem(.badRequest, detail: "path parameter \(name) is not valid percent-encoded UTF-8")
+                return .badEncoding(name)
             case .yes(let parameters):
                 guard route.method == method else {
                     allowed.insert(route.method)
                     continue
                 }
-                var request = request
-                request.parameters = parameters
-                do {
-                    return try await route.handler(request)
-                } catch {
-                    return render(error, logger: logger)
-                }
+                return .route(route, parameters)
             }
         }
-        guard allowed.isEmpty else {
+        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed)
+    }
+
+    /// The answer to a request no route handles: why not.
+    private static func unrouted(_ request: Request, _ resolution: Resolution) -> Response {
+        switch resolution {
+        case .route, .notFound:
+            return .problem(.notFound, detail: "no route matches \(request.path)")
+        case .badEncoding(let name):
+            return .problem(.badRequest, detail: "path parameter \(name) is not valid percent-encoded UTF-8")
+        case .methodNotAllowed(var allowed):
             if allowed.contains(.get) { allowed.insert(.head) }
             let list = allowed.map(\.rawValue).sorted().joined(separator: ", ")
             return .problem(
@@ -89,7 +121,6 @@ public struct Router: HTTPResponder {
                 extraHeaders: HTTPFields([("Allow", list)])
             )
         }
-        return .problem(.notFound, detail: "no route matches \(request.path)")
     }
 
     private static func render(_ error: any Error, logger: Logger) -> Response {

@@ -1,14 +1,20 @@
 public import Logging
+import Synchronization
 
 /// PostgreSQL through libpq, with a connection pool.
 public final class PostgresDatabase: SQLDatabase {
     public let dialect = SQLDialect.postgres
     private let pool: PostgresPool
+    private let size: Int
+    private let leased = Atomic<Int>(0)
+
+    public var poolUsage: (inUse: Int, size: Int)? { (leased.load(ordering: .relaxed), size) }
 
     /// Opens one connection at once, so a wrong URL or an unreachable server fails start-up
     /// with a clear message instead of at the first request.
     public init(url: String, poolSize: Int = 10, acquireTimeout: Duration = .seconds(5), logger: Logger? = nil) async throws {
         pool = PostgresPool(url: url, size: poolSize, acquireTimeout: acquireTimeout)
+        size = poolSize
         let first = try await pool.acquire()
         await pool.release(first, broken: false)
     }
@@ -27,6 +33,8 @@ public final class PostgresDatabase: SQLDatabase {
 
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
         let connection = try await pool.acquire()
+        leased.add(1, ordering: .relaxed)
+        defer { leased.subtract(1, ordering: .relaxed) }
         do {
             let result = try await body(Leased(connection: connection))
             await pool.release(connection, broken: await connection.isBroken())

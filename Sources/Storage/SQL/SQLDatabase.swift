@@ -38,7 +38,13 @@ public protocol SQLDatabase: SQLConnection {
     func withConnection<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T
     /// Whether the database answers a trivial query now.
     func ping() async -> Bool
+    /// Connections leased and the pool's size, for a database with a pool.
+    var poolUsage: (inUse: Int, size: Int)? { get }
     func close() async
+}
+
+extension SQLDatabase {
+    public var poolUsage: (inUse: Int, size: Int)? { nil }
 }
 
 /// A failure of the database layer. `description` is safe to log and never holds SQL or values.

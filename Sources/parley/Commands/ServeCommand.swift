@@ -34,14 +34,17 @@ struct ServeCommand: AsyncParsableCommand {
 
         let apiLogger = Logger(label: "parley.api")
         var routes = RouterBuilder()
-        SystemRoutes.register(on: &routes, version: Parley.version)
+        routes.use(RequestLogging(logger: Logger(label: "parley.access"), metrics: services.metrics.http))
+        if let origins = config.corsOrigins { routes.use(CORS(origins: origins)) }
+        SystemRoutes.register(on: &routes, version: Parley.version, readiness: services.readiness, metrics: services.metrics.http.registry)
         AccountRoutes.register(on: &routes, deps: services.auth, authLimit: services.authLimit, logger: apiLogger)
         ModelRoutes.register(on: &routes, provider: services.provider, deps: services.auth, logger: apiLogger)
         SessionRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: apiLogger)
         ProjectRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: apiLogger)
-        TurnRoutes.register(on: &routes, turns: services.turns, auth: services.auth, logger: apiLogger)
+        TurnRoutes.register(on: &routes, turns: services.turns, auth: services.auth, metrics: services.metrics.http, logger: apiLogger)
         let router = routes.build(defaultBodyLimit: config.maxBodyBytes, logger: Logger(label: "parley.http"))
         let server = Server(configuration: config.server, responder: router, logger: Logger(label: "parley.http"))
+        services.metrics.watch(server: server, turns: services.turns.registry, database: services.database)
         do {
             try await ServerLifecycle.run(server, turns: services.turns.registry, grace: config.shutdownGrace, logger: logger, termination: termination)
         } catch {

@@ -5,6 +5,7 @@ import ChatCore
 import FoundationEssentials
 import LLMProviders
 import Logging
+import Metrics
 import Coordination
 import RedisClient
 import ChatAPI
@@ -20,6 +21,7 @@ struct AppServices: Sendable {
     let turns: TurnDependencies
     let authLimit: AuthRateLimit?
     let redis: RedisClient?
+    let metrics: ChatMetrics
 
     /// A hash of a random password that was thrown away: checked when a login names an
     /// unknown e-mail, so that costs the same as a wrong password (same argon2id parameters).
@@ -51,15 +53,17 @@ struct AppServices: Sendable {
             turns: TurnRegistry(keepAliveInterval: config.chat.keepAliveInterval)
         )
         var redis: RedisClient?
-        let limiter: any RateLimiter
+        let store: any RateLimiter
         if let redisConfiguration = config.rateLimits.redis {
             let client = RedisClient(configuration: redisConfiguration)
             if !(await client.ping()) { logger.warning("redis does not answer yet", metadata: ["parley.fail_mode": "\(config.rateLimits.failMode.rawValue)"]) }
             redis = client
-            limiter = FailModeRateLimiter(RedisRateLimiter(redis: client), mode: config.rateLimits.failMode, logger: Logger(label: "parley.ratelimit"))
+            store = FailModeRateLimiter(RedisRateLimiter(redis: client), mode: config.rateLimits.failMode, logger: Logger(label: "parley.ratelimit"))
         } else {
-            limiter = InProcessRateLimiter()
+            store = InProcessRateLimiter()
         }
+        let metrics = ChatMetrics(registry: MetricsRegistry())
+        let limiter = MeteredRateLimiter(inner: store, decisions: metrics.rateDecisions)
         let turns = TurnDependencies(
             chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database), provider: provider,
             settings: config.chat, limiter: limiter, policy: config.rateLimits.policy, signals: redis.map(RedisTurnSignals.init),
@@ -67,7 +71,7 @@ struct AppServices: Sendable {
                 let secrets = auth.secrets
                 return (redis.map { RedisResponseCache(redis: $0) as any ResponseCache } ?? InProcessResponseCache(), ttl, { secrets.digest($0) })
             },
-            logger: Logger(label: "parley.turns")
+            observer: metrics, logger: Logger(label: "parley.turns")
         )
         if let redisConfiguration = config.rateLimits.redis {
             RedisTurnSignals.listen(configuration: redisConfiguration, registry: chat.turns, logger: Logger(label: "parley.redis")).start()
@@ -75,7 +79,8 @@ struct AppServices: Sendable {
         let authLimit = config.rateLimits.policy.authPerMinute.map {
             AuthRateLimit(limiter: limiter, perMinute: $0, clients: ClientAddress(trusted: config.rateLimits.trustedProxies))
         }
-        return AppServices(database: database, auth: auth, provider: provider, chat: chat, turns: turns, authLimit: authLimit, redis: redis)
+        return AppServices(database: database, auth: auth, provider: provider, chat: chat, turns: turns, authLimit: authLimit, redis: redis,
+                           metrics: metrics)
     }
 
     static func makeProvider(_ config: ProviderConfiguration) -> any ChatProvider {
@@ -118,6 +123,15 @@ struct AppServices: Sendable {
         let line = secret + "\n"
         _ = line.withCString { write(fd, $0, strlen($0)) }
         return Array(secret.utf8)
+    }
+
+    /// What `GET /health/ready` asks: the database, Redis if configured, a provider.
+    var readiness: [ReadinessCheck] {
+        var checks = [ReadinessCheck("database") { await database.ping() }]
+        if let redis { checks.append(ReadinessCheck("redis") { await redis.ping() }) }
+        let models = provider.models
+        checks.append(ReadinessCheck("provider") { !models.isEmpty })
+        return checks
     }
 
     func closeConnections() async {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ChatAPI
 import ChatCore
 import HTTPServer
 import Logging
@@ -19,6 +20,8 @@ struct AppConfiguration: Sendable {
     var providers: ProviderConfiguration
     var chat = ChatSettings()
     var rateLimits: RateLimitConfiguration
+    /// Origins allowed cross-origin access (`CORS_ORIGINS`); nil: none.
+    var corsOrigins: CORS.Origins?
     /// Defaults that were used because a variable was not set, for the start-up log.
     var defaultsUsed: [String] = []
 
@@ -45,6 +48,16 @@ struct AppConfiguration: Sendable {
         storage = try StorageConfiguration(environment: env)
         auth = try AuthConfiguration(environment: env, storage: storage)
         providers = try ProviderConfiguration(environment: env, production: auth.production)
+        let origins = (env["CORS_ORIGINS"] ?? "").split(separator: ",").map { String($0.filter { $0 != " " }) }.filter { !$0.isEmpty }
+        if origins == ["*"] {
+            if auth.production { throw ConfigurationError(variable: "CORS_ORIGINS", message: "may not be * when APP_ENV=production; list the origins") }
+            corsOrigins = .any
+        } else if !origins.isEmpty {
+            for origin in origins where !(origin.hasPrefix("http://") || origin.hasPrefix("https://")) || origin.hasSuffix("/") || origin == "*" {
+                throw ConfigurationError(variable: "CORS_ORIGINS", message: "has \(origin), which is not an origin such as https://chat.example.org")
+            }
+            corsOrigins = .list(Set(origins))
+        }
         if providers.upstreams.isEmpty { defaultsUsed.append("no LLM_BASE_URL or MODELS_FILE: serving the built-in mock model") }
         if env["DATABASE_URL"] == nil { defaultsUsed.append("DATABASE_URL unset: SQLite database at \(storage.sqlitePath ?? "")") }
         if env["REDIS_URL"] == nil { defaultsUsed.append("REDIS_URL unset: rate limits kept in this process") }

@@ -1,0 +1,87 @@
+import FoundationEssentials
+public import HTTPServer
+import Synchronization
+public import Logging
+public import Metrics
+
+/// The request being served, for every log line written while it is (the log handler reads
+/// it through a metadata provider); tasks a request starts inherit it.
+public enum RequestContext {
+    @TaskLocal public static var requestID: String?
+
+    /// Adds `parley.request_id` to log lines written inside a request.
+    public static let metadataProvider = Logger.MetadataProvider {
+        guard let id = requestID else { return [:] }
+        return ["parley.request_id": "\(id)"]
+    }
+}
+
+/// The HTTP metrics: requests by route, method and status; latency to the response head by
+/// route; open event streams.
+public final class HTTPMetrics: Sendable {
+    public let registry: MetricsRegistry
+    let requests: Counter
+    let latency: Histogram
+    let openStreams = Atomic<Int>(0)
+
+    public init(registry: MetricsRegistry) {
+        self.registry = registry
+        requests = registry.counter("parley_http_requests_total", "Requests answered, by route, method and status.",
+                                    labels: ["route", "method", "status"])
+        latency = registry.histogram("parley_http_request_duration_seconds", "Time to the response head, by route and method.",
+                                     labels: ["route", "method"])
+        // The registry lives as long as the process, and with it this object.
+        registry.gauge("parley_sse_streams_open", "Server-Sent Event responses being written.") { [weak self] in
+            Double(self?.openStreams.load(ordering: .relaxed) ?? 0)
+        }
+    }
+
+    func streamOpened() { openStreams.add(1, ordering: .relaxed) }
+    func streamClosed() { openStreams.subtract(1, ordering: .relaxed) }
+}
+
+/// Gives every request an id (`X-Request-ID` if the client sent a sane one, else a new UUID),
+/// returns it, puts it in every log line of the request, and writes one access line per
+/// request with its route, status and duration.
+public struct RequestLogging: Middleware {
+    let logger: Logger
+    let metrics: HTTPMetrics?
+
+    public init(logger: Logger, metrics: HTTPMetrics?) {
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    public func handle(_ request: Request, next: Next) async throws -> Response {
+        let id = Self.acceptedID(request.headers["X-Request-ID"]) ?? UUID().uuidString.lowercased()
+        let started = ContinuousClock.now
+        var response = try await RequestContext.$requestID.withValue(id) { try await next(request) }
+        response.headers.set("X-Request-ID", id)
+        let elapsed = ContinuousClock.now - started
+        // Unmatched paths are one series, so a scanner cannot create unbounded label values.
+        let route = request.route ?? "unmatched"
+        metrics?.requests.increment([route, request.method.rawValue, String(response.status.code)])
+        metrics?.latency.observe(elapsed, [route, request.method.rawValue])
+        let level: Logger.Level = route.hasPrefix("/health") || route == "/metrics" ? .debug : .info
+        logger.log(level: level, "request", metadata: [
+            "parley.request_id": "\(id)", "parley.method": "\(request.method.rawValue)", "parley.route": "\(route)",
+            "parley.status": "\(response.status.code)",
+            "parley.duration_ms": "\(((Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15) * 100).rounded() / 100)",
+        ])
+        return response
+    }
+
+    /// A client's id is kept if it is 1–128 visible characters of `[A-Za-z0-9._:-]`, so it
+    /// cannot smuggle anything into logs or headers.
+    static func acceptedID(_ value: String?) -> String? {
+        guard let value, (1...128).contains(value.utf8.count) else { return nil }
+        let allowed = value.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "-"): true
+            default: false
+            }
+        }
+        return allowed ? value : nil
+    }
+}
