@@ -171,7 +171,7 @@ let package = Package(
         .testTarget(
             name: "ChatAPITests",
             dependencies: ["ChatAPI", "ChatCore", "ChatCoreTesting", "Storage", "StorageTesting", "Security", "HTTPServer", "HTTPServerTesting",
-                           "LLMProviders", "MockLLM", "Coordination", "RedisClient", .product(name: "Logging", package: "swift-log")],
+                           "LLMProviders", "MockLLM", "Coordination", "RedisClient", "Metrics", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

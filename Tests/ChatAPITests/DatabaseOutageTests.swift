@@ -11,7 +11,8 @@ import StorageTesting
 import Testing
 
 /// PostgreSQL stops in the middle of a run: requests get a 503 problem within the acquire
-/// timeout (not a hang, not a 500), and work again once the database is back.
+/// timeout (not a hang, not a 500), readiness says the database is down, and both recover
+/// once it is back.
 @Suite struct DatabaseOutageTests {
     @Test func requestsGet503WhileTheDatabaseIsDownAndRecover() async throws {
         guard let postgres = try await ThrowawayService.start("test-postgres.sh"), let url = postgres["PARLEY_TEST_POSTGRES_URL"] else { return }
@@ -37,6 +38,7 @@ import Testing
         logger.logLevel = .critical
         var routes = RouterBuilder()
         AccountRoutes.register(on: &routes, deps: deps, logger: logger)
+        SystemRoutes.register(on: &routes, version: "test", readiness: [ReadinessCheck("database") { await database.ping() }])
         try await TestServer.with(responder: routes.build(logger: logger)) { server in
             let api = APIClient(port: server.port)
             let token = try #require(try await api.register("ann@example.org")["access_token"])
@@ -49,9 +51,13 @@ import Testing
             #expect(down["code"] == "unavailable")
             #expect(down.headers["retry-after"] != nil)
             #expect(ContinuousClock.now - started < .seconds(3))
+            let notReady = try await api.call("GET", "/health/ready")
+            #expect(notReady.status == 503)
+            #expect(notReady.text.contains(#""database":"unavailable""#))
 
             try await postgres.run("restart")
             #expect(try await api.call("GET", "/v1/users/me", token: token).status == 200)
+            #expect(try await api.call("GET", "/health/ready").status == 200)
             #expect(try await api.register("bob@example.org").status == 201)
         }
         await database.close()
