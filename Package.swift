@@ -176,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ParleyTests",
-            dependencies: ["HTTPServerTesting"],
+            dependencies: ["HTTPServerTesting", "parley"],
             swiftSettings: strictSettings
         ),
     ],

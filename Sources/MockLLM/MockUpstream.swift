@@ -10,7 +10,8 @@ import Synchronization
 /// - `X-Mock-Tokens` / `mock:tokens`: how many tokens (default 16); `X-Mock-Delay-Ms` /
 ///   `mock:delay`: pause before each, in milliseconds (default 20).
 /// - `X-Mock-Fail` / `mock:fail`: `500`, `429` (with `Retry-After: 1`), `stall` (headers, then
-///   nothing before the first token), `drop` (the connection closes after half the tokens).
+///   nothing before the first token), `drop` (the connection closes after half the tokens),
+///   `echo-auth` (401 whose message repeats the `Authorization` header).
 /// - `X-Mock-Fail-Times` / `mock:fail-times`: fail only the first N requests of the scenario
 ///   (`X-Mock-Scenario`, or the message itself), then answer normally (to test retries).
 /// - `X-Mock-Usage` / `mock:usage`: `off` leaves out the usage chunk.
@@ -63,6 +64,9 @@ public enum MockUpstream {
             let failure = controls["fail"].flatMap { scenarios.shouldFail(controls) ? $0 : nil }
             switch failure {
             case "500": return errorResponse(.internalServerError, "the mock upstream failed as asked")
+            case "echo-auth":
+                // A careless upstream that repeats the credential it refuses.
+                return errorResponse(.unauthorized, "invalid API key: \(request.headers["Authorization"] ?? "none")")
             case "429":
                 var response = errorResponse(.tooManyRequests, "rate limited by the mock upstream")
                 response.headers.add("Retry-After", "1")

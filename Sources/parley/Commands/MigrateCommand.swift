@@ -11,7 +11,7 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try AppConfiguration.loadOrExit()
-        LogSetup.bootstrap(format: config.logFormat, level: config.logLevel)
+        LogSetup.bootstrap(format: config.logFormat, level: config.logLevel, secrets: config.secrets)
         let logger = Logger(label: "parley.migrate")
         do {
             let database = try await AppServices.openDatabase(config.storage, logger: logger)

@@ -18,7 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let termination = Signals.waitForTermination()
         let config = try AppConfiguration.loadOrExit()
-        LogSetup.bootstrap(format: config.logFormat, level: config.logLevel)
+        LogSetup.bootstrap(format: config.logFormat, level: config.logLevel, secrets: config.secrets)
         let logger = Logger(label: "parley")
         logger.info("starting parley", metadata: ["parley.version": "\(Parley.version)"])
         for note in config.defaultsUsed { logger.info("using a default", metadata: ["parley.default": "\(note)"]) }

@@ -4,6 +4,7 @@ import Glibc
 import ChatAPI
 import ChatCore
 import HTTPServer
+import RedisClient
 import Logging
 
 /// Everything `parley serve` reads from its environment, validated once at start.
@@ -22,6 +23,14 @@ struct AppConfiguration: Sendable {
     var rateLimits: RateLimitConfiguration
     /// Origins allowed cross-origin access (`CORS_ORIGINS`); nil: none.
     var corsOrigins: CORS.Origins?
+    /// Values that must never reach a log line: provider keys, JWT secrets, the Redis password.
+    var secrets: [String] {
+        var all = providers.upstreams.compactMap(\.apiKey)
+        all += ([auth.jwtSecret].compactMap { $0 } + auth.previousSecrets).map { String(decoding: $0, as: UTF8.self) }
+        if let password = rateLimits.redis?.password { all.append(password) }
+        return all
+    }
+
     /// Defaults that were used because a variable was not set, for the start-up log.
     var defaultsUsed: [String] = []
 

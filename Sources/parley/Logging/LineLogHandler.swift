@@ -9,13 +9,15 @@ import Logging
 struct LineLogHandler: LogHandler {
     let label: String
     let format: AppConfiguration.LogFormat
+    let redactor: Redactor
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
     var metadataProvider: Logger.MetadataProvider?
 
-    init(label: String, format: AppConfiguration.LogFormat) {
+    init(label: String, format: AppConfiguration.LogFormat, redactor: Redactor) {
         self.label = label
         self.format = format
+        self.redactor = redactor
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -27,16 +29,20 @@ struct LineLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        let fields = merged.sorted { $0.key < $1.key }
+        // Every value passes the redactor; a key that names a secret loses its value whole.
+        let fields = merged.sorted { $0.key < $1.key }.map { key, value in
+            (key, Redactor.isSecretKey(key) && !key.hasPrefix("parley.request") ? "[redacted]" : redactor.redact("\(value)"))
+        }
+        let message = redactor.redact("\(event.message)")
         var line: String
         switch format {
         case .json:
             line = "{\"time\":\(jsonQuoted(LogClock.timestamp())),\"level\":\"\(event.level.rawValue)\","
-            line += "\"logger\":\(jsonQuoted(label)),\"message\":\(jsonQuoted("\(event.message)"))"
-            for (key, value) in fields { line += ",\(jsonQuoted(key)):\(jsonQuoted("\(value)"))" }
+            line += "\"logger\":\(jsonQuoted(label)),\"message\":\(jsonQuoted(message))"
+            for (key, value) in fields { line += ",\(jsonQuoted(key)):\(jsonQuoted(value))" }
             line += "}\n"
         case .text:
-            line = "\(LogClock.timestamp()) \(event.level.rawValue.uppercased()) \(label): \(event.message)"
+            line = "\(LogClock.timestamp()) \(event.level.rawValue.uppercased()) \(label): \(message)"
             for (key, value) in fields { line += " \(key)=\(value)" }
             line += "\n"
         }
