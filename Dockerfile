@@ -1,0 +1,35 @@
+# parley: build with the official Swift image, run on slim Debian with only the runtime libraries.
+# The package lists below must match the Makefile's BUILD_PACKAGES and RUNTIME_PACKAGES (a test compares them).
+
+FROM swift:6.3-bookworm AS build
+# BUILD_PACKAGES
+RUN apt-get update && apt-get install -y --no-install-recommends \
+        pkg-config libssl-dev libargon2-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libhiredis-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Package.swift ./
+RUN swift package resolve
+COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift build -c release --product parley --static-swift-stdlib \
+    && cp "$(swift build -c release --show-bin-path)/parley" /parley
+
+FROM debian:bookworm-slim
+# RUNTIME_PACKAGES
+RUN apt-get update && apt-get install -y --no-install-recommends \
+        ca-certificates curl libssl3 libargon2-1 libsqlite3-0 libpq5 libcurl4 libhiredis0.14 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /var/lib/parley --create-home parley
+COPY --from=build /parley /usr/local/bin/parley
+COPY migrations /usr/share/parley/migrations
+USER parley
+WORKDIR /var/lib/parley
+ENV HOST=0.0.0.0 \
+    PORT=8080 \
+    MIGRATIONS_DIR=/usr/share/parley/migrations \
+    DATABASE_URL=sqlite:///var/lib/parley/parley.db
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD curl -fsS http://127.0.0.1:8080/health || exit 1
+ENTRYPOINT ["/usr/local/bin/parley"]
+CMD ["serve"]

@@ -1,0 +1,77 @@
+import Foundation
+import HTTPServerTesting
+import Testing
+
+/// The files around the code stay true to it: `.env.example`, the Dockerfile's packages,
+/// `docker-compose.yml`.
+@Suite struct RepositoryFilesTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func read(_ path: String) throws -> String {
+        try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    /// Every variable the server reads is documented, and every documented one is read.
+    @Test func envExampleListsExactlyTheVariablesTheCodeReads() throws {
+        let sources = try FileManager.default.subpathsOfDirectory(atPath: Self.root.appendingPathComponent("Sources/parley").path)
+            .filter { $0.hasSuffix(".swift") }
+        let reads = try Regex(#"(?:env\.(?:string|integer|seconds|choice)\(|env\[|limit\()"([A-Z][A-Z0-9_]*)""#)
+        var read = Set<String>()
+        for file in sources {
+            let text = try Self.read("Sources/parley/" + file)
+            for match in text.matches(of: reads) { read.insert(String(match.output[1].substring ?? "")) }
+        }
+        let documented = Set(try Self.read(".env.example").split(separator: "\n").compactMap { line -> String? in
+            guard !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") else { return nil }
+            return String(line[..<equals])
+        })
+        #expect(read.count > 30, "the scan found the variables")
+        #expect(read.subtracting(documented).sorted() == [], "read but not in .env.example")
+        #expect(documented.subtracting(read).sorted() == [], "in .env.example but never read")
+    }
+
+    /// The image installs what the Makefile installs: the build stage its build packages, the
+    /// runtime stage its runtime packages.
+    @Test func dockerfilePackagesMatchTheMakefile() throws {
+        let makefile = try Self.read("Makefile")
+        func makeList(_ name: String) -> [String] {
+            guard let line = makefile.split(separator: "\n").first(where: { $0.hasPrefix(name) }), let equals = line.firstIndex(of: "=") else { return [] }
+            return line[line.index(after: equals)...].split(separator: " ").map(String.init).sorted()
+        }
+        let dockerfile = try Self.read("Dockerfile").split(separator: "\n").map(String.init)
+        func dockerList(after marker: String) -> [String] {
+            guard let start = dockerfile.firstIndex(of: marker) else { return [] }
+            var words: [String] = []
+            for line in dockerfile[(start + 1)...] {
+                words += line.split(separator: " ").map(String.init)
+                if !line.hasSuffix("\\") { break }
+            }
+            guard let install = words.firstIndex(of: "--no-install-recommends") else { return [] }
+            return words[(install + 1)...].filter { $0 != "\\" }.prefix { $0 != "&&" }.map { $0 }.sorted()
+        }
+        #expect(!makeList("BUILD_PACKAGES").isEmpty)
+        #expect(dockerList(after: "# BUILD_PACKAGES") == makeList("BUILD_PACKAGES"))
+        #expect(dockerList(after: "# RUNTIME_PACKAGES") == makeList("RUNTIME_PACKAGES"))
+        let text = dockerfile.joined(separator: "\n")
+        #expect(text.contains("USER parley"), "runs as a non-root user")
+        #expect(text.contains("HEALTHCHECK"))
+        #expect(text.contains("COPY migrations"))
+    }
+
+    /// `docker-compose config` accepts the file (no engine needed), with Postgres and Redis
+    /// health-gated.
+    @Test func composeFileIsValid() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-compose-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for file in ["docker-compose.yml", "Dockerfile"] {
+            try FileManager.default.copyItem(at: Self.root.appendingPathComponent(file), to: folder.appendingPathComponent(file))
+        }
+        try (try Self.read(".env.example") + "\nPOSTGRES_PASSWORD=test-password\n").write(to: folder.appendingPathComponent(".env"), atomically: true, encoding: .utf8)
+        let result = try await runProcess(["docker-compose", "--project-directory", folder.path, "-f", folder.appendingPathComponent("docker-compose.yml").path, "config"])
+        #expect(result.status == 0, "\(result.stderr)")
+        for expected in ["image: postgres:16", "image: redis:7", "condition: service_healthy", "postgres-data"] {
+            #expect(result.stdout.contains(expected), "\(expected)")
+        }
+    }
+}
