@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite against real services started here: a throwaway PostgreSQL and a
 # throwaway Redis on 127.0.0.1 (removed afterwards, whatever happens) and the parley binary
-# that was just built.
+# that was just built; then the API contract (schemathesis against openapi.yaml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,3 +12,5 @@ trap 'scripts/test-postgres.sh teardown; scripts/test-redis.sh teardown' EXIT
 export PARLEY_TEST_POSTGRES_URL PARLEY_TEST_POSTGRES_DIR PARLEY_TEST_REDIS_URL PARLEY_TEST_REDIS_DIR
 export PARLEY_BIN="$(swift build --show-bin-path)/parley"
 swift test --disable-xctest "$@"
+# The contract, when the whole suite runs (a filtered run is someone narrowing in on a test).
+if [ $# -eq 0 ]; then scripts/contract-test.sh; fi

@@ -39,6 +39,22 @@ struct UserDTO: Encodable {
         lastLoginAt = user.lastLoginAt
         expiresAt = user.expiresAt
     }
+
+    enum CodingKeys: String, CodingKey {
+        case id, email, role, active, createdAt, lastLoginAt, expiresAt
+    }
+
+    // Every key is always present; `email` is null for guests, the dates until they happen.
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(email, forKey: .email)
+        try c.encode(role, forKey: .role)
+        try c.encode(active, forKey: .active)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(lastLoginAt, forKey: .lastLoginAt)
+        try c.encode(expiresAt, forKey: .expiresAt)
+    }
 }
 
 struct SessionDTO: Encodable {

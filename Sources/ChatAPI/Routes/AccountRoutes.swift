@@ -64,7 +64,7 @@ public enum AccountRoutes {
         router.get("/v1/admin/users", handle(logger) { request in
             let principal = try await auth.principal(for: request)
             let limit = try request.queryInteger("limit", default: 20, range: 1...100)
-            let page = try await ListUsers(deps)(principal, limit: limit, cursor: request.queryItems["cursor"])
+            let page = try await ListUsers(deps)(principal, limit: limit, cursor: request.cursor)
             return JSONBody.response(ListDTO(items: page.items.map(UserDTO.init), nextCursor: page.nextCursor))
         })
         router.patch("/v1/admin/users/{id}", bodyLimit: bodyLimit, handle(logger) { request in

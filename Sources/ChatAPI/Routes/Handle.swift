@@ -22,6 +22,12 @@ extension Request {
         return id
     }
 
+    /// The `cursor` of a paged list; an empty one is the first page, like none.
+    var cursor: String? {
+        guard let cursor = queryItems["cursor"], !cursor.isEmpty else { return nil }
+        return cursor
+    }
+
     /// An integer query parameter within `range`, or `fallback` when absent.
     func queryInteger(_ name: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text = queryItems[name] else { return fallback }

@@ -18,7 +18,7 @@ public enum ProjectRoutes {
         router.get("/v1/projects", handle(logger) { request in
             let principal = try await auth.principal(for: request)
             let limit = try request.queryInteger("limit", default: 20, range: 1...100)
-            let page = try await projects.list(principal, limit: limit, cursor: request.queryItems["cursor"])
+            let page = try await projects.list(principal, limit: limit, cursor: request.cursor)
             return JSONBody.response(ListDTO(items: page.items.map(ProjectDTO.init), nextCursor: page.nextCursor))
         })
         router.get("/v1/projects/{id}", handle(logger) { request in

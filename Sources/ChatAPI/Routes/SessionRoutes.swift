@@ -23,7 +23,7 @@ public enum SessionRoutes {
         router.get("/v1/sessions", handle(logger) { request in
             let principal = try await auth.principal(for: request)
             let limit = try request.queryInteger("limit", default: 20, range: 1...100)
-            let page = try await ListSessions(chat)(principal, limit: limit, cursor: request.queryItems["cursor"])
+            let page = try await ListSessions(chat)(principal, limit: limit, cursor: request.cursor)
             return JSONBody.response(ListDTO(items: page.items.map(ChatSessionDTO.init), nextCursor: page.nextCursor))
         })
         router.get("/v1/sessions/{id}", handle(logger) { request in
@@ -45,7 +45,7 @@ public enum SessionRoutes {
             let principal = try await auth.principal(for: request)
             let limit = try request.queryInteger("limit", default: 50, range: 1...200)
             let page = try await ListMessages(chat)(principal, sessionID: try request.identifier("id", of: "session"),
-                                                    limit: limit, cursor: request.queryItems["cursor"])
+                                                    limit: limit, cursor: request.cursor)
             return JSONBody.response(ListDTO(items: page.items.map(MessageDTO.init), nextCursor: page.nextCursor))
         })
         router.post("/v1/sessions/{id}/fork", bodyLimit: bodyLimit, handle(logger) { request in

@@ -5,7 +5,7 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// Validates and normalises; throws a validation error naming the field.
     public init(_ raw: String, field: String = "email") throws(DomainError) {
-        let trimmed = raw.trimmingCharacters(in: " \t\r\n")
+        let trimmed = raw.trimmingWhiteSpace()
         let lowered = trimmed.lowercased()
         guard !lowered.isEmpty else { throw .validation([FieldError(field, "is required")]) }
         guard lowered.utf8.count <= 254 else { throw .validation([FieldError(field, "must be at most 254 bytes")]) }
@@ -28,10 +28,13 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension String {
-    func trimmingCharacters(in set: String) -> String {
+    /// Without leading and trailing white space: every Unicode white space (form feed, no-break
+    /// space, line separators…) and the byte-order mark, as JSON Schema's `\s` counts them, so
+    /// "not only white space" means the same to the server and to its contract.
+    func trimmingWhiteSpace() -> String {
         var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
+        while let f = s.first, f.isWhitespace || f == "\u{FEFF}" { s.removeFirst() }
+        while let l = s.last, l.isWhitespace || l == "\u{FEFF}" { s.removeLast() }
         return String(s)
     }
 }

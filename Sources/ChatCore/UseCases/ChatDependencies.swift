@@ -29,7 +29,7 @@ public struct ChatDependencies: Sendable {
     }
 
     func checkTitle(_ title: String) throws(DomainError) -> String {
-        let trimmed = title.trimmingCharacters(in: " \t\r\n")
+        let trimmed = title.trimmingWhiteSpace()
         guard !trimmed.isEmpty, trimmed.count <= 200 else { throw .validation([FieldError("title", "must be 1 to 200 characters")]) }
         return trimmed
     }

@@ -11,7 +11,7 @@ public struct CreateAPIKey: Sendable {
     public func callAsFunction(_ principal: Principal, name: String, expiresInDays: Int?) async throws -> (secret: String, key: APIKey) {
         guard principal.user.role != .guest else { throw DomainError.forbidden("guests cannot create API keys") }
         var problems: [FieldError] = []
-        let trimmed = name.trimmingCharacters(in: " \t\r\n")
+        let trimmed = name.trimmingWhiteSpace()
         if trimmed.isEmpty || trimmed.count > 100 { problems.append(FieldError("name", "must be 1 to 100 characters")) }
         if let days = expiresInDays, !(1...3650).contains(days) {
             problems.append(FieldError("expires_in_days", "must be from 1 to 3650"))

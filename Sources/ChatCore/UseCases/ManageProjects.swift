@@ -81,7 +81,7 @@ public struct ManageProjects: Sendable {
 
     static func validate(name: String?, description: String?) throws(DomainError) -> (String?, String?) {
         var problems: [FieldError] = []
-        let trimmed = name.map { $0.trimmingCharacters(in: " \t\r\n") }
+        let trimmed = name.map { $0.trimmingWhiteSpace() }
         if let trimmed, trimmed.isEmpty || trimmed.count > 100 { problems.append(FieldError("name", "must be 1 to 100 characters")) }
         if let description, description.count > 2000 { problems.append(FieldError("description", "must be at most 2000 characters")) }
         guard problems.isEmpty else { throw .validation(problems) }
@@ -90,7 +90,7 @@ public struct ManageProjects: Sendable {
 
     static func validate(text: String, position: Int?) throws(DomainError) {
         var problems: [FieldError] = []
-        if text.trimmingCharacters(in: " \t\r\n").isEmpty || text.count > 20_000 {
+        if text.trimmingWhiteSpace().isEmpty || text.count > 20_000 {
             problems.append(FieldError("text", "must be 1 to 20000 characters"))
         }
         if let position, !(0...10_000).contains(position) { problems.append(FieldError("position", "must be from 0 to 10000")) }

@@ -176,7 +176,7 @@ public struct SendMessage: Sendable {
     private func validate(_ command: SendMessageCommand) throws(DomainError) {
         var errors: [FieldError] = []
         let length = command.content.count
-        if command.content.allSatisfy(\.isWhitespace) {
+        if command.content.trimmingWhiteSpace().isEmpty {
             errors.append(FieldError("content", "must not be empty"))
         } else if length > deps.settings.maxMessageLength {
             errors.append(FieldError("content", "must be at most \(deps.settings.maxMessageLength) characters (it has \(length))"))
