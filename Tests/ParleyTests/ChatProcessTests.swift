@@ -104,17 +104,19 @@ import Testing
         stack.mock.signal(SIGTERM)
     }
 
-    /// SIGTERM with answers streaming: each stream ends with `error: server_shutdown`, each
+    /// SIGTERM with 50 answers streaming: each stream ends with `error: server_shutdown`, each
     /// answer is saved `interrupted` before the process exits 0 within the grace period.
     @Test func sigtermEndsOpenStreamsWithServerShutdownAndSavesThem() async throws {
         let stack = try await Stack()
-        let (parley, port) = try await stack.serve(["SHUTDOWN_GRACE_SECONDS": "2"])
+        let (parley, port) = try await stack.serve(["SHUTDOWN_GRACE_SECONDS": "3", "AUTH_RATE_LIMIT_PER_MINUTE": "0"])
         var clients: [(token: String, session: String)] = []
-        for _ in 0..<5 { clients.append(try await Self.guestWithSession(port)) }
+        for _ in 0..<50 { clients.append(try await Self.guestWithSession(port)) }
         let streams = clients.map { client in
             Task { try await Self.streamSend(port, token: client.token, session: client.session, content: "long mock:tokens=500 mock:delay=20") }
         }
-        try await Task.sleep(for: .milliseconds(800))
+        // Every stream has started (its answer is running) before the signal.
+        let metrics = try await Self.waitForRunningTurns(port, count: 50)
+        #expect(metrics)
         let signalled = ContinuousClock.now
         parley.signal(SIGTERM)
         for stream in streams {
@@ -125,7 +127,7 @@ import Testing
             #expect(words.count > 5)
         }
         #expect(await parley.waitForExit() == 0)
-        #expect(ContinuousClock.now - signalled < .seconds(3))
+        #expect(ContinuousClock.now - signalled < .seconds(4), "within the grace period (3 s) and the exit")
 
         let (restarted, newPort) = try await stack.serve()
         #expect(!restarted.log.contains("answers left streaming by a crash"), "every answer was saved before the exit")
@@ -137,6 +139,17 @@ import Testing
         restarted.signal(SIGTERM)
         #expect(await restarted.waitForExit() == 0)
         stack.mock.signal(SIGTERM)
+    }
+
+    /// Polls `GET /metrics` until `count` answers run (at most 20 s).
+    static func waitForRunningTurns(_ port: Int, count: Int) async throws -> Bool {
+        for _ in 0..<200 {
+            let metrics = try await runProcess(["curl", "-s", "http://127.0.0.1:\(port)/metrics"]).stdout
+            if let line = metrics.split(separator: "\n").first(where: { $0.hasPrefix("parley_turns_running ") }),
+               let running = Int(line.split(separator: " ").last ?? ""), running >= count { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
     }
 
     /// The test Redis, or nil (outside CI only) when `make test` did not start one.
