@@ -42,6 +42,20 @@ import Testing
         #expect(parley.log.contains(bad.value))
     }
 
+    /// Values that are fine alone but not together, or not in production.
+    @Test(arguments: [
+        (["APP_ENV": "production", "JWT_SECRET": String(repeating: "s", count: 40), "LLM_PROVIDER": "mock", "CORS_ORIGINS": "*"], "CORS_ORIGINS"),
+        (["CORS_ORIGINS": "chat.example.org"], "CORS_ORIGINS"),
+        (["TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"], "TRUSTED_PROXIES"),
+        (["REDIS_URL": "http://localhost:6379"], "REDIS_URL"),
+        (["RATE_LIMIT_FAIL_MODE": "sometimes"], "RATE_LIMIT_FAIL_MODE"),
+    ])
+    func badCombinationsExitNamingTheVariable(_ environment: [String: String], _ variable: String) async throws {
+        let parley = try ParleyProcess(["serve"], environment: environment.merging(["PORT": "0"]) { a, _ in a })
+        #expect(await parley.waitForExit() == 78)
+        #expect(parley.log.contains("invalid configuration: \(variable) "), "\(parley.log)")
+    }
+
     @Test func portInUseExitsNonZero() async throws {
         let first = try ParleyProcess(["serve"], environment: ["PORT": "0"])
         let port = try await first.waitForPort()
