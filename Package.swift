@@ -107,6 +107,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "ChatClient",
+            dependencies: ["LLMProviders"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "ChatAPI",
             dependencies: ["HTTPServer", "ChatCore", "Metrics", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
@@ -124,6 +129,7 @@ let package = Package(
                 "Coordination",
                 "RedisClient",
                 "Metrics",
+                "ChatClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -176,7 +182,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ParleyTests",
-            dependencies: ["HTTPServerTesting", "parley"],
+            dependencies: ["HTTPServerTesting", "parley", "ChatClient"],
+            exclude: ["Scripts"],
             swiftSettings: strictSettings
         ),
     ],

@@ -9,7 +9,7 @@ struct Parley: AsyncParsableCommand {
         commandName: "parley",
         abstract: "A self-hostable LLM chat server.",
         version: version,
-        subcommands: [ServeCommand.self, MigrateCommand.self, UserCommand.self, MockLLMCommand.self],
+        subcommands: [ServeCommand.self, MigrateCommand.self, UserCommand.self, MockLLMCommand.self, ChatCommand.self],
         defaultSubcommand: ServeCommand.self
     )
 }

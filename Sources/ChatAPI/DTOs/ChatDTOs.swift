@@ -129,6 +129,8 @@ struct ExportDTO: Encodable {
 struct UsageDTO: Encodable {
     let role: String
     let tiers: [TierDTO]
+    /// The longest message the server accepts, in characters, so a client can refuse before sending.
+    let maxMessageLength: Int
 }
 
 struct TierDTO: Encodable {

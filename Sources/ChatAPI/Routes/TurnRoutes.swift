@@ -42,7 +42,8 @@ public enum TurnRoutes {
             let principal = try await auth.principal(for: request)
             let now = turns.chat.clock.now()
             let tiers = try await turns.limiter.usage(userID: principal.user.id, limits: turns.policy.limits(for: principal.user.role), now: now)
-            var response = JSONBody.response(UsageDTO(role: principal.user.role.rawValue, tiers: tiers.map(TierDTO.init)))
+            var response = JSONBody.response(UsageDTO(role: principal.user.role.rawValue, tiers: tiers.map(TierDTO.init),
+                                                        maxMessageLength: turns.settings.maxMessageLength))
             RateLimitHeaders.apply(tiers, now: now, to: &response)
             return response
         })

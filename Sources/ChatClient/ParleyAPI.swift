@@ -1,0 +1,282 @@
+import FoundationEssentials
+public import LLMProviders
+
+/// What went wrong talking to a parley server, in words that say how to fix it.
+public enum ClientError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unreachable(url: String, reason: String)
+    /// The credentials were refused even after a refresh: sign in again.
+    case signedOut
+    case rateLimited(tier: String, retryAfter: Int, detail: String)
+    case refused(status: Int, code: String, detail: String)
+    case invalidAnswer(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let url, let reason): "cannot reach the parley server at \(url) (\(reason)); is it running? Set --url or PARLEY_URL."
+        case .signedOut: "your sign-in has expired or was revoked; run `parley chat` to sign in again."
+        case .rateLimited(let tier, let retryAfter, let detail): "limit reached (\(tier)): \(detail); try again in \(retryAfter) s."
+        case .refused(let status, _, let detail): "the server refused (\(status)): \(detail)"
+        case .invalidAnswer(let what): "the server's answer could not be read: \(what)"
+        }
+    }
+}
+
+public struct Problem: Decodable, Sendable {
+    public let code: String?
+    public let detail: String?
+    public let tier: String?
+}
+
+public struct AuthAnswer: Decodable, Sendable {
+    public struct User: Decodable, Sendable {
+        public let email: String?
+        public let role: String
+    }
+    public let accessToken: String
+    public let refreshToken: String
+    public let user: User
+}
+
+public struct SessionItem: Decodable, Sendable, Equatable {
+    public let id: String
+    public let title: String
+    public let model: String
+}
+
+public struct MessageItem: Decodable, Sendable, Equatable {
+    public struct Usage: Decodable, Sendable, Equatable {
+        public let promptTokens: Int
+        public let completionTokens: Int
+    }
+    public let id: String
+    public let role: String
+    public let content: String
+    public let status: String
+    public let usage: Usage?
+}
+
+public struct Page<Item: Decodable & Sendable>: Decodable, Sendable {
+    public let items: [Item]
+}
+
+public struct UsageAnswer: Decodable, Sendable {
+    public struct Tier: Decodable, Sendable {
+        public let tier: String
+        public let limit: Int
+        public let used: Int
+        public let remaining: Int
+        public let resetAt: String
+    }
+    public let role: String
+    public let tiers: [Tier]
+    public let maxMessageLength: Int?
+}
+
+/// One event of a streamed answer.
+public enum AnswerEvent: Sendable, Equatable {
+    case started(userMessageID: String, answerID: String)
+    case delta(String)
+    case done(MessageItem, cached: Bool)
+    case failed(code: String, message: String)
+}
+
+/// A client of parley's REST + SSE API over libcurl. Requests carry the stored access token;
+/// a 401 triggers one silent refresh (rotating the stored tokens) and a retry.
+public final class ParleyAPI: Sendable {
+    public let baseURL: String
+    let http: CurlHTTPClient
+    let store: CredentialStore
+
+    public init(baseURL: String, store: CredentialStore, http: CurlHTTPClient = CurlHTTPClient()) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.store = store
+        self.http = http
+    }
+
+    public var credentials: Credentials? { store.load(for: baseURL) }
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }()
+
+    // MARK: - Accounts
+
+    public func logIn(email: String, password: String) async throws -> AuthAnswer {
+        try await signIn(try await call("POST", "/v1/auth/login", json: ["email": email, "password": password], authenticated: false))
+    }
+
+    public func register(email: String, password: String) async throws -> AuthAnswer {
+        try await signIn(try await call("POST", "/v1/auth/register", json: ["email": email, "password": password], authenticated: false))
+    }
+
+    public func guest() async throws -> AuthAnswer {
+        try await signIn(try await call("POST", "/v1/auth/guest", authenticated: false))
+    }
+
+    private func signIn(_ body: [UInt8]) async throws -> AuthAnswer {
+        let answer = try decode(AuthAnswer.self, body)
+        try store.save(Credentials(accessToken: answer.accessToken, refreshToken: answer.refreshToken, email: answer.user.email), for: baseURL)
+        return answer
+    }
+
+    public func signOut() throws {
+        try store.save(nil, for: baseURL)
+    }
+
+    // MARK: - Chat
+
+    public func sessions() async throws -> [SessionItem] {
+        try decode(Page<SessionItem>.self, try await call("GET", "/v1/sessions?limit=100")).items
+    }
+
+    public func newSession(title: String?, model: String?) async throws -> SessionItem {
+        var body: [String: String] = [:]
+        if let title { body["title"] = title }
+        if let model { body["model"] = model }
+        return try decode(SessionItem.self, try await call("POST", "/v1/sessions", json: body))
+    }
+
+    public func setModel(_ model: String, session: String) async throws -> SessionItem {
+        try decode(SessionItem.self, try await call("PATCH", "/v1/sessions/\(session)", json: ["model": model]))
+    }
+
+    public func history(session: String) async throws -> [MessageItem] {
+        try decode(Page<MessageItem>.self, try await call("GET", "/v1/sessions/\(session)/messages?limit=200")).items.reversed()
+    }
+
+    public func models() async throws -> [String] {
+        try decode(Page<ModelItem>.self, try await call("GET", "/v1/models")).items.map(\.id)
+    }
+
+    public struct ModelItem: Decodable, Sendable { public let id: String }
+
+    public func usage() async throws -> UsageAnswer {
+        try decode(UsageAnswer.self, try await call("GET", "/v1/usage"))
+    }
+
+    public func export(session: String, format: String) async throws -> [UInt8] {
+        try await call("GET", "/v1/sessions/\(session)/export?format=\(format)")
+    }
+
+    public func stop(session: String) async throws {
+        _ = try? await call("POST", "/v1/sessions/\(session)/stop")
+    }
+
+    /// Sends a message and streams the answer's events as they arrive.
+    public func send(_ content: String, session: String) async throws -> AsyncThrowingStream<AnswerEvent, any Error> {
+        let response = try await open("POST", "/v1/sessions/\(session)/messages", json: ["content": content], accept: "text/event-stream")
+        return AsyncThrowingStream { continuation in
+            let reader = Task {
+                var parser = EventStreamParser()
+                do {
+                    for try await piece in response.body {
+                        for event in try parser.feed(piece) {
+                            if let answer = try Self.answerEvent(event) { continuation.yield(answer) }
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: ClientError.invalidAnswer("the stream broke: \(error)"))
+                }
+            }
+            continuation.onTermination = { _ in reader.cancel() }
+        }
+    }
+
+    static func answerEvent(_ event: UpstreamEvent) throws -> AnswerEvent? {
+        let data = Array(event.data.utf8)
+        switch event.event {
+        case "start":
+            struct Start: Decodable {
+                struct User: Decodable { let id: String }
+                let userMessage: User
+                let assistantMessageId: String
+            }
+            let start = try decoder.decode(Start.self, from: Data(data))
+            return .started(userMessageID: start.userMessage.id, answerID: start.assistantMessageId)
+        case "token":
+            struct Token: Decodable { let delta: String }
+            return .delta(try decoder.decode(Token.self, from: Data(data)).delta)
+        case "done":
+            struct Done: Decodable {
+                let message: MessageItem
+                let cached: Bool?
+            }
+            let done = try decoder.decode(Done.self, from: Data(data))
+            return .done(done.message, cached: done.cached ?? false)
+        case "error":
+            struct Failure: Decodable {
+                let code: String
+                let message: String
+            }
+            let failure = try decoder.decode(Failure.self, from: Data(data))
+            return .failed(code: failure.code, message: failure.message)
+        default:
+            return nil
+        }
+    }
+
+    // MARK: - HTTP
+
+    /// A request whose whole answer is read; errors become `ClientError`s.
+    func call(_ method: String, _ path: String, json: [String: String]? = nil, authenticated: Bool = true) async throws -> [UInt8] {
+        let response = try await open(method, path, json: json, authenticated: authenticated)
+        return try await response.collect(limit: 16 << 20)
+    }
+
+    /// Sends a request, refreshing the tokens once on a 401; throws for any status ≥ 400.
+    func open(_ method: String, _ path: String, json: [String: String]? = nil, accept: String = "application/json",
+              authenticated: Bool = true) async throws -> UpstreamResponse {
+        var response = try await send(method, path, json: json, accept: accept, token: authenticated ? credentials?.accessToken : nil)
+        if response.status == 401, authenticated {
+            _ = try? await response.collect()
+            guard try await refresh() else { throw ClientError.signedOut }
+            response = try await send(method, path, json: json, accept: accept, token: credentials?.accessToken)
+            if response.status == 401 { throw ClientError.signedOut }
+        }
+        guard response.status < 400 else {
+            let problem = (try? await response.collect(limit: 1 << 20)).flatMap { try? Self.decoder.decode(Problem.self, from: Data($0)) }
+            if response.status == 429 {
+                throw ClientError.rateLimited(tier: problem?.tier ?? "unknown", retryAfter: response.headers["retry-after"].flatMap(Int.init) ?? 1,
+                                              detail: problem?.detail ?? "too many requests")
+            }
+            throw ClientError.refused(status: response.status, code: problem?.code ?? "", detail: problem?.detail ?? "HTTP \(response.status)")
+        }
+        return response
+    }
+
+    /// Trades the refresh token for new tokens; false when there is none or it was refused.
+    func refresh() async throws -> Bool {
+        guard let stored = credentials else { return false }
+        let response = try await send("POST", "/v1/auth/refresh", json: ["refresh_token": stored.refreshToken], accept: "application/json", token: nil)
+        let body = try await response.collect()
+        guard response.status == 200, let answer = try? decode(AuthAnswer.self, body) else { return false }
+        try store.save(Credentials(accessToken: answer.accessToken, refreshToken: answer.refreshToken, email: stored.email), for: baseURL)
+        return true
+    }
+
+    private func send(_ method: String, _ path: String, json: [String: String]?, accept: String, token: String?) async throws -> UpstreamResponse {
+        var headers = [("Accept", accept)]
+        if let token { headers.append(("Authorization", "Bearer \(token)")) }
+        var body: [UInt8] = []
+        if let json {
+            headers.append(("Content-Type", "application/json"))
+            body = Array(try JSONEncoder().encode(json))
+        }
+        do {
+            return try await http.send(UpstreamRequest(url: baseURL + path, method: method, headers: headers, body: body, connectTimeout: .seconds(5)))
+        } catch let error as UpstreamError {
+            throw ClientError.unreachable(url: baseURL, reason: error.message)
+        }
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ body: [UInt8]) throws -> T {
+        do {
+            return try Self.decoder.decode(T.self, from: Data(body))
+        } catch {
+            throw ClientError.invalidAnswer("\(T.self)")
+        }
+    }
+}
