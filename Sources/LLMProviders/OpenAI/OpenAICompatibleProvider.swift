@@ -203,6 +203,12 @@ public final class OpenAICompatibleProvider: ChatProvider {
 
     /// The completion events in one `data:` payload.
     static func decode(_ data: String) throws -> [CompletionEvent] {
+        if let text = ChunkFastPath.delta(data) { return text.isEmpty ? [] : [.delta(text)] }
+        return try decodeFully(data)
+    }
+
+    /// Any chunk, through `JSONDecoder`.
+    static func decodeFully(_ data: String) throws -> [CompletionEvent] {
         guard let chunk = try? JSONDecoder().decode(Chunk.self, from: Data(data.utf8)) else {
             throw AttemptFailure(error: ProviderError(.failed, "the upstream sent an event that is not a completion chunk"), retryable: false)
         }
