@@ -52,6 +52,6 @@ done
 PARLEY_RSS=$(ps -o rss= -p $PARLEY_PID | tr -d ' ')
 PEER_RSS=$(ps -o rss= -p $PEER_PID | tr -d ' ')
 
-python3 bench/summarize_http.py "$OUT/raw.tsv" "$PARLEY_RSS" "$PEER_RSS" "$DURATION" "$ROUNDS" >bench/RESULTS.md.new
-mv bench/RESULTS.md.new bench/RESULTS.md
-cat bench/RESULTS.md
+python3 bench/summarize_http.py "$OUT/raw.tsv" "$PARLEY_RSS" "$PEER_RSS" "$DURATION" "$ROUNDS" >"$OUT/http.md"
+python3 bench/update_results.py http <"$OUT/http.md"
+cat "$OUT/http.md"

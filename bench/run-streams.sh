@@ -2,7 +2,8 @@
 # 1,000 concurrent streamed chats (50 tokens, 20 ms apart) through `parley mock-llm`: straight
 # to the mock (the ceiling), through parley's real send route (auth, limits in process,
 # SQLite writes), and through the Hummingbird peer's proxy, alternating, ROUNDS rounds each.
-# Client: bench/sse_load.py (asyncio). Server CPU from /proc/PID/stat. Writes bench/out/streams.md.
+# Client: bench/sse_load.py (asyncio). Server CPU from /proc/PID/stat. Updates the streams
+# section of bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +60,7 @@ PY
 # Warm-up: first-touch costs out of the way.
 python3 bench/sse_load.py --mode parley --url "http://127.0.0.1:$PARLEY_PORT" --streams 50 --tokens 5 --delay-ms 1 --token "$token" >/dev/null
 python3 bench/sse_load.py --mode peer --url "http://127.0.0.1:$PEER_PORT" --streams 50 --tokens 5 --delay-ms 1 >/dev/null
+rm -f "$OUT"/streams-*-*.json
 for round in $(seq 1 "$ROUNDS"); do
     echo "round $round"
     run direct $MOCK_PORT $MOCK_PID "$round"
@@ -66,3 +68,6 @@ for round in $(seq 1 "$ROUNDS"); do
     run peer $PEER_PORT $PEER_PID "$round"
 done
 echo "parley RSS after the runs: $(ps -o rss= -p $PARLEY_PID) KiB; peer: $(ps -o rss= -p $PEER_PID) KiB" | tee "$OUT/streams-rss.txt"
+python3 bench/summarize_streams.py >"$OUT/streams.md"
+python3 bench/update_results.py streams <"$OUT/streams.md"
+cat "$OUT/streams.md"

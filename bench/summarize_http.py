@@ -39,7 +39,6 @@ def main():
     swift = subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
     cpus = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    print("# Benchmark results\n")
     print("## GET /health, keep-alive (`make bench-http`)\n")
     print(f"Machine: {cpus} cores, {platform.machine()}, Linux {platform.release()}; {swift}; {wrk}.")
     print(f"wrk `-t2 -cN -d{duration} --latency` on loopback, sharing the cores with the server under test; "
