@@ -54,7 +54,7 @@ public final class InProcessRateLimiter: RateLimiter {
                 return .refused(TierUsage(tier: .concurrentStreams, limit: serverLimit, used: state.allStreams.count,
                                           resetAt: state.allStreams.values.min() ?? now))
             }
-            let expiry = now.addingTimeInterval(ttl.timeInterval)
+            let expiry = now.addingTimeInterval(ttl.seconds)
             state.streams[userID] = mine.merging([lease: expiry]) { $1 }
             state.allStreams[lease] = expiry
             return .allowed(limit.map { [TierUsage(tier: .concurrentStreams, limit: $0, used: mine.count + 1, resetAt: expiry)] } ?? [])
@@ -63,7 +63,7 @@ public final class InProcessRateLimiter: RateLimiter {
 
     public func renewStream(userID: User.ID, lease: String, now: Date, ttl: Duration) async throws {
         state.withLock { state in
-            let expiry = now.addingTimeInterval(ttl.timeInterval)
+            let expiry = now.addingTimeInterval(ttl.seconds)
             if state.streams[userID]?[lease] != nil { state.streams[userID]?[lease] = expiry }
             if state.allStreams[lease] != nil { state.allStreams[lease] = expiry }
         }
@@ -111,15 +111,5 @@ public final class InProcessRateLimiter: RateLimiter {
         if let limit = limits.daily { tiers.append(TierUsage(tier: .daily, limit: limit, used: today, resetAt: now.nextUTCMidnight)) }
         if let limit = limits.dailyTokens { tiers.append(TierUsage(tier: .dailyTokens, limit: limit, used: tokens, resetAt: now.nextUTCMidnight)) }
         return tiers
-    }
-}
-
-extension Duration {
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-
-    var milliseconds: Int {
-        Int(components.seconds) * 1000 + Int(components.attoseconds / 1_000_000_000_000_000)
     }
 }

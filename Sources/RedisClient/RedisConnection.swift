@@ -63,7 +63,7 @@ final class RedisConnection: @unchecked Sendable {
     private func connected() throws(RedisError) -> UnsafeMutablePointer<redisContext> {
         if let context { return context }
         if let retryAt, ContinuousClock.now < retryAt { throw RedisError(.unavailable, "not connected; reconnecting") }
-        guard let context = redisConnectWithTimeout(configuration.host, Int32(configuration.port), Self.timeval(configuration.connectTimeout)) else {
+        guard let context = redisConnectWithTimeout(configuration.host, Int32(configuration.port), redisTimeval(configuration.connectTimeout)) else {
             throw RedisError(.unavailable, "could not allocate a connection")
         }
         if context.pointee.err != 0 {
@@ -71,7 +71,7 @@ final class RedisConnection: @unchecked Sendable {
             redisFree(context)
             throw RedisError(.unavailable, "cannot connect to \(configuration.host):\(configuration.port): \(message)")
         }
-        redisSetTimeout(context, Self.timeval(configuration.commandTimeout))
+        redisSetTimeout(context, redisTimeval(configuration.commandTimeout))
         do {
             if let password = configuration.password {
                 _ = try Self.send(configuration.username.map { ["AUTH", $0, password] } ?? ["AUTH", password], on: context)
@@ -130,10 +130,6 @@ final class RedisConnection: @unchecked Sendable {
         return str.withMemoryRebound(to: UInt8.self, capacity: Int(r.len)) { String(decoding: UnsafeBufferPointer(start: $0, count: Int(r.len)), as: UTF8.self) }
     }
 
-    private static func timeval(_ duration: Duration) -> Glibc.timeval {
-        let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
-        return Glibc.timeval(tv_sec: Int(micros / 1_000_000), tv_usec: Int(micros % 1_000_000))
-    }
 }
 
 /// Sends one command and reads its reply (hiredis's blocking call); nil when the connection
@@ -147,4 +143,10 @@ func redisCommand(_ arguments: [String], on context: UnsafeMutablePointer<redisC
         lengths.withUnsafeBufferPointer { redisCommandArgv(context, Int32(arguments.count), argv.baseAddress, $0.baseAddress) }
     }
     return raw?.assumingMemoryBound(to: redisReply.self)
+}
+
+/// A duration as hiredis's timeouts take it.
+func redisTimeval(_ duration: Duration) -> timeval {
+    let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+    return timeval(tv_sec: Int(micros / 1_000_000), tv_usec: Int(micros % 1_000_000))
 }

@@ -40,9 +40,9 @@ public final class RedisSubscriber: Sendable {
     }
 
     private func connect() -> UnsafeMutablePointer<redisContext>? {
-        let micros = configuration.connectTimeout.components.seconds * 1_000_000 + configuration.connectTimeout.components.attoseconds / 1_000_000_000_000
-        let timeout = timeval(tv_sec: Int(micros / 1_000_000), tv_usec: Int(micros % 1_000_000))
-        guard let context = redisConnectWithTimeout(configuration.host, Int32(configuration.port), timeout) else { return nil }
+        guard let context = redisConnectWithTimeout(configuration.host, Int32(configuration.port), redisTimeval(configuration.connectTimeout)) else {
+            return nil
+        }
         if context.pointee.err != 0 {
             redisFree(context)
             return nil

@@ -44,11 +44,7 @@ import Testing
         ])
         let port = try await parley.waitForPort()
         func call(_ method: String, _ path: String, token: String? = nil, json: String? = nil) async throws -> [String: Any] {
-            var arguments = ["curl", "-s", "-X", method, "http://127.0.0.1:\(port)\(path)"]
-            if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
-            if let json { arguments += ["-H", "Content-Type: application/json", "-d", json] }
-            let out = try await runProcess(arguments).stdout
-            return (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [String: Any] ?? [:]
+            try await ChatProcessTests.call(port, method, path, token: token, json: json)
         }
         _ = try await call("POST", "/v1/auth/register", json: #"{"email":"ann@example.org","password":"\#(password)"}"#)
         _ = try await call("POST", "/v1/auth/login", json: #"{"email":"ann@example.org","password":"wrong-\#(password)"}"#)

@@ -1,3 +1,4 @@
+import ChatCore
 import FoundationEssentials
 public import HTTPServer
 import Synchronization
@@ -66,7 +67,7 @@ public struct RequestLogging: Middleware {
         logger.log(level: level, "request", metadata: [
             "parley.request_id": "\(id)", "parley.method": "\(request.method.rawValue)", "parley.route": "\(route)",
             "parley.status": "\(response.status.code)",
-            "parley.duration_ms": "\(((Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15) * 100).rounded() / 100)",
+            "parley.duration_ms": "\((elapsed.seconds * 100_000).rounded() / 100)",
         ])
         return response
     }

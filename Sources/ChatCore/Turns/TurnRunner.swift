@@ -192,7 +192,7 @@ struct TurnRunner: Sendable {
         guard let usage = message.usage else { return }
         let event = UsageEvent(
             id: UsageEvent.ID(deps.chat.ids.newUUID()), userID: turn.ownerID, sessionID: message.sessionID, model: turn.model,
-            usage: usage, latencyMilliseconds: Int(latency.components.seconds * 1000 + latency.components.attoseconds / 1_000_000_000_000_000),
+            usage: usage, latencyMilliseconds: latency.milliseconds,
             at: deps.chat.clock.now()
         )
         do {

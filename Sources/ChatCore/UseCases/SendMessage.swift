@@ -104,8 +104,8 @@ public struct SendMessage: Sendable {
     private struct Admission {
         let limiter: any RateLimiter
         let userID: User.ID
-        let lease: String?
-        let usage: [TierUsage]
+        var lease: String?
+        var usage: [TierUsage] = []
 
         func giveBackLease() async {
             if let lease { try? await limiter.releaseStream(userID: userID, lease: lease) }
@@ -117,37 +117,33 @@ public struct SendMessage: Sendable {
     /// counted, whatever happens to its answer.
     private func admit(_ principal: Principal, now: Date) async throws -> Admission {
         let limits = deps.policy.limits(for: principal.user.role)
-        let userID = principal.user.id
-        var lease: String?
-        var usage: [TierUsage] = []
+        var admission = Admission(limiter: deps.limiter, userID: principal.user.id)
         if limits.concurrentStreams != nil || deps.policy.serverStreams != nil {
             let id = deps.chat.ids.newUUID().uuidString
-            switch try await deps.limiter.acquireStream(userID: userID, lease: id, limit: limits.concurrentStreams,
+            switch try await deps.limiter.acquireStream(userID: admission.userID, lease: id, limit: limits.concurrentStreams,
                                                         serverLimit: deps.policy.serverStreams, now: now, ttl: deps.policy.streamLease) {
             case .refused(let tier): throw DomainError.rateLimited(RateRefusal(tier, now: now))
             case .allowed(let tiers):
-                lease = id
-                usage += tiers
+                admission.lease = id
+                admission.usage = tiers
             }
         }
-        let admission = Admission(limiter: deps.limiter, userID: userID, lease: lease, usage: usage)
-        if limits.perMinute != nil || limits.daily != nil || limits.dailyTokens != nil {
-            let decision: RateDecision
-            do {
-                decision = try await deps.limiter.admitMessage(userID: userID, limits: limits, now: now)
-            } catch {
-                await admission.giveBackLease()
-                throw error
-            }
-            switch decision {
-            case .refused(let tier):
-                await admission.giveBackLease()
-                throw DomainError.rateLimited(RateRefusal(tier, now: now))
-            case .allowed(let tiers):
-                usage = tiers + usage
-            }
+        guard limits.perMinute != nil || limits.daily != nil || limits.dailyTokens != nil else { return admission }
+        let decision: RateDecision
+        do {
+            decision = try await deps.limiter.admitMessage(userID: admission.userID, limits: limits, now: now)
+        } catch {
+            await admission.giveBackLease()
+            throw error
         }
-        return Admission(limiter: deps.limiter, userID: userID, lease: lease, usage: usage)
+        switch decision {
+        case .refused(let tier):
+            await admission.giveBackLease()
+            throw DomainError.rateLimited(RateRefusal(tier, now: now))
+        case .allowed(let tiers):
+            admission.usage = tiers + admission.usage
+            return admission
+        }
     }
 
     /// The record of `key` once a concurrent request has committed it (within a second).
@@ -207,12 +203,5 @@ public struct SendMessage: Sendable {
             hash &*= 0x100_0000_01b3
         }
         return String(hash, radix: 16)
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, for date arithmetic.
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

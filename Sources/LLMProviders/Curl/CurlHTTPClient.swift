@@ -1,4 +1,5 @@
 private import CCurl
+import ChatCore
 import Foundation
 import Synchronization
 
@@ -78,8 +79,7 @@ public final class CurlHTTPClient: Sendable {
         parley_curl_set_string(easy, CURLOPT_URL, request.url)
         parley_curl_set_long(easy, CURLOPT_NOSIGNAL, 1)
         parley_curl_set_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
-        parley_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout.components.seconds * 1000
-            + request.connectTimeout.components.attoseconds / 1_000_000_000_000_000))
+        parley_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeout.milliseconds)
         // HTTP/2 over TLS when the upstream offers it (one connection, many streams); HTTP/1.1 otherwise.
         parley_curl_set_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
         if request.method == "POST" || !request.body.isEmpty {

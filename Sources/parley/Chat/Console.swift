@@ -54,7 +54,7 @@ final class Interrupts: Sendable {
     }
 
     private let current = Current()
-    private let source: SignalSourceBox
+    private let sources = SignalSources()
 
     init() {
         signal(SIGINT, SIG_IGN)
@@ -62,7 +62,7 @@ final class Interrupts: Sendable {
         let current = self.current
         source.setEventHandler { @Sendable in current.handler.withLock { $0 }?() }
         source.resume()
-        self.source = SignalSourceBox(source)
+        sources.keep(source)
     }
 
     /// Runs `body` with `onInterrupt` as the Ctrl-C handler.
@@ -71,11 +71,4 @@ final class Interrupts: Sendable {
         defer { current.handler.withLock { $0 = nil } }
         return try await body()
     }
-}
-
-/// `@unchecked Sendable`: the source is set once in `init` and only kept alive afterwards;
-/// Dispatch sources are thread-safe.
-final class SignalSourceBox: @unchecked Sendable {
-    let source: any DispatchSourceSignal
-    init(_ source: any DispatchSourceSignal) { self.source = source }
 }

@@ -57,8 +57,9 @@ enum Signals {
     }
 }
 
-/// Keeps signal sources alive. `@unchecked Sendable`: `keep` is only called during set-up,
-/// on one thread, before the holder is shared with the waiting task, which only retains it.
+/// Keeps signal sources alive. `@unchecked Sendable`: `keep` is only called during set-up
+/// (here, and in `Interrupts.init`), on one thread, before the holder is shared; afterwards it
+/// is only retained.
 final class SignalSources: @unchecked Sendable {
     private var sources: [any DispatchSourceSignal] = []
     func keep(_ source: any DispatchSourceSignal) { sources.append(source) }

@@ -143,7 +143,7 @@ struct AppServices: Sendable {
     /// ten minutes, until cancelled.
     func startHousekeeping(logger: Logger) -> Task<Void, Never> {
         let users = auth.users, clock = auth.clock, store = turns.store
-        let keyLifetime = Double(turns.settings.idempotencyWindow.components.seconds)
+        let keyLifetime = turns.settings.idempotencyWindow.seconds
         return Task {
             while !Task.isCancelled {
                 do {

@@ -14,6 +14,7 @@ struct RateLimitConfiguration: Sendable {
     var responseCacheTTL: Duration?
 
     init(environment env: Environment) throws(ConfigurationError) {
+        let redisTimeout = try env.seconds("REDIS_TIMEOUT_SECONDS", default: 0.5, range: 0.01...60)
         if let url = env["REDIS_URL"] {
             var configuration: RedisConfiguration
             do {
@@ -21,11 +22,9 @@ struct RateLimitConfiguration: Sendable {
             } catch {
                 throw ConfigurationError(variable: "REDIS_URL", message: "\(error.message) (redis://[:password@]host:port/db)")
             }
-            configuration.connectTimeout = try env.seconds("REDIS_TIMEOUT_SECONDS", default: 0.5, range: 0.01...60)
-            configuration.commandTimeout = configuration.connectTimeout
+            configuration.connectTimeout = redisTimeout
+            configuration.commandTimeout = redisTimeout
             redis = configuration
-        } else {
-            _ = try env.seconds("REDIS_TIMEOUT_SECONDS", default: 0.5, range: 0.01...60)
         }
         failMode = FailModeRateLimiter.Mode(rawValue: try env.choice("RATE_LIMIT_FAIL_MODE", default: "open", from: ["open", "closed"])) ?? .open
         // 0 turns a tier off.
