@@ -6,9 +6,9 @@ SWIFT ?= swift
 BUILD_PACKAGES   := pkg-config libssl-dev libargon2-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libhiredis-dev
 RUNTIME_PACKAGES := ca-certificates curl libssl3 libargon2-1 libsqlite3-0 libpq5 libcurl4 libhiredis0.14
 TEST_PACKAGES    := curl postgresql python3 python3-venv python3-pexpect redis-server docker-compose
-BENCH_PACKAGES   := wrk curl python3
+BENCH_PACKAGES   := wrk curl python3 gcc libc6-dev postgresql redis-server
 
-.PHONY: deps deps-test deps-bench build release run test bench bench-http bench-streams fuzz clean
+.PHONY: deps deps-test deps-bench build release run test bench bench-http bench-streams bench-idle bench-turns bench-startup fuzz clean
 
 deps:
 	@scripts/install-deps.sh $(BUILD_PACKAGES) $(RUNTIME_PACKAGES)
@@ -36,18 +36,29 @@ test: deps-test
 	$(SWIFT) build --build-tests
 	scripts/run-tests.sh
 
-## The benchmark suite: GET /health throughput, then 1,000 concurrent streamed chats, each
-## against a Hummingbird 2 peer measured in the same run; results in bench/RESULTS.md.
-bench: bench-http bench-streams
+## The benchmark suite (every scenario of DESIGN.md §12, each against a Hummingbird 2 peer
+## measured in the same run); each part updates its own section of bench/RESULTS.md.
+bench: bench-http bench-streams bench-idle bench-turns bench-startup
 
-## GET /health throughput: parley against a Hummingbird 2 peer; its section of bench/RESULTS.md.
+## GET /health throughput and latency with wrk.
 bench-http: deps-bench
 	bench/run-http.sh
 
-## 1,000 concurrent streamed chats: straight to the mock, through parley, through the peer;
-## their section of bench/RESULTS.md.
+## 1,000 and 100 concurrent streamed chats: straight to the mock, through parley, through the peer.
 bench-streams: deps-bench
 	bench/run-streams.sh
+
+## 10,000 idle open SSE streams: memory per stream.
+bench-idle: deps-bench
+	bench/run-idle.sh
+
+## Full chat turns per second with PostgreSQL and Redis (both started here, in throwaway folders).
+bench-turns: deps-bench
+	bench/run-turns.sh
+
+## Start-up time to the first answered request, and idle memory.
+bench-startup: deps-bench
+	bench/run-startup.sh
 
 ## libFuzzer over the request parser for FUZZ_SECONDS (default 60).
 FUZZ_SECONDS ?= 60

@@ -1,73 +1,60 @@
 #!/usr/bin/env bash
-# 1,000 concurrent streamed chats (50 tokens, 20 ms apart) through `parley mock-llm`: straight
-# to the mock (the ceiling), through parley's real send route (auth, limits in process,
-# SQLite writes), and through the Hummingbird peer's proxy, alternating, ROUNDS rounds each.
-# Client: bench/sse_load.py (asyncio). Server CPU from /proc/PID/stat. Updates the streams
-# section of bench/RESULTS.md.
+# Concurrent streamed chats through `parley mock-llm` (TOKENS tokens DELAY_MS apart): straight to
+# the mock (the ceiling), through parley's real send route (bearer auth, limits in process,
+# SQLite writes, SSE), and through the Hummingbird peer's proxy, alternating, ROUNDS rounds each.
+# Two scenarios: a burst of STREAMS (1,000) streams, and SMALL (100) streams for time to first
+# token against the upstream's own. Updates the `streams` and `streams-small` sections of
+# bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 
 ROUNDS=${ROUNDS:-3}
 STREAMS=${STREAMS:-1000}
+SMALL=${SMALL:-100}
 TOKENS=${TOKENS:-50}
 DELAY_MS=${DELAY_MS:-20}
 MOCK_PORT=18092 PARLEY_PORT=18093 PEER_PORT=18094
-OUT=bench/out
-mkdir -p "$OUT"
-ulimit -n "$(ulimit -Hn)"  # 1,000 streams need 2,000+ descriptors per process
 
-swift build -c release >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log"; exit 1; }
-(cd bench/hummingbird-peer && swift build -c release --scratch-path ../../.build-peer) >"$OUT/build-peer.log" 2>&1 \
-    || { cat "$OUT/build-peer.log"; exit 1; }
-PARLEY_BIN="$(swift build -c release --show-bin-path)/parley"
-PEER_BIN="$(cd bench/hummingbird-peer && swift build -c release --scratch-path ../../.build-peer --show-bin-path)/HummingbirdPeer"
-work=$(mktemp -d /tmp/parley-bench.XXXXXX)
+build_all
+start_mock $MOCK_PORT
+start_parley $PARLEY_PORT $MOCK_PORT
+start_peer $PEER_PORT $MOCK_PORT
 
-"$PARLEY_BIN" mock-llm --port $MOCK_PORT --log-format json >"$OUT/mock.log" 2>&1 &
-MOCK_PID=$!
-PORT=$PARLEY_PORT LOG_LEVEL=warning HTTP_MAX_CONNECTIONS=100000 DATABASE_URL="sqlite://$work/parley.db" \
-    LLM_BASE_URL="http://127.0.0.1:$MOCK_PORT/v1" LLM_MODEL=mock-model \
-    CHAT_RATE_LIMIT_PER_MINUTE=0 CHAT_DAILY_MESSAGE_QUOTA=0 CHAT_MAX_CONCURRENT_STREAMS=0 AUTH_RATE_LIMIT_PER_MINUTE=0 \
-    "$PARLEY_BIN" serve >"$OUT/parley-streams.log" 2>&1 &
-PARLEY_PID=$!
-PEER_PORT=$PEER_PORT UPSTREAM_URL="http://127.0.0.1:$MOCK_PORT/v1" "$PEER_BIN" >"$OUT/peer-streams.log" 2>&1 &
-PEER_PID=$!
-trap 'kill $MOCK_PID $PARLEY_PID $PEER_PID 2>/dev/null || true; rm -rf "$work"' EXIT
-
-for port in $PARLEY_PORT $PEER_PORT; do
-    for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
-done
-token=$(curl -fsS -H 'Content-Type: application/json' -d '{"email":"bench@example.org","password":"bench password"}' \
-    "http://127.0.0.1:$PARLEY_PORT/v1/auth/register" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-run() {  # run MODE PORT PID ROUND
-    local before after
-    before=$(cpu "$3")
-    python3 bench/sse_load.py --mode "$1" --url "http://127.0.0.1:$2" --streams "$STREAMS" --tokens "$TOKENS" \
-        --delay-ms "$DELAY_MS" --token "$token" >"$OUT/streams-$1-$4.json"
-    after=$(cpu "$3")
-    python3 - "$OUT/streams-$1-$4.json" "$((after - before))" "$(getconf CLK_TCK)" <<'PY'
-import json, sys
-path, ticks, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-result = json.load(open(path))
-result["server_cpu_s"] = ticks / hz
-result["cpu_ms_per_1000_tokens"] = round(1000 * result["server_cpu_s"] / max(1, result["tokens_received"]) * 1000, 1)
-json.dump(result, open(path, "w"))
-print(json.dumps(result))
-PY
+# One session per stream and round (a session answers one message at a time), made up front.
+python3 bench/sessions.py "http://127.0.0.1:$PARLEY_PORT" $(( (ROUNDS + 1) * (STREAMS + SMALL) )) >"$WORK/paths"
+next_paths() {  # next_paths N: the next N unused session paths
+    head -n "$1" "$WORK/paths" >"$WORK/batch"
+    tail -n +"$(($1 + 1))" "$WORK/paths" >"$WORK/rest" && mv "$WORK/rest" "$WORK/paths"
 }
-# Warm-up: first-touch costs out of the way.
-python3 bench/sse_load.py --mode parley --url "http://127.0.0.1:$PARLEY_PORT" --streams 50 --tokens 5 --delay-ms 1 --token "$token" >/dev/null
-python3 bench/sse_load.py --mode peer --url "http://127.0.0.1:$PEER_PORT" --streams 50 --tokens 5 --delay-ms 1 >/dev/null
-rm -f "$OUT"/streams-*-*.json
+
+content="bench words mock:tokens=$TOKENS mock:delay=$DELAY_MS"
+openai_body="{\"model\":\"mock-model\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"$content\"}]}"
+run() {  # run MODE STREAMS ROUND SCENARIO
+    local mode=$1 n=$2 output="$OUT/$4-$1-$3.json"
+    case $mode in
+    direct) measure direct $MOCK_PID "$output" --port $MOCK_PORT --path /v1/chat/completions --key content \
+                --streams "$n" --tokens "$TOKENS" --body "$openai_body" ;;
+    parley) next_paths "$n"
+            measure parley $PARLEY_PID "$output" --port $PARLEY_PORT --paths "$WORK/batch" \
+                --streams "$n" --tokens "$TOKENS" --body "{\"content\":\"$content\"}" ;;
+    peer)   measure peer $PEER_PID "$output" --port $PEER_PORT --path /v1/chat \
+                --streams "$n" --tokens "$TOKENS" --body "$openai_body" ;;
+    esac
+}
+
+rm -f "$OUT"/streams-*.json "$OUT"/streams-small-*.json
+next_paths 100 && measure warm-up $PARLEY_PID "$WORK/warm.json" --port $PARLEY_PORT --paths "$WORK/batch" --streams 100 \
+    --tokens 5 --body '{"content":"warm mock:tokens=5 mock:delay=1"}' >/dev/null
+"$LOAD" --port $PEER_PORT --path /v1/chat --streams 100 --tokens 5 \
+    --body '{"model":"mock-model","stream":true,"messages":[{"role":"user","content":"warm mock:tokens=5 mock:delay=1"}]}' >/dev/null
 for round in $(seq 1 "$ROUNDS"); do
-    echo "round $round"
-    run direct $MOCK_PORT $MOCK_PID "$round"
-    run parley $PARLEY_PORT $PARLEY_PID "$round"
-    run peer $PEER_PORT $PEER_PID "$round"
+    for mode in direct parley peer; do echo "round $round, $STREAMS streams: $mode"; run $mode "$STREAMS" "$round" streams; done
+    for mode in direct parley peer; do echo "round $round, $SMALL streams: $mode"; run $mode "$SMALL" "$round" streams-small; done
 done
-echo "parley RSS after the runs: $(ps -o rss= -p $PARLEY_PID) KiB; peer: $(ps -o rss= -p $PEER_PID) KiB" | tee "$OUT/streams-rss.txt"
-python3 bench/summarize_streams.py >"$OUT/streams.md"
-python3 bench/update_results.py streams <"$OUT/streams.md"
-cat "$OUT/streams.md"
+rss="parley RSS after the runs: $(rss_kib $PARLEY_PID) KiB; peer: $(rss_kib $PEER_PID) KiB"
+for scenario in streams streams-small; do
+    python3 bench/summarize_streams.py "$scenario" "$TOKENS" "$DELAY_MS" "$(machine_line)" "$rss" >"$OUT/$scenario.md"
+    python3 bench/update_results.py "$scenario" <"$OUT/$scenario.md"
+    cat "$OUT/$scenario.md"
+done

@@ -1,36 +1,60 @@
-"""Medians (min–max) of the streamed-chat rounds in bench/out/streams-*.json, as Markdown."""
+"""Medians (min–max) of the streamed-chat rounds in bench/out/SCENARIO-MODE-ROUND.json, as Markdown.
+
+    summarize_streams.py SCENARIO TOKENS DELAY_MS MACHINE_LINE [RSS_LINE]
+"""
 import glob
 import json
+import re
 import statistics
 import sys
 
+scenario, tokens, delay, machine = sys.argv[1:5]
+rss = sys.argv[5] if len(sys.argv) > 5 else ""
 rounds = {}
-for path in sorted(glob.glob("bench/out/streams-*-*.json")):
+for path in sorted(glob.glob(f"bench/out/{scenario}-*-*.json")):
+    if not re.fullmatch(rf"{re.escape(scenario)}-(direct|parley|peer)-\d+\.json", path.split("/")[-1]):
+        continue
     result = json.load(open(path))
     rounds.setdefault(result["mode"], []).append(result)
 
 
+def values(mode, key):
+    return [r[key] for r in rounds.get(mode, []) if r.get(key) is not None and r[key] >= 0]
+
+
 def cell(mode, key, digits=1):
-    values = [r[key] for r in rounds.get(mode, []) if r.get(key) is not None]
-    if not values:
+    found = values(mode, key)
+    if not found:
         return "—"
-    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+    return f"{statistics.median(found):,.{digits}f} ({min(found):,.{digits}f}–{max(found):,.{digits}f})"
 
 
-rss = open("bench/out/streams-rss.txt").read().strip() if glob.glob("bench/out/streams-rss.txt") else ""
+def median(mode, key):
+    found = values(mode, key)
+    return statistics.median(found) if found else float("nan")
+
+
 streams = rounds.get("parley", [{}])[0].get("streams", "?")
-tokens = rounds.get("parley", [{}])[0].get("tokens_expected", 0)
-print(f"## {streams} concurrent streamed chats\n")
-print(f"Each stream: one chat answered by `parley mock-llm` with 50 tokens 20 ms apart; {tokens} tokens per round. "
-      "`direct` is the client straight on the mock (the ceiling); `parley` is the real send route (bearer auth, "
-      "limits, SQLite writes, SSE); `peer` is Hummingbird 2 proxying through AsyncHTTPClient. "
-      f"{len(rounds.get('parley', []))} rounds, alternating; median (min–max).\n")
+print(f"## {streams:,} concurrent streamed chats (`make bench-streams`)\n")
+print(f"{machine} Each stream: one chat answered by `parley mock-llm` with {tokens} tokens {delay} ms apart. "
+      "`direct` is the load client straight on the mock (the ceiling); `parley` is the real send route (bearer auth, "
+      "limits, SQLite writes, SSE); `peer` is Hummingbird 2 proxying the mock through AsyncHTTPClient. "
+      f"Load client: `bench/sse_load.c` (epoll, one thread). {len(rounds.get('parley', []))} rounds, alternating; "
+      "median (min–max).\n")
 print("| measure | direct | parley | peer |")
 print("| --- | --- | --- | --- |")
 for label, key, digits in [("streams with every token", "completed", 0), ("tokens received", "tokens_received", 0),
                            ("tokens/s", "tokens_per_s", 0), ("time to first token p50 (ms)", "ttft_ms_p50", 1),
-                           ("time to first token p99 (ms)", "ttft_ms_p99", 1), ("gap between tokens p99 (ms)", "gap_ms_p99", 1),
-                           ("server CPU per 1,000 tokens (ms)", "cpu_ms_per_1000_tokens", 1)]:
+                           ("time to first token p99 (ms)", "ttft_ms_p99", 1), ("gap between tokens p50 (ms)", "gap_ms_p50", 1),
+                           ("gap between tokens p99 (ms)", "gap_ms_p99", 1),
+                           ("server CPU per 1,000 tokens (ms)", "cpu_ms_per_1000_tokens", 1),
+                           ("load client CPU (s)", "client_cpu_s", 2)]:
     print(f"| {label} | {cell('direct', key, digits)} | {cell('parley', key, digits)} | {cell('peer', key, digits)} |")
+print()
+print(f"- parley tokens/s = **{median('parley', 'tokens_per_s') / median('direct', 'tokens_per_s'):.0%}** of direct "
+      f"(peer {median('peer', 'tokens_per_s') / median('direct', 'tokens_per_s'):.0%})")
+print(f"- parley CPU per 1,000 tokens = **{median('parley', 'cpu_ms_per_1000_tokens') / median('peer', 'cpu_ms_per_1000_tokens'):.2f}×** the peer's")
+print(f"- p99 time to first token above the upstream's: parley **{median('parley', 'ttft_ms_p99') - median('direct', 'ttft_ms_p99'):+.1f} ms**, "
+      f"peer {median('peer', 'ttft_ms_p99') - median('direct', 'ttft_ms_p99'):+.1f} ms")
 if rss:
-    print(f"\n{rss}\n")
+    print(f"- {rss}")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL for the tests, on 127.0.0.1 in a temporary folder.
 #   start         initdb + start; prints `export …` lines for PARLEY_TEST_POSTGRES_URL and this script's state
+#                 (fsync off, as tests need no durability; PARLEY_PG_FSYNC=on for benchmarks)
 #   stop | restart | teardown (stop and delete the folder)
 # PostgreSQL refuses to run as root, so when root it runs as the `postgres` system user.
 set -euo pipefail
@@ -30,7 +31,7 @@ start)
 port = $port
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
-fsync = off
+fsync = ${PARLEY_PG_FSYNC:-off}
 max_connections = 200
 CONF
     close_inherited_fds

@@ -6,6 +6,7 @@ import NIOCore
 // GET /health with the same body and content type as parley's, on PEER_PORT (default 8082).
 // POST /v1/chat: the body is sent to UPSTREAM_URL/chat/completions (an OpenAI-compatible
 // stream), and each token comes back as `event: token` / `data: {"delta":…}`, like parley's.
+// GET /v1/idle: see below.
 let environment = ProcessInfo.processInfo.environment
 let port = Int(environment["PEER_PORT"] ?? "") ?? 8082
 let upstream = (environment["UPSTREAM_URL"] ?? "http://127.0.0.1:8081/v1") + "/chat/completions"
@@ -49,6 +50,20 @@ router.post("v1/chat") { request, context -> Response in
                     let json = String(decoding: try JSONEncoder().encode(["delta": text]), as: UTF8.self)
                     try await writer.write(ByteBuffer(string: "event: token\ndata: \(json)\n\n"))
                 }
+            }
+            try await writer.finish(nil)
+        }
+    )
+}
+// GET /v1/idle: an SSE stream with nothing to say but a keep-alive comment every 15 s, the
+// counterpart of a parley reader waiting on an answer (for the open-streams memory figure).
+router.get("v1/idle") { _, _ -> Response in
+    Response(
+        status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+        body: ResponseBody { writer in
+            while !Task.isCancelled {
+                try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                try await Task.sleep(for: .seconds(15))
             }
             try await writer.finish(nil)
         }
