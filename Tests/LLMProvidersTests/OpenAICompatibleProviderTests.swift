@@ -2,7 +2,7 @@ import ChatCore
 import Foundation
 import HTTPServer
 import HTTPServerTesting
-import LLMProviders
+@testable import LLMProviders
 import MockLLM
 import Testing
 
@@ -99,6 +99,27 @@ import Testing
             #expect(result.error?.kind == .timeout)
             #expect(ContinuousClock.now - started < .seconds(2))
         }
+    }
+
+    /// The watchdog sleeps until the deadline `check` gives; the deadline moves with activity.
+    @Test func theWatchdogDeadlineFollowsTheStream() {
+        let activity = Activity()
+        let start = ContinuousClock.now
+        guard case .onTime(let first) = activity.check(firstToken: .seconds(60), idle: .seconds(5), now: start) else {
+            Issue.record("overdue at the start")
+            return
+        }
+        #expect(first > start + .seconds(59) && first <= start + .seconds(61))
+        #expect(activity.check(firstToken: .seconds(60), idle: .seconds(5), now: first) == .overdue("no first token within 60.0 seconds"))
+        activity.firstToken()
+        activity.touch()
+        let touched = ContinuousClock.now
+        guard case .onTime(let idle) = activity.check(firstToken: .seconds(60), idle: .seconds(5), now: touched) else {
+            Issue.record("overdue right after a token")
+            return
+        }
+        #expect(idle >= touched + .seconds(5) - .milliseconds(100) && idle <= touched + .seconds(5))
+        #expect(activity.check(firstToken: .seconds(60), idle: .seconds(5), now: idle) == .overdue("no token for 5.0 seconds"))
     }
 
     @Test func dropMidStreamKeepsThePartialTextAndFails() async throws {

@@ -124,10 +124,14 @@ public final class OpenAICompatibleProvider: ChatProvider {
                 throw AttemptFailure(error: ProviderError(.failed, "the upstream stream ended before [DONE]"), retryable: !deliveredFlag.value)
             }
             group.addTask {
+                // Sleeps until the earliest moment the attempt could be overdue, not on a fixed
+                // tick: a thousand streams polling every 50 ms cost 20,000 wake-ups a second.
                 while true {
-                    try await Task.sleep(for: .milliseconds(50))
-                    if let overdue = activity.overdue(firstToken: firstTokenTimeout, idle: idleTimeout) {
-                        throw AttemptFailure(error: ProviderError(.timeout, overdue), retryable: false)
+                    switch activity.check(firstToken: firstTokenTimeout, idle: idleTimeout) {
+                    case .overdue(let reason):
+                        throw AttemptFailure(error: ProviderError(.timeout, reason), retryable: false)
+                    case .onTime(let deadline):
+                        try await Task.sleep(until: deadline, clock: .continuous)
                     }
                 }
             }
@@ -244,13 +248,19 @@ final class Activity: Sendable {
     func touch() { state.withLock { $0.last = .now } }
     func firstToken() { state.withLock { $0.gotFirstToken = true } }
 
-    /// Why the attempt is overdue, or nil while it is on time.
-    func overdue(firstToken: Duration, idle: Duration) -> String? {
+    enum Check: Equatable {
+        case overdue(String)
+        /// On time, and cannot become overdue before this instant.
+        case onTime(until: ContinuousClock.Instant)
+    }
+
+    /// Whether the attempt is overdue: no first token within `firstToken` of the start, or,
+    /// after it, nothing for `idle`.
+    func check(firstToken: Duration, idle: Duration, now: ContinuousClock.Instant = .now) -> Check {
         state.withLock { s in
-            let now = ContinuousClock.now
-            if !s.gotFirstToken, now - s.start > firstToken { return "no first token within \(firstToken)" }
-            if s.gotFirstToken, now - s.last > idle { return "no token for \(idle)" }
-            return nil
+            let deadline = s.gotFirstToken ? s.last + idle : s.start + firstToken
+            if now < deadline { return .onTime(until: deadline) }
+            return .overdue(s.gotFirstToken ? "no token for \(idle)" : "no first token within \(firstToken)")
         }
     }
 }
