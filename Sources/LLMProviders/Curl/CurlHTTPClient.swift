@@ -4,12 +4,13 @@ import Foundation
 import Synchronization
 
 /// A streaming HTTP client on libcurl: one multi handle drives every transfer from one
-/// dedicated thread (`curl_multi_poll`, woken by `curl_multi_wakeup` when work arrives), so
-/// there is no thread per request, connections are reused across transfers, and HTTP/2 is
-/// used when a TLS upstream offers it. libcurl never runs on the cooperative pool.
+/// dedicated thread, so there is no thread per request, connections are reused across
+/// transfers, and HTTP/2 is used when a TLS upstream offers it. libcurl never runs on the
+/// cooperative pool. The thread runs libcurl's socket interface on epoll (see the CCurl
+/// shim), so a token arriving on one of a thousand streams costs work for that stream only.
 ///
-/// Other threads talk to the driver thread only through `commands` and `curl_multi_wakeup`
-/// (the one multi call that is thread-safe).
+/// Other threads talk to the driver thread only through `commands` and the loop's wake-up
+/// (an eventfd write, safe from any thread).
 public final class CurlHTTPClient: Sendable {
     fileprivate enum Command {
         case add(CurlTransfer)
@@ -17,10 +18,11 @@ public final class CurlHTTPClient: Sendable {
         case stop
     }
 
-    /// `@unchecked Sendable`: the multi handle is used only on the driver thread, except
-    /// `curl_multi_wakeup`, which libcurl documents as callable from any thread.
+    /// `@unchecked Sendable`: the multi handle and the loop state are used only on the driver
+    /// thread, except `parley_curl_loop_wake`, which only writes to the loop's eventfd.
     fileprivate struct Multi: @unchecked Sendable {
         let handle: UnsafeMutableRawPointer
+        let loop: UnsafeMutablePointer<parley_curl_loop>
     }
 
     /// Commands for the driver thread, shared by the client and the thread.
@@ -37,7 +39,11 @@ public final class CurlHTTPClient: Sendable {
     public init() {
         _ = Self.globalInit
         guard let handle = curl_multi_init() else { fatalError("libcurl could not create a multi handle (out of memory)") }
-        multi = Multi(handle: handle)
+        let loop = UnsafeMutablePointer<parley_curl_loop>.allocate(capacity: 1)
+        guard parley_curl_loop_init(loop, handle) == 0 else {
+            fatalError("the upstream client could not make its epoll or eventfd descriptor (errno \(errno))")
+        }
+        multi = Multi(handle: handle, loop: loop)
         let multi = self.multi
         let commands = self.commands
         let thread = Thread { Self.drive(multi, commands) }
@@ -51,7 +57,7 @@ public final class CurlHTTPClient: Sendable {
 
     private func send(_ command: Command) {
         commands.pending.withLock { $0.append(command) }
-        curl_multi_wakeup(multi.handle)
+        parley_curl_loop_wake(multi.loop)
     }
 
     /// Starts a transfer and returns once the response head has arrived; the body follows
@@ -125,7 +131,6 @@ public final class CurlHTTPClient: Sendable {
 
     private static func drive(_ multi: Multi, _ commands: Commands) {
         var active: [Int: CurlTransfer] = [:]
-        var running: Int32 = 0
         while true {
             for command in commands.pending.withLock({ pending in defer { pending = [] }; return pending }) {
                 switch command {
@@ -139,10 +144,11 @@ public final class CurlHTTPClient: Sendable {
                 case .stop:
                     for transfer in active.values { finish(transfer, multi, error: UpstreamError(.cancelled, "the client was shut down")) }
                     curl_multi_cleanup(multi.handle)
+                    parley_curl_loop_close(multi.loop)
+                    multi.loop.deallocate()
                     return
                 }
             }
-            curl_multi_perform(multi.handle, &running)
             var left: Int32 = 0
             while let message = curl_multi_info_read(multi.handle, &left) {
                 guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
@@ -154,7 +160,7 @@ public final class CurlHTTPClient: Sendable {
                 let code = message.pointee.data.result
                 finish(transfer, multi, error: code == CURLE_OK ? nil : upstreamError(code))
             }
-            curl_multi_poll(multi.handle, nil, 0, 1000, nil)
+            parley_curl_loop_run_once(multi.loop, multi.handle, 1000)
         }
     }
 
