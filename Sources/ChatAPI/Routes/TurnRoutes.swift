@@ -61,7 +61,7 @@ public enum TurnRoutes {
             metrics?.streamOpened()
             defer { metrics?.streamClosed() }
             var follower = follower
-            if let start { try await events.send(ServerSentEvent(event: "start", data: encode(start))) }
+            if let start { try await events.send(ServerSentEvent(event: "start", data: start.json)) }
             while true {
                 switch await follower.next() {
                 case .content(let delta, let offset):
@@ -75,10 +75,10 @@ public enum TurnRoutes {
                     try await events.send(errorEvent("server_shutdown", "the server is restarting; what was generated is saved, send the message again"))
                     return
                 case .ended(.done(let message)):
-                    try await events.send(ServerSentEvent(event: "done", data: encode(TurnEndDTO(message: MessageDTO(message)))))
+                    try await events.send(ServerSentEvent(event: "done", data: TurnEndDTO(message: MessageDTO(message)).json))
                     return
                 case .ended(.cached(let message)):
-                    try await events.send(ServerSentEvent(event: "done", data: encode(TurnEndDTO(message: MessageDTO(message), cached: true))))
+                    try await events.send(ServerSentEvent(event: "done", data: TurnEndDTO(message: MessageDTO(message), cached: true).json))
                     return
                 case .detached:
                     return
@@ -117,10 +117,6 @@ public enum TurnRoutes {
 
     static func errorEvent(_ code: String, _ message: String) -> ServerSentEvent {
         ServerSentEvent(event: "error", data: "{\"code\":\(jsonQuoted(code)),\"message\":\(jsonQuoted(message))}")
-    }
-
-    static func encode<T: Encodable>(_ value: T) -> String {
-        (try? JSONBody.encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }
 

@@ -1,0 +1,50 @@
+@testable import ChatAPI
+import ChatCore
+import Foundation
+import Testing
+
+/// The hand-built `start` and `done` event documents say exactly what the generic encoder says.
+@Suite struct MessageDTOJSONTests {
+    static let contents = ["", "plain words ", "quote \" backslash \\ slash /", "line\nbreak\r\ttab \u{08}\u{0C}\u{01}\u{1F}",
+                           "Grüße ✈️ 日本語 \u{2028}", "<script>alert(1)</script>"]
+
+    static func message(_ content: String, usage: TokenUsage?, finishReason: String?) -> Message {
+        var message = Message(id: Message.ID(UUID()), sessionID: ChatSession.ID(UUID()), position: 2, role: .assistant,
+                              content: content, status: .complete, createdAt: Date(timeIntervalSince1970: 1_790_000_000.123),
+                              updatedAt: Date())
+        message.usage = usage
+        message.finishReason = finishReason
+        return message
+    }
+
+    static func encoded<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try JSONBody.encoder.encode(value), as: UTF8.self)
+    }
+
+    static func parsed(_ text: String) throws -> NSDictionary {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary)
+    }
+
+    @Test(arguments: contents)
+    func eventsMatchTheEncoder(_ content: String) throws {
+        for (usage, reason) in [(nil, nil), (TokenUsage(promptTokens: 12, completionTokens: 3, estimated: true), "stop")] as [(TokenUsage?, String?)] {
+            let dto = MessageDTO(Self.message(content, usage: usage, finishReason: reason))
+            let documents: [(String, String)] = [
+                (dto.json, try Self.encoded(dto)),
+                (TurnStartDTO(userMessage: dto, assistantMessageId: "a-1").json, try Self.encoded(TurnStartDTO(userMessage: dto, assistantMessageId: "a-1"))),
+                (TurnEndDTO(message: dto).json, try Self.encoded(TurnEndDTO(message: dto))),
+                (TurnEndDTO(message: dto, cached: true).json, try Self.encoded(TurnEndDTO(message: dto, cached: true))),
+            ]
+            for (built, generic) in documents {
+                #expect(try Self.parsed(built) == Self.parsed(generic), "\(built) vs \(generic)")
+            }
+        }
+    }
+
+    /// Where no character needs a choice of escape, the bytes are the same too.
+    @Test func plainMessagesAreByteForByteTheSame() throws {
+        let dto = MessageDTO(Self.message("plain words / and more", usage: TokenUsage(promptTokens: 1, completionTokens: 2), finishReason: "length"))
+        #expect(TurnEndDTO(message: dto).json == (try Self.encoded(TurnEndDTO(message: dto))))
+        #expect(TurnStartDTO(userMessage: dto, assistantMessageId: "x").json == (try Self.encoded(TurnStartDTO(userMessage: dto, assistantMessageId: "x"))))
+    }
+}
