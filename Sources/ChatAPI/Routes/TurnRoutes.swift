@@ -63,27 +63,39 @@ public enum TurnRoutes {
             var follower = follower
             if let start { try await events.send(ServerSentEvent(event: "start", data: start.json)) }
             while true {
-                switch await follower.next() {
-                case .content(let delta, let offset):
-                    try await events.send(ServerSentEvent(event: "token", id: String(offset), data: "{\"delta\":\(jsonQuoted(delta))}"))
-                case .heartbeat:
-                    try await events.keepAlive()
-                case .ended(.failed(let failure, _)):
-                    try await events.send(errorEvent(failure.code, failure.message))
-                    return
-                case .ended(.shutdown):
-                    try await events.send(errorEvent("server_shutdown", "the server is restarting; what was generated is saved, send the message again"))
-                    return
-                case .ended(.done(let message)):
-                    try await events.send(ServerSentEvent(event: "done", data: TurnEndDTO(message: MessageDTO(message)).json))
-                    return
-                case .ended(.cached(let message)):
-                    try await events.send(ServerSentEvent(event: "done", data: TurnEndDTO(message: MessageDTO(message), cached: true).json))
-                    return
-                case .detached:
-                    return
+                switch event(for: await follower.next()) {
+                case .send(let event): try await events.send(event)
+                case .last(let event): try await events.send(event); return
+                case .keepAlive: try await events.keepAlive()
+                case .stop: return
                 }
             }
+        }
+    }
+
+    /// What a stream does with an update. Built outside the streaming closure: the closure's
+    /// async frame stays allocated while its stream is open, and every value built in it
+    /// across a suspension would make each open stream larger.
+    private enum StreamStep {
+        case send(ServerSentEvent), last(ServerSentEvent), keepAlive, stop
+    }
+
+    private static func event(for update: TurnUpdate) -> StreamStep {
+        switch update {
+        case .content(let delta, let offset):
+            .send(ServerSentEvent(event: "token", id: String(offset), data: "{\"delta\":\(jsonQuoted(delta))}"))
+        case .heartbeat:
+            .keepAlive
+        case .ended(.failed(let failure, _)):
+            .last(errorEvent(failure.code, failure.message))
+        case .ended(.shutdown):
+            .last(errorEvent("server_shutdown", "the server is restarting; what was generated is saved, send the message again"))
+        case .ended(.done(let message)):
+            .last(ServerSentEvent(event: "done", data: TurnEndDTO(message: MessageDTO(message)).json))
+        case .ended(.cached(let message)):
+            .last(ServerSentEvent(event: "done", data: TurnEndDTO(message: MessageDTO(message), cached: true).json))
+        case .detached:
+            .stop
         }
     }
 

@@ -1,7 +1,9 @@
 import Synchronization
 
 /// How a turn ended, as its readers learn it. Each case carries the assistant message as stored.
-public enum TurnEnd: Sendable, Equatable {
+/// `indirect` keeps it (and `TurnUpdate`) one word wide: every reader's async frames hold
+/// these while waiting, and with the message inline an idle stream cost 1 KiB more.
+public indirect enum TurnEnd: Sendable, Equatable {
     /// Generated to the end (`complete`) or stopped on request (`interrupted`).
     case done(Message)
     /// The upstream failed; the message is `failed` with what was generated before.

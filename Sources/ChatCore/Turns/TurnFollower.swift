@@ -1,7 +1,9 @@
 /// One reader's view of a turn from a byte offset on: live from this process, replayed from
 /// storage once finished, or, for a turn another instance runs, read from its checkpoints.
 public struct TurnFollower: Sendable {
-    enum Source: Sendable {
+    /// `indirect`: a reader waits inside `next()` for as long as its stream is open, and an
+    /// inline `Message` made that wait's async frame (kept per open stream) 0.6 KiB larger.
+    indirect enum Source: Sendable {
         case live(Turn)
         case stored(Message)
         case elsewhere(Message, messages: any MessageRepository, settings: ChatSettings)
