@@ -6,12 +6,14 @@ ulimit -n "$(ulimit -Hn)"  # thousands of streams need thousands of descriptors
 
 build_all() {
     echo "building parley, the peer (release) and the load client…"
-    swift build -c release >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log"; exit 1; }
-    (cd bench/hummingbird-peer && swift build -c release --scratch-path ../../.build-peer) >"$OUT/build-peer.log" 2>&1 \
+    # Both as a container would ship them: release, the Swift runtime linked in (`make release`).
+    local flags="-c release --static-swift-stdlib"
+    swift build $flags --product parley >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log"; exit 1; }
+    (cd bench/hummingbird-peer && swift build $flags --scratch-path ../../.build-peer) >"$OUT/build-peer.log" 2>&1 \
         || { cat "$OUT/build-peer.log"; exit 1; }
     cc -O2 -Wall -o "$OUT/sse_load" bench/sse_load.c -lm
-    PARLEY_BIN="$(swift build -c release --show-bin-path)/parley"
-    PEER_BIN="$(cd bench/hummingbird-peer && swift build -c release --scratch-path ../../.build-peer --show-bin-path)/HummingbirdPeer"
+    PARLEY_BIN="$(swift build $flags --product parley --show-bin-path)/parley"
+    PEER_BIN="$(cd bench/hummingbird-peer && swift build $flags --scratch-path ../../.build-peer --show-bin-path)/HummingbirdPeer"
     LOAD="$OUT/sse_load"
 }
 

@@ -13,9 +13,6 @@ MOCK_PORT=18095 PARLEY_PORT=18096 PEER_PORT=18097
 
 build_all
 start_mock $MOCK_PORT
-start_parley $PARLEY_PORT $MOCK_PORT
-start_peer $PEER_PORT $MOCK_PORT
-
 # hold NAME PID ROUND LOAD-ARGS…: opens the streams, reads RSS once all are open, then lets go.
 hold() {
     local name=$1 pid=$2 round=$3 before after; shift 3
@@ -38,11 +35,18 @@ PY
     cat "$OUT/idle-$name-$round.json"
 }
 
-python3 bench/sessions.py "http://127.0.0.1:$PARLEY_PORT" "$IDLE" --follow 100 --users 10 >"$WORK/readers"
 rm -f "$OUT"/idle-*.json
+# Each round starts both servers afresh: memory a process has once taken and freed is reused
+# by the next round's streams, which would hide what a stream costs.
 for round in $(seq 1 "$ROUNDS"); do
+    start_parley $PARLEY_PORT $MOCK_PORT
+    python3 bench/sessions.py "http://127.0.0.1:$PARLEY_PORT" "$IDLE" --follow 100 --users 10 >"$WORK/readers"
     echo "round $round: parley"; hold parley $PARLEY_PID "$round" --port $PARLEY_PORT --paths "$WORK/readers"
+    kill $PARLEY_PID; wait $PARLEY_PID 2>/dev/null || true
+    rm -f "$WORK"/parley-*.db*
+    start_peer $PEER_PORT $MOCK_PORT
     echo "round $round: peer"; hold peer $PEER_PID "$round" --port $PEER_PORT --path /v1/idle
+    kill $PEER_PID; wait $PEER_PID 2>/dev/null || true
 done
 python3 - "$(machine_line)" "$IDLE" "$ROUNDS" >"$OUT/idle-streams.md" <<'PY'
 import glob, json, statistics, sys
@@ -51,18 +55,18 @@ runs = {}
 for path in sorted(glob.glob("bench/out/idle-*-*.json")):
     result = json.load(open(path))
     runs.setdefault(result["mode"], []).append(result)
-def cell(mode, key):
+def cell(mode, key, digits=1):
     values = [r[key] for r in runs.get(mode, [])]
-    return f"{statistics.median(values):,.1f} ({min(values):,.1f}–{max(values):,.1f})" if values else "—"
+    return f"{statistics.median(values):,.{digits}f} ({min(values):,.{digits}f}–{max(values):,.{digits}f})" if values else "—"
 print(f"## {idle:,} idle open streams (`make bench-idle`)\n")
 print(f"{machine} parley: {idle:,} readers (`GET …/messages/{{id}}/events`) of 100 answers whose upstream is silent; "
       "peer: Hummingbird 2 SSE streams that only send a keep-alive comment. RSS from /proc before the streams open "
-      f"and once all are open. {rounds} rounds, alternating; median (min–max).\n")
+      f"and once all are open, each round in newly started servers. {rounds} rounds, alternating; median (min–max).\n")
 print("| measure | parley | peer |")
 print("| --- | --- | --- |")
-for label, key in [("streams open", "heads"), ("RSS before (KiB)", "rss_before_kib"), ("RSS with the streams open (KiB)", "rss_after_kib"),
-                   ("RSS growth per stream (KiB)", "kib_per_stream")]:
-    print(f"| {label} | {cell('parley', key)} | {cell('peer', key)} |")
+for label, key, digits in [("streams open", "heads", 0), ("RSS before (KiB)", "rss_before_kib", 0),
+                           ("RSS with the streams open (KiB)", "rss_after_kib", 0), ("RSS growth per stream (KiB)", "kib_per_stream", 1)]:
+    print(f"| {label} | {cell('parley', key, digits)} | {cell('peer', key, digits)} |")
 PY
 python3 bench/update_results.py idle-streams <"$OUT/idle-streams.md"
 cat "$OUT/idle-streams.md"

@@ -51,6 +51,7 @@ machine, connections, duration, rounds = sys.argv[1:5]
 runs = {}
 for path in sorted(glob.glob("bench/out/turns-*-*.json")):
     result = json.load(open(path))
+    result["cpu_ms_per_turn"] = 1000 * result["server_cpu_s"] / max(1, result["responses"])
     runs.setdefault(result["mode"], []).append(result)
 def cell(mode, key, digits=1):
     values = [r[key] for r in runs.get(mode, []) if r.get(key) is not None]
@@ -66,7 +67,7 @@ print("| measure | " + " | ".join(modes) + " |")
 print("| --- |" + " --- |" * len(modes))
 for label, key, digits in [("turns/s", "responses_per_s", 0), ("failed turns", "failures", 0),
                            ("turn latency p50 (ms)", "latency_ms_p50", 1), ("turn latency p99 (ms)", "latency_ms_p99", 1),
-                           ("server CPU (s)", "server_cpu_s", 2), ("load client CPU (s)", "client_cpu_s", 2)]:
+                           ("server CPU per turn (ms)", "cpu_ms_per_turn", 2), ("load client CPU (s)", "client_cpu_s", 2)]:
     print(f"| {label} | " + " | ".join(cell(m, key, digits) for m in modes) + " |")
 PY
 python3 bench/update_results.py turns <"$OUT/turns.md"

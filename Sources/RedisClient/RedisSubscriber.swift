@@ -1,5 +1,8 @@
 import CHiredis
-import Foundation
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 public import Logging
 
 /// Listens on one Redis channel on a connection and a thread of its own (a subscribed
@@ -19,9 +22,10 @@ public final class RedisSubscriber: Sendable {
     }
 
     public func start() {
-        let thread = Thread { [self] in self.run() }
-        thread.name = "parley.redis.subscriber"
-        thread.start()
+        // A queue of its own on Dispatch's overcommit pool gets a thread of its own, which the
+        // loop keeps for the life of the process (no Foundation `Thread`: full Foundation
+        // would be linked for it alone).
+        DispatchQueue(label: "parley.redis.subscriber").async { [self] in self.run() }
     }
 
     private func run() {

@@ -1,6 +1,9 @@
 private import CCurl
 import ChatCore
-import Foundation
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// A streaming HTTP client on libcurl: one multi handle drives every transfer from one
@@ -46,9 +49,9 @@ public final class CurlHTTPClient: Sendable {
         multi = Multi(handle: handle, loop: loop)
         let multi = self.multi
         let commands = self.commands
-        let thread = Thread { Self.drive(multi, commands) }
-        thread.name = "parley.curl"
-        thread.start()
+        // A queue of its own on Dispatch's overcommit pool gets a thread of its own, which the
+        // loop keeps until the client stops.
+        DispatchQueue(label: "parley.curl").async { Self.drive(multi, commands) }
     }
 
     deinit {
