@@ -129,6 +129,14 @@ static int parse_head(struct conn *c) {
     return (int)head_len;
 }
 
+// Consumes up to `remaining` of the available bytes (passing them on as body if `body`).
+static size_t take(struct conn *c, const char *data, size_t available, int body) {
+    size_t n = available < (size_t)c->remaining ? available : (size_t)c->remaining;
+    if (body) on_body(c, data, n);
+    c->remaining -= n;
+    return n;
+}
+
 // Feeds received bytes through the response parser; returns 1 when a response has ended.
 static int feed(struct conn *c, const char *data, size_t length) {
     size_t i = 0;
@@ -160,14 +168,10 @@ static int feed(struct conn *c, const char *data, size_t length) {
             if (!c->remaining) { c->remaining = -1; }
             break;
         }
-        case CHUNK_DATA: {
-            size_t take = length - i < (size_t)c->remaining ? length - i : (size_t)c->remaining;
-            on_body(c, data + i, take);
-            i += take;
-            c->remaining -= take;
+        case CHUNK_DATA:
+            i += take(c, data + i, length - i, 1);
             if (c->remaining == 0) { c->phase = CHUNK_CRLF; c->remaining = 2; }
             break;
-        }
         case CHUNK_CRLF: {
             if (c->remaining == -1) {  // after the last chunk: CRLF (no trailers expected)
                 c->remaining = 2;
@@ -175,23 +179,17 @@ static int feed(struct conn *c, const char *data, size_t length) {
                 c->chunked = 2;
                 break;
             }
-            size_t take = length - i < (size_t)c->remaining ? length - i : (size_t)c->remaining;
-            i += take;
-            c->remaining -= take;
+            i += take(c, data + i, length - i, 0);
             if (c->remaining == 0) {
                 if (c->chunked == 2) { c->phase = DONE; return 1; }
                 c->phase = CHUNK_SIZE;
             }
             break;
         }
-        case BODY: {
-            size_t take = length - i < (size_t)c->remaining ? length - i : (size_t)c->remaining;
-            on_body(c, data + i, take);
-            i += take;
-            c->remaining -= take;
+        case BODY:
+            i += take(c, data + i, length - i, 1);
             if (c->remaining == 0) { c->phase = DONE; return 1; }
             break;
-        }
         case DONE:
             return 1;
         }
