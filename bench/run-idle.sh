@@ -49,15 +49,11 @@ for round in $(seq 1 "$ROUNDS"); do
     kill $PEER_PID; wait $PEER_PID 2>/dev/null || true
 done
 python3 - "$(machine_line)" "$IDLE" "$ROUNDS" >"$OUT/idle-streams.md" <<'PY'
-import glob, json, statistics, sys
+import glob, sys
+sys.path.insert(0, "bench")
+from stats import Rounds
 machine, idle, rounds = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-runs = {}
-for path in sorted(glob.glob("bench/out/idle-*-*.json")):
-    result = json.load(open(path))
-    runs.setdefault(result["mode"], []).append(result)
-def cell(mode, key, digits=1):
-    values = [r[key] for r in runs.get(mode, [])]
-    return f"{statistics.median(values):,.{digits}f} ({min(values):,.{digits}f}–{max(values):,.{digits}f})" if values else "—"
+runs = Rounds(sorted(glob.glob("bench/out/idle-*-*.json")))
 print(f"## {idle:,} idle open streams (`make bench-idle`)\n")
 print(f"{machine} parley: {idle:,} readers (`GET …/messages/{{id}}/events`) of 100 answers whose upstream is silent; "
       "peer: Hummingbird 2 SSE streams that only send a keep-alive comment. RSS from /proc before the streams open "
@@ -66,7 +62,7 @@ print("| measure | parley | peer |")
 print("| --- | --- | --- |")
 for label, key, digits in [("streams open", "heads", 0), ("RSS before (KiB)", "rss_before_kib", 0),
                            ("RSS with the streams open (KiB)", "rss_after_kib", 0), ("RSS growth per stream (KiB)", "kib_per_stream", 1)]:
-    print(f"| {label} | {cell('parley', key, digits)} | {cell('peer', key, digits)} |")
+    print(f"| {label} | {runs.cell('parley', key, digits)} | {runs.cell('peer', key, digits)} |")
 PY
 python3 bench/update_results.py idle-streams <"$OUT/idle-streams.md"
 cat "$OUT/idle-streams.md"

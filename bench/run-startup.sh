@@ -15,12 +15,12 @@ for round in $(seq 1 "$ROUNDS"); do
     python3 bench/startup.py peer 18105 1 -- "$PEER_BIN" >>"$OUT/startup-peer.json"
 done
 python3 - "$(machine_line)" "$ROUNDS" >"$OUT/startup.md" <<'PY'
-import json, statistics, sys
+import sys
+sys.path.insert(0, "bench")
+from stats import Rounds
 machine, rounds = sys.argv[1:3]
-runs = {mode: [json.loads(line) for line in open(f"bench/out/startup-{mode}.json")] for mode in ("parley", "peer")}
-def cell(mode, key, scale=1, digits=1):
-    values = [r[key] / scale for r in runs[mode] if key in r]
-    return f"{statistics.median(values):,.{digits}f} ({min(values):,.{digits}f}–{max(values):,.{digits}f})" if values else "—"
+runs = Rounds(["bench/out/startup-parley.json", "bench/out/startup-peer.json"])
+cell = runs.cell
 print("## Start-up and idle memory (`make bench-startup`)\n")
 print(f"{machine} From spawning the binary to the first answered `GET /health` (polled every millisecond); parley "
       "starts on a new SQLite file, so it creates it and applies its migrations first. RSS one idle second later, and "
@@ -28,8 +28,8 @@ print(f"{machine} From spawning the binary to the first answered `GET /health` (
 print("| measure | parley | peer |")
 print("| --- | --- | --- |")
 print(f"| start-up to first answer (ms) | {cell('parley', 'startup_ms')} | {cell('peer', 'startup_ms')} |")
-print(f"| idle RSS (MiB) | {cell('parley', 'idle_rss_kib', 1024)} | {cell('peer', 'idle_rss_kib', 1024)} |")
-print(f"| RSS after 10 sign-ins (MiB) | {cell('parley', 'rss_after_sign_ins_kib', 1024)} | — |")
+print(f"| idle RSS (MiB) | {cell('parley', 'idle_rss_kib', scale=1024)} | {cell('peer', 'idle_rss_kib', scale=1024)} |")
+print(f"| RSS after 10 sign-ins (MiB) | {cell('parley', 'rss_after_sign_ins_kib', scale=1024)} | — |")
 PY
 python3 bench/update_results.py startup <"$OUT/startup.md"
 cat "$OUT/startup.md"

@@ -46,16 +46,14 @@ for round in 0 $(seq 1 "$ROUNDS"); do  # round 0 warms up and is left out
 done
 rm -f "$OUT"/turns-*-0.json
 python3 - "$(machine_line)" "$CONNECTIONS" "$DURATION" "$ROUNDS" >"$OUT/turns.md" <<'PY'
-import glob, json, statistics, sys
+import glob, sys
+sys.path.insert(0, "bench")
+from stats import Rounds
 machine, connections, duration, rounds = sys.argv[1:5]
-runs = {}
-for path in sorted(glob.glob("bench/out/turns-*-*.json")):
-    result = json.load(open(path))
-    result["cpu_ms_per_turn"] = 1000 * result["server_cpu_s"] / max(1, result["responses"])
-    runs.setdefault(result["mode"], []).append(result)
-def cell(mode, key, digits=1):
-    values = [r[key] for r in runs.get(mode, []) if r.get(key) is not None]
-    return f"{statistics.median(values):,.{digits}f} ({min(values):,.{digits}f}–{max(values):,.{digits}f})" if values else "—"
+runs = Rounds(sorted(glob.glob("bench/out/turns-*-*.json")))
+for results in runs.by_mode.values():
+    for result in results:
+        result["cpu_ms_per_turn"] = 1000 * result["server_cpu_s"] / max(1, result["responses"])
 print("## Full chat turns per second (`make bench-turns`)\n")
 print(f"{machine} {connections} connections, each with its own session (8 users), send a message and read the "
       f"streamed answer (5 tokens from `parley mock-llm`) to its end, then the next, for {duration} s. "
@@ -68,7 +66,7 @@ print("| --- |" + " --- |" * len(modes))
 for label, key, digits in [("turns/s", "responses_per_s", 0), ("failed turns", "failures", 0),
                            ("turn latency p50 (ms)", "latency_ms_p50", 1), ("turn latency p99 (ms)", "latency_ms_p99", 1),
                            ("server CPU per turn (ms)", "cpu_ms_per_turn", 2), ("load client CPU (s)", "client_cpu_s", 2)]:
-    print(f"| {label} | " + " | ".join(cell(m, key, digits) for m in modes) + " |")
+    print(f"| {label} | " + " | ".join(runs.cell(m, key, digits) for m in modes) + " |")
 PY
 python3 bench/update_results.py turns <"$OUT/turns.md"
 cat "$OUT/turns.md"

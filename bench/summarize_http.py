@@ -6,6 +6,8 @@ import subprocess
 import sys
 from collections import defaultdict
 
+from stats import cell
+
 
 def to_ms(text):
     value, unit = float(re.match(r"([\d.]+)", text).group(1)), re.sub(r"[\d.]", "", text)
@@ -20,10 +22,6 @@ def parse(path):
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     socket_errors = re.search(r"Socket errors: (.*)", text)
     return rps, p50, p99, int(errors.group(1)) if errors else 0, socket_errors.group(1) if socket_errors else ""
-
-
-def cell(values, fmt):
-    return f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})"
 
 
 def main():
@@ -50,8 +48,7 @@ def main():
             r = runs.get((server, conns))
             if not r:
                 continue
-            print(f"| {conns} | {server} | {cell([x[0] for x in r], lambda v: f'{v:,.0f}')} | "
-                  f"{cell([x[1] for x in r], lambda v: f'{v:.2f}')} | {cell([x[2] for x in r], lambda v: f'{v:.2f}')} |")
+            print(f"| {conns} | {server} | {cell([x[0] for x in r], 0)} | {cell([x[1] for x in r], 2)} | {cell([x[2] for x in r], 2)} |")
     print()
     for conns in sorted({c for _, c in runs}):
         p = statistics.median(x[0] for x in runs[("parley", conns)])

@@ -3,43 +3,24 @@
     summarize_streams.py SCENARIO TOKENS DELAY_MS MACHINE_LINE [RSS_LINE]
 """
 import glob
-import json
 import re
-import statistics
 import sys
+
+from stats import Rounds
 
 scenario, tokens, delay, machine = sys.argv[1:5]
 rss = sys.argv[5] if len(sys.argv) > 5 else ""
-rounds = {}
-for path in sorted(glob.glob(f"bench/out/{scenario}-*-*.json")):
-    if not re.fullmatch(rf"{re.escape(scenario)}-(direct|parley|peer)-\d+\.json", path.split("/")[-1]):
-        continue
-    result = json.load(open(path))
-    rounds.setdefault(result["mode"], []).append(result)
+rounds = Rounds(path for path in sorted(glob.glob(f"bench/out/{scenario}-*-*.json"))
+                if re.fullmatch(rf"{re.escape(scenario)}-(direct|parley|peer)-\d+\.json", path.split("/")[-1]))
+cell, median = rounds.cell, rounds.median
 
 
-def values(mode, key):
-    return [r[key] for r in rounds.get(mode, []) if r.get(key) is not None and r[key] >= 0]
-
-
-def cell(mode, key, digits=1):
-    found = values(mode, key)
-    if not found:
-        return "—"
-    return f"{statistics.median(found):,.{digits}f} ({min(found):,.{digits}f}–{max(found):,.{digits}f})"
-
-
-def median(mode, key):
-    found = values(mode, key)
-    return statistics.median(found) if found else float("nan")
-
-
-streams = rounds.get("parley", [{}])[0].get("streams", "?")
+streams = rounds.by_mode.get("parley", [{}])[0].get("streams", "?")
 print(f"## {streams:,} concurrent streamed chats (`make bench-streams`)\n")
 print(f"{machine} Each stream: one chat answered by `parley mock-llm` with {tokens} tokens {delay} ms apart. "
       "`direct` is the load client straight on the mock (the ceiling); `parley` is the real send route (bearer auth, "
       "limits, SQLite writes, SSE); `peer` is Hummingbird 2 proxying the mock through AsyncHTTPClient. "
-      f"Load client: `bench/sse_load.c` (epoll, one thread). {len(rounds.get('parley', []))} rounds, alternating; "
+      f"Load client: `bench/sse_load.c` (epoll, one thread). {rounds.count('parley')} rounds, alternating; "
       "median (min–max).\n")
 print("| measure | direct | parley | peer |")
 print("| --- | --- | --- | --- |")
