@@ -75,6 +75,41 @@ import Testing
         #expect(await server.waitForExit() == 0)
     }
 
+    /// Each data folder gets a secret of its own, readable by its owner only, and the
+    /// database beside it is private too (it holds password hashes and conversations).
+    @Test func freshDataFoldersGetDifferentPrivateSecrets() async throws {
+        var secrets: [String] = []
+        for _ in 0..<2 {
+            let env = ParleyProcess.testEnvironment(["PORT": "0"])
+            let server = try ParleyProcess(["serve"], environment: env)
+            _ = try await server.waitForPort()
+            server.signal(SIGTERM)
+            #expect(await server.waitForExit() == 0)
+            let database = String(env["DATABASE_URL"]?.dropFirst("sqlite://".count) ?? "")
+            let secretFile = URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent(".parley-dev-jwt-secret").path
+            for file in [secretFile, database] {
+                let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+                #expect(mode == 0o600, "\(file)")
+            }
+            secrets.append(try String(contentsOfFile: secretFile, encoding: .utf8))
+        }
+        #expect(secrets[0].count >= 32)
+        #expect(secrets[0] != secrets[1])
+    }
+
+    /// A secret file others can read could have been read by them: it is refused, not used.
+    @Test(.timeLimit(.minutes(1))) func refusesASecretFileOthersCanRead() async throws {
+        let env = ParleyProcess.testEnvironment(["PORT": "0"])
+        let database = String(env["DATABASE_URL"]?.dropFirst("sqlite://".count) ?? "")
+        let secretFile = URL(fileURLWithPath: database).deletingLastPathComponent().appendingPathComponent(".parley-dev-jwt-secret").path
+        try String(repeating: "a", count: 64).write(toFile: secretFile, atomically: false, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: secretFile)
+        let server = try ParleyProcess(["serve"], environment: env)
+        #expect(await server.waitForExit() == 1)
+        #expect(server.log.contains("has mode 644, readable or writable by others"), "\(server.log)")
+        #expect(!server.log.contains("\"listening\""))
+    }
+
     @Test func servesOnPostgres() async throws {
         guard let url = ProcessInfo.processInfo.environment["PARLEY_TEST_POSTGRES_URL"] else {
             if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("PARLEY_TEST_POSTGRES_URL is not set") }

@@ -30,6 +30,17 @@ import Testing
         #expect(documented.subtracting(read).sorted() == [], "in .env.example but never read")
     }
 
+    /// No secret, key, database or environment file is tracked: a clone must never carry one.
+    @Test func noTrackedFileIsASecretOrADatabase() async throws {
+        let listed = try await runProcess(["git", "-C", Self.root.path, "ls-files"])
+        try #require(listed.status == 0, "git ls-files: \(listed.stderr)")
+        let files = listed.stdout.split(separator: "\n").map(String.init)
+        #expect(files.contains("Package.swift"), "the listing is the repository's")
+        let forbidden = try Regex(#"(^|/)(\.env(\..+)?|\.parley-dev-jwt-secret|[^/]*\.(db|db-wal|db-shm|sqlite3?|pem|key|p12|pfx)|id_(rsa|ed25519|ecdsa)|credentials)$"#)
+        let found = files.filter { $0.contains(forbidden) && $0 != ".env.example" }
+        #expect(found == [], "tracked secrets or databases")
+    }
+
     /// The image installs what the Makefile installs: the build stage its build packages, the
     /// runtime stage its runtime packages.
     @Test func dockerfilePackagesMatchTheMakefile() throws {
@@ -58,20 +69,38 @@ import Testing
         #expect(text.contains("COPY migrations"))
     }
 
-    /// `docker-compose config` accepts the file (no engine needed), with Postgres and Redis
-    /// health-gated.
-    @Test func composeFileIsValid() async throws {
+    /// Renders the compose file as an operator following the README would: `.env` copied from
+    /// `.env.example`, plus `extra`. Returns docker-compose's status and output.
+    static func renderCompose(extra: String) async throws -> ProcessResult {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-compose-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         for file in ["docker-compose.yml", "Dockerfile"] {
             try FileManager.default.copyItem(at: Self.root.appendingPathComponent(file), to: folder.appendingPathComponent(file))
         }
-        try (try Self.read(".env.example") + "\nPOSTGRES_PASSWORD=test-password\n").write(to: folder.appendingPathComponent(".env"), atomically: true, encoding: .utf8)
-        let result = try await runProcess(["docker-compose", "--project-directory", folder.path, "-f", folder.appendingPathComponent("docker-compose.yml").path, "config"])
+        try (try Self.read(".env.example") + "\n" + extra).write(to: folder.appendingPathComponent(".env"), atomically: true, encoding: .utf8)
+        return try await runProcess(["docker-compose", "--project-directory", folder.path, "-f", folder.appendingPathComponent("docker-compose.yml").path, "config"])
+    }
+
+    /// `docker-compose config` accepts the file (no engine needed): production whatever `.env`
+    /// says (it says development), Postgres and Redis health-gated, Redis keeping its data.
+    @Test func composeRunsProductionWhateverDotEnvSays() async throws {
+        let result = try await Self.renderCompose(extra: "POSTGRES_PASSWORD=test-password\nJWT_SECRET=\(String(repeating: "s", count: 40))\n")
         #expect(result.status == 0, "\(result.stderr)")
-        for expected in ["image: postgres:16", "image: redis:7", "condition: service_healthy", "postgres-data"] {
-            #expect(result.stdout.contains(expected), "\(expected)")
+        for expected in ["image: postgres:16", "image: redis:7", "condition: service_healthy", "postgres-data", "redis-data:/data",
+                         "APP_ENV: production", "JWT_SECRET: \(String(repeating: "s", count: 40))", "- --appendonly\n    - \"yes\""] {
+            #expect(result.stdout.contains(expected), "\(expected) in\n\(result.stdout)")
         }
+        #expect(!result.stdout.contains("APP_ENV: development"))
+    }
+
+    /// Without the two secrets compose refuses to start, naming what is missing.
+    @Test func composeRefusesToStartWithoutItsSecrets() async throws {
+        let noSecret = try await Self.renderCompose(extra: "POSTGRES_PASSWORD=test-password\n")
+        #expect(noSecret.status != 0)
+        #expect(noSecret.stderr.contains("set JWT_SECRET in .env"), "\(noSecret.stderr)")
+        let noPassword = try await Self.renderCompose(extra: "JWT_SECRET=\(String(repeating: "s", count: 40))\n")
+        #expect(noPassword.status != 0)
+        #expect(noPassword.stderr.contains("set POSTGRES_PASSWORD in .env"), "\(noPassword.stderr)")
     }
 }

@@ -1,5 +1,6 @@
 private import CSQLite
 import Dispatch
+import Glibc
 import FoundationEssentials
 
 /// The embedded database: one SQLite file in WAL mode.
@@ -21,7 +22,17 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     /// Opens (creating if needed) the database at `path`: WAL journal, 5 s busy timeout,
     /// foreign keys enforced, `synchronous=NORMAL` (durable in WAL mode except on power loss
     /// of the last commits, SQLite's recommended setting for WAL).
+    ///
+    /// A new file is created with mode 0600 (only its owner may read it: it holds password
+    /// hashes and every conversation); SQLite gives its `-wal` and `-shm` files the same mode.
     public init(path: String) throws {
+        if path != ":memory:" {
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                fchmod(fd, 0o600)
+                Glibc.close(fd)
+            }
+        }
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let status = sqlite3_open_v2(path, &db, flags, nil)

@@ -111,17 +111,45 @@ struct AppServices: Sendable {
 
     /// A random secret generated on first start and kept (mode 0600) for later starts, so
     /// development sessions survive a restart. Production refuses to run without `JWT_SECRET`.
-    static func developmentSecret(at path: String) throws -> [UInt8] {
-        if let existing = try? String(contentsOfFile: path, encoding: .utf8) {
-            let trimmed = existing.filter { !$0.isWhitespace }
-            if trimmed.utf8.count >= 32 { return Array(trimmed.utf8) }
+    ///
+    /// Whoever can read the file can forge any user's token, so a file that others may read or
+    /// write, that another user owns, or that is a link is refused rather than used.
+    static func developmentSecret(at path: String) throws(ConfigurationError) -> [UInt8] {
+        let existing = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        if existing >= 0 {
+            defer { close(existing) }
+            var info = stat()
+            guard fstat(existing, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                throw ConfigurationError(variable: "JWT_SECRET", message: "is unset and \(path) is not a regular file")
+            }
+            guard info.st_uid == geteuid() else {
+                throw ConfigurationError(variable: "JWT_SECRET", message: "is unset and \(path) belongs to another user; remove it or set JWT_SECRET")
+            }
+            guard info.st_mode & 0o077 == 0 else {
+                let mode = String(info.st_mode & 0o777, radix: 8)
+                throw ConfigurationError(variable: "JWT_SECRET", message: "is unset and \(path) has mode \(mode), readable or writable by others; run chmod 600 on it, or remove it to generate a new secret")
+            }
+            var bytes = [UInt8](repeating: 0, count: 512)
+            let count = bytes.withUnsafeMutableBytes { read(existing, $0.baseAddress, $0.count) }
+            let secret = bytes.prefix(max(0, count)).filter { !(9...13).contains($0) && $0 != 32 }
+            guard secret.count >= 32 else {
+                throw ConfigurationError(variable: "JWT_SECRET", message: "is unset and \(path) holds fewer than 32 bytes; remove it to generate a new secret")
+            }
+            return Array(secret)
+        }
+        guard errno == ENOENT else {
+            throw ConfigurationError(variable: "JWT_SECRET", message: "is unset and \(path) cannot be read: \(String(cString: strerror(errno)))")
         }
         let secret = Crypto.hex(Crypto.randomBytes(32))
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // O_EXCL: never write through a file or link someone else put there first.
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ConfigurationError(variable: "JWT_SECRET", message: "is unset and \(path) cannot be written") }
         defer { close(fd) }
-        let line = secret + "\n"
-        _ = line.withCString { write(fd, $0, strlen($0)) }
+        fchmod(fd, 0o600)  // whatever the umask
+        let line = Array((secret + "\n").utf8)
+        guard line.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == line.count else {
+            throw ConfigurationError(variable: "JWT_SECRET", message: "is unset and \(path) cannot be written")
+        }
         return Array(secret.utf8)
     }
 
