@@ -37,6 +37,15 @@ import Testing
         }
     }
 
+    /// RFC 9110 §2.5: a request in a later HTTP/1 minor version is processed as HTTP/1.1.
+    @Test(arguments: ["HTTP/1.2", "HTTP/1.9"]) func laterMinorVersionsAreServedAsHTTP11(_ version: String) throws {
+        guard case .requests(let requests) = parse(crlf("GET / \(version)\nHost: x\n\n")) else {
+            Issue.record("\(version) was refused")
+            return
+        }
+        #expect(requests.first?.version == .http1_1)
+    }
+
     @Test func chunkedBodyIsDecodedWithTrailers() throws {
         let outcome = parse(crlf("POST /echo HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n5;name=value\nhello\n6\n world\n0\nX-Checksum: 42\n\n"))
         guard case .requests(let requests) = outcome, let request = requests.first else {

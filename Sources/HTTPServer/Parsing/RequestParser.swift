@@ -316,6 +316,8 @@ public struct RequestParser: Sendable {
         switch (major, minor) {
         case (UInt8(ascii: "1"), UInt8(ascii: "1")): return .http1_1
         case (UInt8(ascii: "1"), UInt8(ascii: "0")): return .http1_0
+        // RFC 9110 §2.5: a later minor version of HTTP/1 is answered as the highest we speak.
+        case (UInt8(ascii: "1"), _): return .http1_1
         default:
             let text = String(decoding: bytes, as: UTF8.self)
             throw HTTPParseError(.httpVersionNotSupported, "\(text) is not supported; use HTTP/1.1")
