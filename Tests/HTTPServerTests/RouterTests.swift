@@ -17,6 +17,7 @@ import Testing
             Response(contentType: "text/plain", body: Array("\(r.parameters["id"] ?? "")/\(r.parameters["mid"] ?? "")".utf8))
         }
         routes.post("/upload", bodyLimit: 10) { r in Response(contentType: "text/plain", body: r.body) }
+        routes.post("/form") { r in Response(contentType: "text/plain", body: r.body) }
         routes.get("/teapot") { _ in throw Teapot() }
         routes.get("/secret") { _ in throw Secret() }
         return routes.build(defaultBodyLimit: 100)
@@ -76,7 +77,12 @@ import Testing
             return nil
         }
         #expect(head("POST", "/upload").map(r.bodyLimit(for:)) == 10)
-        #expect(head("PATCH", "/v1/sessions/x").map(r.bodyLimit(for:)) == 100)
+        #expect(head("POST", "/form").map(r.bodyLimit(for:)) == 100, "the default")
+        // Routes that take no body, and requests no route takes, read none.
+        #expect(head("GET", "/v1/sessions/x").map(r.bodyLimit(for:)) == 0)
+        #expect(head("DELETE", "/v1/sessions/x").map(r.bodyLimit(for:)) == 0)
+        #expect(head("PATCH", "/v1/sessions/x").map(r.bodyLimit(for:)) == 0)
+        #expect(head("POST", "/nowhere").map(r.bodyLimit(for:)) == 0)
     }
 
     @Test func knownErrorsRenderThemselvesAndOthersRevealNothing() async {

@@ -47,7 +47,7 @@ public enum TurnRoutes {
             RateLimitHeaders.apply(tiers, now: now, to: &response)
             return response
         })
-        router.post("/v1/sessions/{id}/stop", handle(logger) { request in
+        router.post("/v1/sessions/{id}/stop", bodyLimit: 0, handle(logger) { request in
             let principal = try await auth.principal(for: request)
             let message = try await StopTurn(turns)(principal, sessionID: try request.identifier("id", of: "session"))
             return JSONBody.response(TurnEndDTO(message: MessageDTO(message)))

@@ -64,7 +64,8 @@ public struct Router: HTTPResponder {
         for route in routesBySegmentCount[segments.count] ?? [] where route.method == method {
             if case .yes = route.pattern.match(segments) { return route.bodyLimit ?? defaultBodyLimit }
         }
-        return defaultBodyLimit
+        // No route will read it: answer (404 or 405) without receiving it.
+        return 0
     }
 
     public func respond(to request: Request) async -> Response {

@@ -18,14 +18,18 @@ public struct RouterBuilder: Sendable {
 
     public init() {}
 
-    /// Registers a handler. `bodyLimit` overrides the router's default for this route.
+    /// Registers a handler. `bodyLimit` overrides the router's default for this route; GET,
+    /// HEAD, DELETE and OPTIONS routes take no body unless they say so (a body sent to them is
+    /// not read: the request is answered and the connection closed).
     public mutating func on(_ method: HTTPMethod, _ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping RouteHandler) {
         let compiled = RoutePattern(pattern)
         precondition(
             !routes.contains { $0.method == method && $0.pattern == compiled },
             "route \(method.rawValue) \(pattern) registered twice"
         )
-        routes.append(Route(method: method, pattern: compiled, bodyLimit: bodyLimit, handler: handler))
+        let takesNoBody: Set<HTTPMethod> = [.get, .head, .delete, .options]
+        let limit = bodyLimit ?? (takesNoBody.contains(method) ? 0 : nil)
+        routes.append(Route(method: method, pattern: compiled, bodyLimit: limit, handler: handler))
     }
 
     public mutating func get(_ pattern: String, _ handler: @escaping RouteHandler) { on(.get, pattern, handler) }

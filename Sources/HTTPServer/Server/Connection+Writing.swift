@@ -44,7 +44,7 @@ extension Connection {
 
     func keepAliveDecision(_ head: RequestHead, framing: ResponseFraming) -> Bool {
         if case .untilClose = framing { return false }
-        return head.keepAlive && !draining
+        return head.keepAlive && !draining && !bodyLeftUnread
     }
 
     func writeComplete(_ response: Response, bytes: [UInt8], head: RequestHead) {
@@ -107,6 +107,9 @@ extension Connection {
         requestsServed += 1
         guard keepAlive else {
             phase = .closing
+            // Unread input (a body left unread, pipelined requests) is drained while lingering,
+            // so closing does not reset the connection under the answer.
+            resumeReading()
             flush()
             return
         }
@@ -201,12 +204,12 @@ extension Connection {
         arm(.linger, .seconds(2))
     }
 
-    func reject(_ status: HTTPStatus, detail: String) {
+    func reject(_ status: HTTPStatus, detail: String, retryAfter: Int? = nil) {
         if case .handling = phase { return }
         context.logger.debug(
             "refused request", metadata: ["parley.connection": "\(id)", "parley.status": "\(status.code)", "parley.detail": "\(detail)"]
         )
-        let response = Response.problem(status, detail: detail)
+        let response = Response.problem(status, detail: detail, extraHeaders: HTTPFields(retryAfter.map { [("Retry-After", "\($0)")] } ?? []))
         if case .bytes(let bytes) = response.body {
             ResponseHeadEncoder.encode(response, framing: .length(bytes.count), keepAlive: false, requestVersion: .http1_1, into: &outbound)
             outbound.append(contentsOf: bytes)

@@ -51,6 +51,10 @@ final class Connection: @unchecked Sendable {
     var readIndex = 0
     var parser: RequestParser
     var body: [UInt8] = []
+    /// Bytes of the server's request-body budget this connection holds (see `beginBody`).
+    var bodyBytesReserved = 0
+    /// The current request came with a body that nobody will read: answer, then close.
+    var bodyLeftUnread = false
     var trailers = HTTPFields()
     var phase: Phase = .awaitingHead
     var requestsServed = 0
@@ -130,6 +134,7 @@ final class Connection: @unchecked Sendable {
         inbound = []
         outbound = []
         body = []
+        releaseBody()
         context.connectionClosed(self)
     }
 
@@ -215,6 +220,15 @@ final class Connection: @unchecked Sendable {
                     reject(.contentTooLarge, detail: "request body larger than \(limit) bytes")
                     return
                 }
+                if body.count + slice.count > bodyBytesReserved {
+                    // Chunked: the budget is taken as the bytes arrive.
+                    let more = body.count + slice.count - bodyBytesReserved
+                    guard context.reserveBodyBytes(more) else {
+                        rejectBusy()
+                        return
+                    }
+                    bodyBytesReserved += more
+                }
                 body.append(contentsOf: slice)
             case .end(let fields):
                 trailers = fields
@@ -226,24 +240,36 @@ final class Connection: @unchecked Sendable {
 
     /// Checks the declared body against the route's limit before reading any of it, and
     /// sends `100 Continue` when the client waits for it. Returns false if the request was refused.
+    ///
+    /// A request whose route takes no body (limit 0) is answered at once without reading the
+    /// body it came with, and the connection closes after the answer. A body that would take
+    /// the server past its budget of body bytes in flight is refused with 503.
     func beginBody(_ head: RequestHead) -> Bool {
         body = []
         trailers = HTTPFields()
+        bodyLeftUnread = false
         switch head.framing {
-        case .none:
+        case .none, .length(0):
             phase = .readingBody(head, limit: 0)
             return true
         case .length(let n):
             let limit = context.responder.bodyLimit(for: head)
+            if limit == 0 { return answerWithoutBody(head) }
             guard n <= limit else {
                 reject(.contentTooLarge, detail: "request body of \(n) bytes is larger than the limit of \(limit) bytes")
                 return false
             }
+            guard context.reserveBodyBytes(n) else {
+                rejectBusy()
+                return false
+            }
+            bodyBytesReserved = n
             phase = .readingBody(head, limit: limit)
-            if n > 0 { body.reserveCapacity(n) }
-            if n == 0 { return true }
+            body.reserveCapacity(n)
         case .chunked:
-            phase = .readingBody(head, limit: context.responder.bodyLimit(for: head))
+            let limit = context.responder.bodyLimit(for: head)
+            if limit == 0 { return answerWithoutBody(head) }
+            phase = .readingBody(head, limit: limit)
         }
         if head.expectsContinue {
             outbound.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
@@ -251,6 +277,27 @@ final class Connection: @unchecked Sendable {
         }
         arm(.body, context.configuration.bodyTimeout)
         return true
+    }
+
+    /// Hands the request to the responder with an empty body; the body it came with stays
+    /// unread and the connection closes after the answer (its bytes cannot be told from the
+    /// next request's without reading them).
+    func answerWithoutBody(_ head: RequestHead) -> Bool {
+        bodyLeftUnread = true
+        phase = .readingBody(head, limit: 0)
+        dispatchRequest()
+        return false
+    }
+
+    /// 503 for a body the server has no room for now.
+    func rejectBusy() {
+        context.logger.warning("request body refused: too many body bytes in flight", metadata: ["parley.limit": "\(context.configuration.maxBodyBytesInFlight)"])
+        reject(.serviceUnavailable, detail: "the server is receiving too many request bodies; retry shortly", retryAfter: 1)
+    }
+
+    func releaseBody() {
+        context.releaseBodyBytes(bodyBytesReserved)
+        bodyBytesReserved = 0
     }
 
     func compactInbound() {
@@ -275,6 +322,7 @@ final class Connection: @unchecked Sendable {
             body: body, trailers: trailers, remoteAddress: remoteAddress
         )
         body = []
+        releaseBody()
         trailers = HTTPFields()
         let responder = context.responder
         // The task cannot get back onto this queue before this function returns, so the

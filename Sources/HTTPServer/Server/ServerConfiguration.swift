@@ -22,6 +22,10 @@ public struct ServerConfiguration: Sendable {
     public var outboundHighWaterMark: Int = 64 * 1024
     /// Bytes of pipelined requests buffered while a request is handled, before reading pauses.
     public var maxPipelinedBytes: Int = 64 * 1024
+    /// Request body bytes all connections together may be receiving at once; a body that
+    /// would go past it is refused with 503 before it is read, so slow uploads on many
+    /// connections cannot take the server's memory.
+    public var maxBodyBytesInFlight: Int = 64 << 20
     public var backlog: Int32 = 1024
     /// Serial queues that share the connections' socket work.
     public var ioQueueCount: Int = 2

@@ -10,6 +10,7 @@ final class ServerContext: Sendable {
     private let connections = Mutex<[Int: Connection]>([:])
     private let responses = Atomic<Int>(0)
     private let peakBuffered = Atomic<Int>(0)
+    private let bodyBytes = Atomic<Int>(0)
 
     init(configuration: ServerConfiguration, responder: any HTTPResponder, logger: Logger) {
         self.configuration = configuration
@@ -32,6 +33,24 @@ final class ServerContext: Sendable {
 
     var openConnections: [Connection] { connections.withLock { Array($0.values) } }
     var openConnectionCount: Int { connections.withLock { $0.count } }
+
+    /// Takes `count` bytes of the request-body budget; false (nothing taken) if that would go past it.
+    func reserveBodyBytes(_ count: Int) -> Bool {
+        var current = bodyBytes.load(ordering: .relaxed)
+        while true {
+            guard current + count <= configuration.maxBodyBytesInFlight else { return false }
+            let (exchanged, original) = bodyBytes.compareExchange(expected: current, desired: current + count, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+    }
+
+    func releaseBodyBytes(_ count: Int) {
+        if count > 0 { bodyBytes.subtract(count, ordering: .relaxed) }
+    }
+
+    /// Request body bytes being received right now, across all connections.
+    var bodyBytesInFlight: Int { bodyBytes.load(ordering: .relaxed) }
 
     func recordResponse() { responses.add(1, ordering: .relaxed) }
     var responseCount: Int { responses.load(ordering: .relaxed) }

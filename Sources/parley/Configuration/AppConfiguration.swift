@@ -40,6 +40,7 @@ struct AppConfiguration: Sendable {
         server.port = try env.integer("PORT", default: 8080, range: 0...65535)
         server.maxConnections = try env.integer("HTTP_MAX_CONNECTIONS", default: 10_000, range: 1...1_000_000)
         maxBodyBytes = try env.integer("HTTP_MAX_BODY_BYTES", default: 1 << 20, range: 1...(1 << 30))
+        server.maxBodyBytesInFlight = try env.integer("HTTP_MAX_BODY_BYTES_IN_FLIGHT", default: 64 << 20, range: 1...(1 << 40))
         server.headerTimeout = try env.seconds("HTTP_HEADER_TIMEOUT_SECONDS", default: 10, range: 0.05...3600)
         server.bodyTimeout = try env.seconds("HTTP_BODY_TIMEOUT_SECONDS", default: 30, range: 0.05...3600)
         server.idleTimeout = try env.seconds("HTTP_IDLE_TIMEOUT_SECONDS", default: 75, range: 0.05...86400)
