@@ -140,11 +140,51 @@ import Testing
         #expect(clients.resolve(request(from: "10.1.2.3", forwardedFor: "6.6.6.6, 1.2.3.4, 10.9.9.9")) == "1.2.3.4", "the nearest untrusted hop")
         #expect(clients.resolve(request(from: "::1", forwardedFor: "2001:db8::7")) == "2001:db8::7")
         #expect(clients.resolve(request(from: "10.1.2.3", forwardedFor: "not-an-ip")) == "10.1.2.3")
+        // A proxy that adds its own field line: every line counts, in order, so the client's
+        // forged line cannot stand as the only one read.
+        var twoLines = HTTPFields()
+        twoLines.add("X-Forwarded-For", "6.6.6.6")
+        twoLines.add("X-Forwarded-For", "198.51.100.4")
+        #expect(clients.resolve(Request(method: .get, target: "/", headers: twoLines, remoteAddress: "10.1.2.3")) == "198.51.100.4")
         #expect(ClientAddress.Network("10.0.0.0/33") == nil)
         #expect(ClientAddress.Network("example.org") == nil)
     }
 }
 
+extension RateLimitAPITests {
+    /// IPv6 clients are limited by their /64: stepping through one's own prefix buys nothing.
+    @Test func perClientLimitsKeyIPv6ByItsSlash64() {
+        #expect(ClientAddress.limitKey("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64")
+        #expect(ClientAddress.limitKey("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64")
+        #expect(ClientAddress.limitKey("2001:db8:1:3::1") == "2001:db8:1:3::/64")
+        #expect(ClientAddress.limitKey("203.0.113.9") == "203.0.113.9")
+        #expect(ClientAddress.limitKey("unknown") == "unknown")
+    }
+}
+
 enum ClientAddressFixture {
     static let clients = ClientAddress(trusted: ["10.0.0.0/8", "::1"].compactMap(ClientAddress.Network.init))
+}
+
+/// The sign-in limit as a client sees it: two addresses of one IPv6 /64 share one allowance.
+@Suite struct AuthRateLimitKeyTests {
+    @Test func addressesOfOneSlash64ShareTheSignInLimit() async throws {
+        var routes = RouterBuilder()
+        let limit = AuthRateLimit(limiter: InProcessRateLimiter(), perMinute: 2, clients: ClientAddress())
+        routes.post("/v1/auth/login", bodyLimit: 1024) { request in
+            do {
+                return try await limit.guarded(request) { Response(status: .noContent) }
+            } catch DomainError.rateLimited {
+                return Response(status: HTTPStatus(code: 429, reason: "Too Many Requests"))
+            }
+        }
+        let router = routes.build()
+        func attempt(from address: String) async -> Int {
+            await router.respond(to: Request(method: .post, target: "/v1/auth/login", remoteAddress: address)).status.code
+        }
+        #expect(await attempt(from: "2001:db8:5:6::1") == 204)
+        #expect(await attempt(from: "2001:db8:5:6::2") == 204)
+        #expect(await attempt(from: "2001:db8:5:6:ffff::3") == 429, "a third address of the same /64")
+        #expect(await attempt(from: "2001:db8:5:7::1") == 204, "another /64")
+    }
 }

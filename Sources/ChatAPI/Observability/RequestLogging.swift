@@ -9,11 +9,15 @@ public import Metrics
 /// it through a metadata provider); tasks a request starts inherit it.
 public enum RequestContext {
     @TaskLocal public static var requestID: String?
+    /// The client's address (through trusted proxies), so every line can be attributed.
+    @TaskLocal public static var clientAddress: String?
 
-    /// Adds `parley.request_id` to log lines written inside a request.
+    /// Adds `parley.request_id` and `parley.client` to log lines written inside a request.
     public static let metadataProvider = Logger.MetadataProvider {
         guard let id = requestID else { return [:] }
-        return ["parley.request_id": "\(id)"]
+        var metadata: Logger.Metadata = ["parley.request_id": "\(id)"]
+        if let clientAddress { metadata["parley.client"] = "\(clientAddress)" }
+        return metadata
     }
 }
 
@@ -47,16 +51,22 @@ public final class HTTPMetrics: Sendable {
 public struct RequestLogging: Middleware {
     let logger: Logger
     let metrics: HTTPMetrics?
+    let clients: ClientAddress
 
-    public init(logger: Logger, metrics: HTTPMetrics?) {
+    /// `clients` resolves the address each line names (behind `TRUSTED_PROXIES`, the client's).
+    public init(logger: Logger, metrics: HTTPMetrics?, clients: ClientAddress = ClientAddress()) {
         self.logger = logger
         self.metrics = metrics
+        self.clients = clients
     }
 
     public func handle(_ request: Request, next: Next) async throws -> Response {
         let id = Self.acceptedID(request.headers["X-Request-ID"]) ?? UUID().uuidString.lowercased()
+        let client = clients.resolve(request)
         let started = ContinuousClock.now
-        var response = try await RequestContext.$requestID.withValue(id) { try await next(request) }
+        var response = try await RequestContext.$requestID.withValue(id) {
+            try await RequestContext.$clientAddress.withValue(client) { try await next(request) }
+        }
         response.headers.set("X-Request-ID", id)
         let elapsed = ContinuousClock.now - started
         // Unmatched paths are one series, so a scanner cannot create unbounded label values.
@@ -65,7 +75,7 @@ public struct RequestLogging: Middleware {
         metrics?.latency.observe(elapsed, [route, request.method.rawValue])
         let level: Logger.Level = route.hasPrefix("/health") || route == "/metrics" ? .debug : .info
         logger.log(level: level, "request", metadata: [
-            "parley.request_id": "\(id)", "parley.method": "\(request.method.rawValue)", "parley.route": "\(route)",
+            "parley.request_id": "\(id)", "parley.client": "\(client)", "parley.method": "\(request.method.rawValue)", "parley.route": "\(route)",
             "parley.status": "\(response.status.code)",
             "parley.duration_ms": "\((elapsed.seconds * 100_000).rounded() / 100)",
         ])

@@ -47,14 +47,30 @@ public struct ClientAddress: Sendable {
     }
 
     public func resolve(_ request: Request) -> String {
-        guard isTrusted(request.remoteAddress), let header = request.headers["X-Forwarded-For"] else { return request.remoteAddress }
-        let hops = header.split(separator: ",").map { String($0.filter { $0 != " " && $0 != "\t" }) }
+        // Every field line, in order: a proxy that appends a line of its own rather than
+        // extending the last one must not leave the client's own line as the only one read.
+        let lines = request.headers.values("X-Forwarded-For")
+        guard isTrusted(request.remoteAddress), !lines.isEmpty else { return request.remoteAddress }
+        let hops = lines.joined(separator: ",").split(separator: ",").map { String($0.filter { $0 != " " && $0 != "\t" }) }
         // The rightmost hop a trusted proxy did not add is the client; a malformed one is not
         // believed, and the proxy's own address stands instead.
         for hop in hops.reversed() where !isTrusted(hop) {
             return Self.bytes(of: hop) == nil ? request.remoteAddress : hop
         }
         return hops.first ?? request.remoteAddress
+    }
+
+    /// The key a per-client limit counts under: an IPv4 address as it is, an IPv6 address by
+    /// its /64 (one subscriber's usual allocation, so a client cannot step through its own
+    /// prefix for fresh limits), anything else as it is.
+    public static func limitKey(_ address: String) -> String {
+        guard !address.contains("."), var bytes = bytes(of: address), bytes.count == 16 else { return address }
+        for i in 8..<16 { bytes[i] = 0 }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        return bytes.withUnsafeBytes { raw in
+            inet_ntop(AF_INET6, raw.baseAddress, &text, socklen_t(text.count))
+            return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/64"
+        }
     }
 
     /// The address's bytes (4 or 16), or nil if it is not an IP address.

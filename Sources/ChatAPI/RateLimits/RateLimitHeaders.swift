@@ -1,6 +1,6 @@
 public import ChatCore
 import FoundationEssentials
-import HTTPServer
+public import HTTPServer
 
 /// The `X-RateLimit-*` headers of a limited route: the request tier closest to its limit,
 /// with the seconds until it frees up. The stream cap is left out: the answer being sent holds
@@ -32,14 +32,14 @@ public struct AuthRateLimit: Sendable {
     /// Counts the attempt; throws the 429 when the client is over its limit.
     func check(_ request: Request) async throws -> [TierUsage] {
         let now = clock.now()
-        switch try await limiter.admitAuth(client: clients.resolve(request), limit: perMinute, now: now) {
+        switch try await limiter.admitAuth(client: ClientAddress.limitKey(clients.resolve(request)), limit: perMinute, now: now) {
         case .allowed(let tiers): return tiers
         case .refused(let tier): throw DomainError.rateLimited(RateRefusal(tier, now: now))
         }
     }
 
     /// Runs `body` if the client is within its limit, with the limit's headers on the answer.
-    func guarded(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
+    public func guarded(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
         let tiers = try await check(request)
         var response = try await body()
         RateLimitHeaders.apply(tiers, now: clock.now(), to: &response)

@@ -31,7 +31,10 @@ public enum AccountRoutes {
                     logger.info("login", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
                     return JSONBody.response(SessionDTO(session))
                 } catch let error as DomainError {
-                    logger.info("failed login", metadata: ["parley.reason": "\(error)", "audit": "true"])
+                    // The account tried, beside the client address every line of a request carries.
+                    logger.info("failed login", metadata: [
+                        "parley.reason": "\(error)", "parley.account": "\(body.email.lowercased().prefix(254))", "audit": "true",
+                    ])
                     throw error
                 }
             }

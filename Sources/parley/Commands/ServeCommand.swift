@@ -34,7 +34,8 @@ struct ServeCommand: AsyncParsableCommand {
 
         let apiLogger = Logger(label: "parley.api")
         var routes = RouterBuilder()
-        routes.use(RequestLogging(logger: Logger(label: "parley.access"), metrics: services.metrics.http))
+        routes.use(RequestLogging(logger: Logger(label: "parley.access"), metrics: services.metrics.http,
+                                  clients: ClientAddress(trusted: config.rateLimits.trustedProxies)))
         if let origins = config.corsOrigins { routes.use(CORS(origins: origins)) }
         SystemRoutes.register(on: &routes, version: Parley.version, readiness: services.readiness, metrics: services.metrics.http.registry)
         AccountRoutes.register(on: &routes, deps: services.auth, authLimit: services.authLimit, logger: apiLogger)
