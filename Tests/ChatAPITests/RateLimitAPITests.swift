@@ -121,6 +121,12 @@ import Testing
             #expect(again.compactMap(\.delta).joined() == asked.compactMap(\.delta).joined())
             #expect(api.upstream.responseCount == upstreamAnswers, "the upstream was not asked")
             #expect(try await api.database.query("SELECT id FROM usage_events", []).count == 2)
+            // Another user's identical request is not a hit: the cache is per user.
+            let other = try #require(try await api.register("bob@example.org")["access_token"])
+            let theirs = try await api.send("What is parley? mock:tokens=6 mock:delay=1", session: try await api.newSession(other), token: other)
+            #expect(theirs.last?.event == "done")
+            #expect(theirs.last?.json["cached"] == nil, "another user's answer was served from the cache")
+            #expect(api.upstream.responseCount == upstreamAnswers + 1)
             // Another context (the first session now has history) is not a hit.
             let followUp = try await api.send("What is parley? mock:tokens=6 mock:delay=1", session: first, token: token)
             #expect(followUp.last?.json["cached"] == nil)

@@ -22,7 +22,9 @@ struct TurnRunner: Sendable {
     private func run(_ turn: Turn, request: CompletionRequest) async {
         let started = ContinuousClock.now
         // Stop and shutdown cancel only the generation; saving happens here, uncancelled.
-        let cacheKey = deps.cache.map { $0.digest(Self.canonical(request)) }
+        // Keyed by the owner too: a shared cache would tell one user, by `cached`, whether
+        // another had sent the same conversation.
+        let cacheKey = deps.cache.map { $0.digest("u=\(turn.ownerID)|" + Self.canonical(request)) }
         let generation = Task {
             if let cacheKey, let hit = await cachedAnswer(cacheKey) { return replay(hit, into: turn) }
             return await generate(turn, request: request, started: started)
