@@ -8,6 +8,28 @@ import Testing
 
 /// Chat sessions and their history over HTTP, on SQLite and PostgreSQL.
 @Suite struct SessionAPITests {
+    /// A NUL in text would be cut off by either database while the API echoed the whole
+    /// value: it is refused with 422 naming the field. The six characters `\u0000` written as
+    /// text (an escaped backslash) are ordinary text and round-trip.
+    @Test(arguments: TestBackend.allCases)
+    func textWithNULIsRefusedNamingTheField(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let refused = try await api.call("POST", "/v1/sessions", token: token, json: #"{"title":"before\u0000after"}"#)
+            #expect(refused.status == 422)
+            #expect(refused["detail"] == "title must not contain the NUL character (\\u0000)")
+            let session = try await api.newSession(token)
+            let content = try await api.call("POST", "/v1/sessions/\(session)/messages", token: token, json: #"{"content":"hi\u0000there"}"#)
+            #expect(content.status == 422)
+            #expect(content["detail"] == "content must not contain the NUL character (\\u0000)")
+            #expect(try await api.call("GET", "/v1/sessions/\(session)/messages", token: token).items.isEmpty, "nothing was stored")
+            let literal = try await api.call("POST", "/v1/sessions", token: token, json: #"{"title":"a\\u0000b"}"#)
+            #expect(literal.status == 201)
+            #expect(literal["title"] == #"a\u0000b"#)
+            #expect(try await api.call("GET", "/v1/sessions/\(literal["id"] ?? "")", token: token)["title"] == #"a\u0000b"#)
+        }
+    }
+
     @Test(arguments: TestBackend.allCases)
     func createListRenameAndDelete(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in

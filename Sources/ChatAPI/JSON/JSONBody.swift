@@ -32,6 +32,12 @@ public enum JSONBody {
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
+        if containsEscapedNUL(request.body) {
+            // Neither database keeps a NUL in text (SQLite's C strings and PostgreSQL's text
+            // end there), so a value with one would be cut short silently: refuse it instead.
+            let field = (try? decoder.decode(JSONValue.self, from: Data(request.body)))?.pathToNUL() ?? "body"
+            throw validation(field, "must not contain the NUL character (\\u0000)")
+        }
         do {
             return try decoder.decode(T.self, from: Data(request.body))
         } catch let DecodingError.keyNotFound(key, context) {
@@ -45,6 +51,26 @@ public enum JSONBody {
         } catch {
             throw Problem(.badRequest, code: "malformed_json", detail: "the body is not a valid JSON object")
         }
+    }
+
+    /// Whether the JSON text has a `\u0000` escape (the only way a JSON string holds a NUL:
+    /// raw control bytes are not valid JSON). Escapes are skipped whole, so `\\u0000`, a
+    /// backslash followed by the text `u0000`, is not one.
+    static func containsEscapedNUL(_ bytes: [UInt8]) -> Bool {
+        var i = 0
+        let zero = UInt8(ascii: "0")
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "\\") {
+                if i + 5 < bytes.count, bytes[i + 1] == UInt8(ascii: "u"),
+                   bytes[i + 2] == zero, bytes[i + 3] == zero, bytes[i + 4] == zero, bytes[i + 5] == zero {
+                    return true
+                }
+                i += 2
+            } else {
+                i += 1
+            }
+        }
+        return false
     }
 
     static func validation(_ field: String, _ message: String) -> Problem {
@@ -83,5 +109,57 @@ enum RFC3339 {
         var style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         style.timeZone = .gmt
         return Date(timeIntervalSince1970: seconds).formatted(style)
+    }
+}
+
+/// Any JSON value, decoded only to find where a refused character is.
+private enum JSONValue: Decodable {
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+    case other
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        if let object = try? decoder.container(keyedBy: Key.self) {
+            var members: [String: JSONValue] = [:]
+            for key in object.allKeys { members[key.stringValue] = try object.decode(JSONValue.self, forKey: key) }
+            self = .object(members)
+        } else if var array = try? decoder.unkeyedContainer() {
+            var items: [JSONValue] = []
+            while !array.isAtEnd { items.append(try array.decode(JSONValue.self)) }
+            self = .array(items)
+        } else if let text = try? decoder.singleValueContainer().decode(String.self) {
+            self = .string(text)
+        } else {
+            self = .other
+        }
+    }
+
+    /// The path (`messages[2].content`) of the first string or key holding a NUL.
+    func pathToNUL(_ prefix: String = "") -> String? {
+        switch self {
+        case .string(let text):
+            return text.utf8.contains(0) ? (prefix.isEmpty ? "body" : prefix) : nil
+        case .array(let items):
+            for (i, item) in items.enumerated() {
+                if let found = item.pathToNUL("\(prefix)[\(i)]") { return found }
+            }
+        case .object(let members):
+            for key in members.keys.sorted() {
+                let path = prefix.isEmpty ? key : "\(prefix).\(key)"
+                if key.utf8.contains(0) { return prefix.isEmpty ? "body" : prefix }
+                if let found = members[key]?.pathToNUL(path) { return found }
+            }
+        case .other:
+            break
+        }
+        return nil
     }
 }

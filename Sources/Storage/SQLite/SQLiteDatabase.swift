@@ -158,7 +158,8 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             guard index > 0 else { continue }
             let status: Int32
             switch value {
-            case .text(let text): status = sqlite3_bind_text(statement, index, text, -1, parley_sqlite_transient())
+            // With its length, so a NUL inside the text cannot end it early.
+            case .text(let text): status = sqlite3_bind_text(statement, index, text, Int32(text.utf8.count), parley_sqlite_transient())
             case .integer(let n): status = sqlite3_bind_int64(statement, index, Int64(n))
             case .null: status = sqlite3_bind_null(statement, index)
             }
@@ -177,7 +178,8 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
                 if sqlite3_column_type(statement, column) == SQLITE_NULL {
                     values.append(nil)
                 } else if let text = sqlite3_column_text(statement, column) {
-                    values.append(String(cString: text))
+                    let length = Int(sqlite3_column_bytes(statement, column))
+                    values.append(String(decoding: UnsafeBufferPointer(start: text, count: length), as: UTF8.self))
                 } else {
                     values.append(nil)
                 }
