@@ -46,10 +46,13 @@ public actor InMemoryRefreshTokenRepository: RefreshTokenRepository {
 
     public func find(hash: String) async throws -> RefreshToken? { tokens.values.first { $0.tokenHash == hash } }
 
-    public func markUsed(id: RefreshToken.ID, at: Date) async throws -> Bool {
-        guard var token = tokens[id], token.usedAt == nil else { return false }
+    public func rotate(spending spent: RefreshToken, successor: RefreshToken, at: Date) async throws -> Bool {
+        guard var token = tokens[spent.id], token.usedAt == nil, token.revokedAt == nil,
+              !tokens.values.contains(where: { $0.family == spent.family && $0.revokedAt != nil })
+        else { return false }
         token.usedAt = at
-        tokens[id] = token
+        tokens[spent.id] = token
+        tokens[successor.id] = successor
         return true
     }
 

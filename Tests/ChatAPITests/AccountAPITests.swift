@@ -8,6 +8,25 @@ import Testing
 
 /// Accounts end to end over HTTP, on SQLite and on PostgreSQL.
 @Suite struct AccountAPITests {
+    /// Two refreshes with one token at the same moment: one is a replay, so the family is
+    /// revoked, and the token the other got must be revoked with it, every time.
+    @Test(arguments: TestBackend.allCases)
+    func simultaneousRefreshesLeaveNoLiveSuccessor(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            for round in 0..<30 {
+                let refresh = try #require(try await api.register("pair\(round)@example.org")["refresh_token"])
+                async let first = api.call("POST", "/v1/auth/refresh", json: #"{"refresh_token":"\#(refresh)"}"#)
+                async let second = api.call("POST", "/v1/auth/refresh", json: #"{"refresh_token":"\#(refresh)"}"#)
+                let replies = try await [first, second]
+                #expect(replies.filter { $0.status == 200 }.count <= 1, "round \(round)")
+                for survivor in replies.compactMap({ $0["refresh_token"] }) {
+                    let again = try await api.call("POST", "/v1/auth/refresh", json: #"{"refresh_token":"\#(survivor)"}"#)
+                    #expect(again.status == 401, "round \(round): a successor outlived its family's revocation")
+                }
+            }
+        }
+    }
+
     @Test(arguments: TestBackend.allCases)
     func wholeAccountLifecycle(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in

@@ -104,10 +104,16 @@ import Testing
                                  tokenHash: "h1", createdAt: t0, expiresAt: t0.addingTimeInterval(999))
         try await tokens.insert(token)
         let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
-            for _ in 0..<20 { group.addTask { try await tokens.markUsed(id: token.id, at: Date()) } }
+            for i in 0..<20 {
+                let successor = RefreshToken(id: RefreshToken.ID(UUID()), userID: owner.id, family: token.family,
+                                             tokenHash: "s\(i)", createdAt: t0, expiresAt: t0.addingTimeInterval(999))
+                group.addTask { try await tokens.rotate(spending: token, successor: successor, at: Date()) }
+            }
             return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }
         #expect(wins == 1)
+        let stored = try await (0..<20).asyncCount { try await tokens.find(hash: "s\($0)") != nil }
+        #expect(stored == 1, "only the winner's successor is stored")
         try await tokens.revokeFamily(token.family, at: t0)
         #expect(try await tokens.find(hash: "h1")?.revokedAt != nil)
         await db.close()
@@ -177,5 +183,13 @@ import Testing
         #expect(SQLDate.parse("2027-01-15 10:00:00+02") == Date(timeIntervalSince1970: 1_800_000_000))
         #expect(SQLDate.parse("2027-01-15 08:00:00") == Date(timeIntervalSince1970: 1_800_000_000))
         #expect(SQLDate.parse("yesterday") == nil)
+    }
+}
+
+extension Range<Int> {
+    func asyncCount(_ predicate: (Int) async throws -> Bool) async rethrows -> Int {
+        var count = 0
+        for i in self where try await predicate(i) { count += 1 }
+        return count
     }
 }

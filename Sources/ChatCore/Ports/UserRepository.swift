@@ -32,9 +32,11 @@ public protocol UserRepository: Sendable {
 public protocol RefreshTokenRepository: Sendable {
     func insert(_ token: RefreshToken) async throws
     func find(hash: String) async throws -> RefreshToken?
-    /// Marks the token spent if it was not already: true for the one caller that spent it,
-    /// false if it had been spent before (a replay). Must be atomic.
-    func markUsed(id: RefreshToken.ID, at: Date) async throws -> Bool
+    /// Spends the token `spent` and stores its `successor`, in one transaction: true for the
+    /// one caller that spent it; false, storing nothing, if it had been spent before (a replay)
+    /// or its family has been revoked. Atomic, so a successor can never outlive a revocation
+    /// of its family that a replay started.
+    func rotate(spending spent: RefreshToken, successor: RefreshToken, at: Date) async throws -> Bool
     func revokeFamily(_ family: RefreshToken.Family, at: Date) async throws
 }
 

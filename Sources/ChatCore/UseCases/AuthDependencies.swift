@@ -48,16 +48,26 @@ public struct SessionTokens: Sendable {
 
 extension AuthDependencies {
     /// Issues an access token and a new refresh token, in `family` or a new one.
-    func issueSession(for user: User, family: RefreshToken.Family? = nil) async throws -> SessionTokens {
+    func issueSession(for user: User) async throws -> SessionTokens {
         let now = clock.now()
+        let (secret, token) = newRefreshToken(for: user, family: RefreshToken.Family(ids.newUUID()), now: now)
+        try await refreshTokens.insert(token)
+        return try sessionTokens(for: user, refreshSecret: secret, now: now)
+    }
+
+    /// A new refresh token in `family`: the secret for the client and the row that stores its digest.
+    func newRefreshToken(for user: User, family: RefreshToken.Family, now: Date) -> (secret: String, token: RefreshToken) {
         let secret = secrets.newSecret(prefix: "rt_")
         let token = RefreshToken(
-            id: RefreshToken.ID(ids.newUUID()), userID: user.id, family: family ?? RefreshToken.Family(ids.newUUID()),
+            id: RefreshToken.ID(ids.newUUID()), userID: user.id, family: family,
             tokenHash: secrets.digest(secret), createdAt: now, expiresAt: now.adding(refreshTokenLifetime)
         )
-        try await refreshTokens.insert(token)
-        return SessionTokens(
-            accessToken: try accessTokens.issue(for: user, now: now), refreshToken: secret,
+        return (secret, token)
+    }
+
+    func sessionTokens(for user: User, refreshSecret: String, now: Date) throws -> SessionTokens {
+        SessionTokens(
+            accessToken: try accessTokens.issue(for: user, now: now), refreshToken: refreshSecret,
             expiresIn: Int(accessTokens.lifetime.components.seconds), user: user
         )
     }

@@ -12,10 +12,6 @@ public struct RefreshSession: Sendable {
         guard let token = try await deps.refreshTokens.find(hash: deps.secrets.digest(refreshToken)),
               token.revokedAt == nil, token.expiresAt > now
         else { throw DomainError.unauthenticated("the refresh token is not valid") }
-        guard try await deps.refreshTokens.markUsed(id: token.id, at: now) else {
-            try await deps.refreshTokens.revokeFamily(token.family, at: now)
-            throw DomainError.refreshTokenReused
-        }
         guard let user = try await deps.users.find(id: token.userID) else {
             throw DomainError.unauthenticated("the refresh token is not valid")
         }
@@ -25,7 +21,12 @@ public struct RefreshSession: Sendable {
             try await deps.refreshTokens.revokeFamily(token.family, at: now)
             throw error
         }
-        return try await deps.issueSession(for: user, family: token.family)
+        let (secret, successor) = deps.newRefreshToken(for: user, family: token.family, now: now)
+        guard try await deps.refreshTokens.rotate(spending: token, successor: successor, at: now) else {
+            try await deps.refreshTokens.revokeFamily(token.family, at: now)
+            throw DomainError.refreshTokenReused
+        }
+        return try deps.sessionTokens(for: user, refreshSecret: secret, now: now)
     }
 }
 

@@ -9,7 +9,11 @@ public struct SQLRefreshTokenRepository: RefreshTokenRepository {
     }
 
     public func insert(_ token: RefreshToken) async throws {
-        _ = try await database.execute(
+        try await insert(token, on: database)
+    }
+
+    func insert(_ token: RefreshToken, on connection: any SQLConnection) async throws {
+        _ = try await connection.execute(
             "INSERT INTO refresh_tokens (id, user_id, family, token_hash, created_at, expires_at, used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             [.text(token.id.description), .text(token.userID.description), .text(token.family.description), .text(token.tokenHash),
              .date(token.createdAt), .date(token.expiresAt), .date(token.usedAt), .date(token.revokedAt)]
@@ -29,9 +33,24 @@ public struct SQLRefreshTokenRepository: RefreshTokenRepository {
         )
     }
 
-    /// One conditional UPDATE: of two concurrent refreshes with the same token, exactly one changes the row.
-    public func markUsed(id: RefreshToken.ID, at: Date) async throws -> Bool {
-        try await database.execute("UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL", [.text(id.description), .date(at)]) == 1
+    /// One conditional UPDATE and the successor's INSERT in one transaction. Of two concurrent
+    /// refreshes with the same token exactly one changes the row; the loser's revocation of the
+    /// family waits on that row's lock until the winner commits, so it sees (and revokes) the
+    /// successor. A family with a revoked member takes no new token.
+    public func rotate(spending spent: RefreshToken, successor: RefreshToken, at: Date) async throws -> Bool {
+        let insert = self
+        return try await database.transaction { connection in
+            let spentNow = try await connection.execute(
+                """
+                UPDATE refresh_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family = $3 AND r.revoked_at IS NOT NULL)
+                """,
+                [.text(spent.id.description), .date(at), .text(spent.family.description)]
+            )
+            guard spentNow == 1 else { return false }
+            try await insert.insert(successor, on: connection)
+            return true
+        }
     }
 
     public func revokeFamily(_ family: RefreshToken.Family, at: Date) async throws {
