@@ -30,6 +30,11 @@ public actor InMemoryUserRepository: UserRepository {
 
     public func countActiveAdmins() async throws -> Int { users.values.filter { $0.role == .admin && $0.isActive }.count }
 
+    public func updateKeepingAnAdmin(_ user: User) async throws {
+        guard users.values.contains(where: { $0.role == .admin && $0.isActive && $0.id != user.id }) else { throw DomainError.lastAdmin }
+        try await update(user)
+    }
+
     public func deleteExpiredGuests(now: Date) async throws -> Int {
         let expired = users.values.filter { $0.role == .guest && ($0.expiresAt.map { $0 <= now } ?? false) }
         for user in expired { users[user.id] = nil }

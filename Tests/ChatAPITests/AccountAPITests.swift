@@ -3,6 +3,7 @@ import ChatCoreTesting
 import Foundation
 import HTTPServerTesting
 import Security
+import Storage
 import StorageTesting
 import Testing
 
@@ -23,6 +24,35 @@ import Testing
                     let again = try await api.call("POST", "/v1/auth/refresh", json: #"{"refresh_token":"\#(survivor)"}"#)
                     #expect(again.status == 401, "round \(round): a successor outlived its family's revocation")
                 }
+            }
+        }
+    }
+
+    /// Two admins disabling each other at the same moment: one change wins, the other is
+    /// refused as the last admin, and an active admin always remains.
+    @Test(arguments: TestBackend.allCases)
+    func adminsDisablingEachOtherAtOnceLeaveAnAdmin(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            for round in 0..<20 {
+                var admins: [(id: String, token: String)] = []
+                for name in ["a", "b"] {
+                    let user = try await CreateUser(api.deps)(email: "\(name)\(round)@example.org", password: "root password", role: .admin)
+                    let login = try await api.call("POST", "/v1/auth/login", json: #"{"email":"\#(name)\#(round)@example.org","password":"root password"}"#)
+                    admins.append((user.id.description, try #require(login["access_token"])))
+                }
+                // Every earlier round's admins step down first, so these two are the only ones.
+                let others = try await api.database.query("SELECT id FROM users WHERE role = 'admin' AND active = $3 AND id NOT IN ($1, $2)",
+                                                          [.text(admins[0].id), .text(admins[1].id), .bool(true)])
+                for other in others {
+                    _ = try await api.database.execute("UPDATE users SET active = $2 WHERE id = $1", [.text(other["id"] ?? ""), .bool(false)])
+                }
+                let (a, b) = (admins[0], admins[1])
+                async let first = api.call("PATCH", "/v1/admin/users/\(b.id)", token: a.token, json: #"{"active":false}"#)
+                async let second = api.call("PATCH", "/v1/admin/users/\(a.id)", token: b.token, json: #"{"active":false}"#)
+                let statuses = try await [first, second].map(\.status).sorted()
+                #expect(statuses.contains(409) || statuses.contains(403), "round \(round): \(statuses)")
+                let left = try await api.database.query("SELECT id FROM users WHERE role = 'admin' AND active = $1", [.bool(true)])
+                #expect(left.count == 1, "round \(round): \(left.count) active admins left")
             }
         }
     }

@@ -24,6 +24,11 @@ public protocol UserRepository: Sendable {
     /// Users newest first; `cursor` is the `nextCursor` of the page before.
     func list(limit: Int, cursor: String?) async throws -> Page<User>
     func countActiveAdmins() async throws -> Int
+    /// Writes as `update` does, for a change that takes `user` out of the active admins, in one
+    /// transaction with the check that another active admin remains; throws
+    /// `DomainError.lastAdmin` (writing nothing) if none would. Two such changes at once can
+    /// never both pass the check.
+    func updateKeepingAnAdmin(_ user: User) async throws
     /// Deletes guests whose expiry has passed, with everything they own; returns how many.
     func deleteExpiredGuests(now: Date) async throws -> Int
 }

@@ -25,10 +25,13 @@ public struct UpdateUser: Sendable {
         guard principal.user.role == .admin else { throw DomainError.forbidden("only admins can change users") }
         guard var user = try await deps.users.find(id: id) else { throw DomainError.notFound("user") }
         let losesAdmin = user.role == .admin && user.isActive && ((role.map { $0 != .admin } ?? false) || isActive == false)
-        if losesAdmin, try await deps.users.countActiveAdmins() <= 1 { throw DomainError.lastAdmin }
         if let role { user.role = role }
         if let isActive { user.isActive = isActive }
-        try await deps.users.update(user)
+        if losesAdmin {
+            try await deps.users.updateKeepingAnAdmin(user)
+        } else {
+            try await deps.users.update(user)
+        }
         return user
     }
 }

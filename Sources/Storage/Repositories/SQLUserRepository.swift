@@ -32,8 +32,24 @@ public struct SQLUserRepository: UserRepository {
     }
 
     public func update(_ user: User) async throws {
+        try await update(user, on: database)
+    }
+
+    /// PostgreSQL locks the active admins' rows (`FOR UPDATE`), so a second change waits for the
+    /// first to commit and then counts without the admin it removed; SQLite's transactions run
+    /// one at a time, which gives the same order.
+    public func updateKeepingAnAdmin(_ user: User) async throws {
+        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
+        try await database.transaction { connection in
+            let admins = try await connection.query("SELECT id FROM users WHERE role = 'admin' AND active = $1\(lock)", [.bool(true)])
+            guard admins.contains(where: { $0["id"] != user.id.description }) else { throw DomainError.lastAdmin }
+            try await update(user, on: connection)
+        }
+    }
+
+    private func update(_ user: User, on connection: any SQLConnection) async throws {
         do {
-            _ = try await database.execute(
+            _ = try await connection.execute(
                 "UPDATE users SET email = $2, password_hash = $3, role = $4, active = $5, last_login_at = $6, expires_at = $7 WHERE id = $1",
                 [.text(user.id.description), .optional(user.email?.value), .optional(user.passwordHash), .text(user.role.rawValue),
                  .bool(user.isActive), .date(user.lastLoginAt), .date(user.expiresAt)]
