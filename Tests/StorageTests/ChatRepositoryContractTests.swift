@@ -38,6 +38,32 @@ import Testing
         Message(id: Message.ID(UUID()), sessionID: session.id, role: role, content: content, status: status, createdAt: t0, updatedAt: t0)
     }
 
+    /// A project deleted between the use case's check and the write: the foreign key refuses
+    /// the write, and the repository says "project not found" (a 404), never a raw SQL error.
+    @Test(arguments: TestBackend.allCases)
+    func aWriteNamingAVanishedProjectIsProjectNotFound(_ backend: TestBackend) async throws {
+        guard let f = try await fixture(backend) else { return }
+        let vanished = Project.ID(UUID())
+        func expectProjectNotFound(_ what: String, _ write: () async throws -> Void) async {
+            do {
+                try await write()
+                Issue.record("\(what) was written")
+            } catch let error as DomainError {
+                #expect(error == .notFound("project"), "\(what)")
+            } catch {
+                Issue.record("\(what): \(error)")
+            }
+        }
+        var s = session(of: f.ann)
+        try await f.sessions.create(s)
+        s.projectID = vanished
+        await expectProjectNotFound("session moved") { try await f.sessions.update(s) }
+        await expectProjectNotFound("session created") { try await f.sessions.create(session(of: f.ann, project: vanished)) }
+        await expectProjectNotFound("prompt added") {
+            try await f.projects.addPrompt(Prompt(id: Prompt.ID(UUID()), projectID: vanished, text: "x", position: 0, createdAt: t0))
+        }
+    }
+
     @Test(arguments: TestBackend.allCases)
     func sessionsBelongToTheirOwner(_ backend: TestBackend) async throws {
         guard let f = try await fixture(backend) else { return }

@@ -15,9 +15,12 @@ public enum ErrorMapping {
             var p = Problem(.serviceUnavailable, code: "unavailable", detail: "a dependency of the server is unavailable; retry shortly")
             p.headers.add("Retry-After", "5")
             return p
+        case let failure as any DependencyFailure where failure.isConstraintViolation:
+            logger.notice("write refused by a constraint", metadata: ["parley.error": "\(failure)"])
+            return Problem(.conflict, code: "conflict", detail: "the request conflicts with a change made at the same time; reload and retry")
         default:
-            logger.error("unhandled error", metadata: ["parley.error.type": "\(type(of: error))"])
-            logger.debug("unhandled error detail", metadata: ["parley.error": "\(String(reflecting: error))"])
+            // The description too: a type alone does not say what failed. Log lines pass the redactor.
+            logger.error("unhandled error", metadata: ["parley.error.type": "\(type(of: error))", "parley.error": "\(String(reflecting: error))"])
             return Problem(.internalServerError, code: "internal_error", detail: "the server could not complete the request")
         }
     }

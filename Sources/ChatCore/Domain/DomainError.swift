@@ -39,4 +39,11 @@ public enum DomainError: Error, Sendable, Equatable {
 public protocol DependencyFailure: Error {
     /// True when retrying later may succeed (the dependency is unreachable or overloaded).
     var isTransient: Bool { get }
+    /// True when the store refused the write because of a constraint that a concurrent change
+    /// broke (a unique key taken, a referenced row deleted): a conflict, not a server fault.
+    var isConstraintViolation: Bool { get }
+}
+
+extension DependencyFailure {
+    public var isConstraintViolation: Bool { false }
 }

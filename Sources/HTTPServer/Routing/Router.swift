@@ -126,8 +126,7 @@ public struct Router: HTTPResponder {
 
     private static func render(_ error: any Error, logger: Logger) -> Response {
         if let known = error as? any HTTPResponseError { return known.response }
-        logger.error("unhandled error in handler", metadata: ["parley.error.type": "\(type(of: error))"])
-        logger.debug("unhandled error detail", metadata: ["parley.error": "\(String(reflecting: error))"])
+        logger.error("unhandled error in handler", metadata: ["parley.error.type": "\(type(of: error))", "parley.error": "\(String(reflecting: error))"])
         return .problem(.internalServerError, detail: "the server could not complete the request")
     }
 }

@@ -43,10 +43,12 @@ public struct SQLProjectRepository: ProjectRepository {
     }
 
     public func addPrompt(_ prompt: Prompt) async throws {
-        _ = try await database.execute(
-            "INSERT INTO prompts (id, project_id, text, position, created_at) VALUES ($1, $2, $3, $4, $5)",
-            [.text(prompt.id.description), .text(prompt.projectID.description), .text(prompt.text), .integer(prompt.position), .date(prompt.createdAt)]
-        )
+        try await SQLChatSessionRepository.projectMustExist {
+            _ = try await database.execute(
+                "INSERT INTO prompts (id, project_id, text, position, created_at) VALUES ($1, $2, $3, $4, $5)",
+                [.text(prompt.id.description), .text(prompt.projectID.description), .text(prompt.text), .integer(prompt.position), .date(prompt.createdAt)]
+            )
+        }
     }
 
     public func prompts(projectID: Project.ID) async throws -> [Prompt] {

@@ -71,4 +71,5 @@ public struct SQLError: Error, Sendable, Equatable, CustomStringConvertible {
 
 extension SQLError: DependencyFailure {
     public var isTransient: Bool { kind == .unavailable }
+    public var isConstraintViolation: Bool { kind == .uniqueViolation || kind == .foreignKeyViolation }
 }
