@@ -37,10 +37,29 @@ public enum SystemRoutes {
             if !ready { response.headers.add("Retry-After", "5") }
             return response
         }
-        if let metrics {
-            router.get("/metrics") { _ in
-                Response(contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(metrics.render().utf8))
+        if let metrics { registerMetrics(on: &router, registry: metrics) }
+    }
+
+    /// `GET /metrics`, the Prometheus text exposition; with `token`, only for a request that
+    /// presents it as a bearer token (401 otherwise). The counts it shows (failed logins, admin
+    /// changes, limits hit) help an attacker, so it is served on its own address or behind a token.
+    public static func registerMetrics(on router: inout RouterBuilder, registry metrics: MetricsRegistry, token: String? = nil) {
+        let expected = token.map { Array("Bearer \($0)".utf8) }
+        router.get("/metrics") { request in
+            if let expected, !sameBytes(Array((request.headers["Authorization"] ?? "").utf8), expected) {
+                var problem = Problem(.unauthorized, code: "unauthenticated", detail: "the metrics need the bearer token set in METRICS_TOKEN")
+                problem.headers.add("WWW-Authenticate", "Bearer realm=\"parley-metrics\"")
+                return problem.response
             }
+            return Response(contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(metrics.render().utf8))
         }
+    }
+
+    /// Equality whose time does not depend on where the bytes differ.
+    static func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for (x, y) in zip(a, b) { difference |= x ^ y }
+        return difference == 0
     }
 }

@@ -29,6 +29,21 @@ import Testing
         }
     }
 
+    /// With a token, `/metrics` answers only a request that presents it.
+    @Test func metricsBehindATokenRefuseOthers() async throws {
+        var routes = RouterBuilder()
+        SystemRoutes.registerMetrics(on: &routes, registry: MetricsRegistry(), token: "sixteen-characters")
+        let router = routes.build()
+        func status(_ authorization: String?) async -> Int {
+            var headers = HTTPFields()
+            if let authorization { headers.add("Authorization", authorization) }
+            return await router.respond(to: Request(method: .get, target: "/metrics", headers: headers)).status.code
+        }
+        #expect(await status(nil) == 401)
+        #expect(await status("Bearer sixteen-characterz") == 401)
+        #expect(await status("Bearer sixteen-characters") == 200)
+    }
+
     @Test func requestIDsAreKeptWhenSaneAndMadeOtherwise() async throws {
         try await Self.withServer { api, _ in
             #expect(try await api.call("GET", "/health", headers: [("X-Request-ID", "edge-42.a:b_c")]).headers["x-request-id"] == "edge-42.a:b_c")

@@ -21,7 +21,7 @@ import Testing
 
         func serve(_ extra: [String: String] = [:]) async throws -> (ParleyProcess, Int) {
             var environment = ["PORT": "0", "DATABASE_URL": databaseURL, "LLM_BASE_URL": "http://127.0.0.1:\(mockPort)/v1",
-                               "LLM_MODEL": "mock-model"]
+                               "LLM_MODEL": "mock-model", "METRICS_TOKEN": ChatProcessTests.metricsToken]
             for (name, value) in extra { environment[name] = value }
             let parley = try ParleyProcess(["serve"], environment: environment)
             return (parley, try await parley.waitForPort())
@@ -141,10 +141,12 @@ import Testing
         stack.mock.signal(SIGTERM)
     }
 
+    static let metricsToken = "metrics-token-for-tests"
+
     /// Polls `GET /metrics` until `count` answers run (at most 20 s).
     static func waitForRunningTurns(_ port: Int, count: Int) async throws -> Bool {
         for _ in 0..<200 {
-            let metrics = try await runProcess(["curl", "-s", "http://127.0.0.1:\(port)/metrics"]).stdout
+            let metrics = try await runProcess(["curl", "-s", "-H", "Authorization: Bearer \(metricsToken)", "http://127.0.0.1:\(port)/metrics"]).stdout
             if let line = metrics.split(separator: "\n").first(where: { $0.hasPrefix("parley_turns_running ") }),
                let running = Int(line.split(separator: " ").last ?? ""), running >= count { return true }
             try await Task.sleep(for: .milliseconds(100))

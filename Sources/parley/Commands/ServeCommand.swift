@@ -37,7 +37,19 @@ struct ServeCommand: AsyncParsableCommand {
         routes.use(RequestLogging(logger: Logger(label: "parley.access"), metrics: services.metrics.http,
                                   clients: ClientAddress(trusted: config.rateLimits.trustedProxies)))
         if let origins = config.corsOrigins { routes.use(CORS(origins: origins)) }
-        SystemRoutes.register(on: &routes, version: Parley.version, readiness: services.readiness, metrics: services.metrics.http.registry)
+        SystemRoutes.register(on: &routes, version: Parley.version, readiness: services.readiness)
+        let registry = services.metrics.http.registry
+        var metricsServer: Server?
+        if let listener = config.metricsListener {
+            var metricsRoutes = RouterBuilder()
+            SystemRoutes.registerMetrics(on: &metricsRoutes, registry: registry, token: config.metricsToken)
+            var settings = ServerConfiguration()
+            (settings.host, settings.port, settings.maxConnections, settings.ioQueueCount) = (listener.host, listener.port, 64, 1)
+            metricsServer = Server(configuration: settings, responder: metricsRoutes.build(logger: Logger(label: "parley.metrics")),
+                                   logger: Logger(label: "parley.metrics"))
+        } else if let token = config.metricsToken {
+            SystemRoutes.registerMetrics(on: &routes, registry: registry, token: token)
+        }
         AccountRoutes.register(on: &routes, deps: services.auth, authLimit: services.authLimit, logger: apiLogger)
         ModelRoutes.register(on: &routes, provider: services.provider, deps: services.auth, logger: apiLogger)
         SessionRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: apiLogger)
@@ -47,7 +59,8 @@ struct ServeCommand: AsyncParsableCommand {
         let server = Server(configuration: config.server, responder: router, logger: Logger(label: "parley.http"))
         services.metrics.watch(server: server, turns: services.turns.registry, database: services.database)
         do {
-            try await ServerLifecycle.run(server, turns: services.turns.registry, grace: config.shutdownGrace, logger: logger, termination: termination)
+            try await ServerLifecycle.run(server, alongside: [metricsServer].compactMap { $0 }, turns: services.turns.registry,
+                                          grace: config.shutdownGrace, logger: logger, termination: termination)
         } catch {
             housekeeping.cancel()
             await services.closeConnections()

@@ -15,13 +15,19 @@ enum ServerLifecycle {
     /// On the signal the server stops accepting and the running turns get most of the grace
     /// period to finish; those still running are then stopped, saved and their readers told
     /// `server_shutdown`, which ends their streams, so the server can close every connection.
-    static func run(_ server: Server, turns: TurnRegistry? = nil, grace: Duration, logger: Logger, termination received: Task<Int32, Never>) async throws {
+    ///
+    /// `alongside` are servers of their own (the metrics listener), started after the main one
+    /// and stopped with it.
+    static func run(_ server: Server, alongside others: [Server] = [], turns: TurnRegistry? = nil, grace: Duration, logger: Logger,
+                    termination received: Task<Int32, Never>) async throws {
         // A write to a socket the peer closed must fail with EPIPE, not kill the process.
         signal(SIGPIPE, SIG_IGN)
         do {
             try server.start()
+            for other in others { try other.start() }
         } catch {
             logger.critical("cannot listen", metadata: ["parley.error": "\(error)"])
+            await server.shutdown(gracePeriod: .zero)
             throw error
         }
         let signalNumber = await received.value
@@ -29,6 +35,7 @@ enum ServerLifecycle {
         async let turnsStopped: Void? = turns?.shutdown(gracePeriod: grace)
         await server.shutdown(gracePeriod: grace)
         await turnsStopped
+        for other in others { await other.shutdown(gracePeriod: .zero) }
     }
 }
 

@@ -23,9 +23,13 @@ struct AppConfiguration: Sendable {
     var rateLimits: RateLimitConfiguration
     /// Origins allowed cross-origin access (`CORS_ORIGINS`); nil: none.
     var corsOrigins: CORS.Origins?
+    /// Where `/metrics` is served: its own listener (`METRICS_HOST`:`METRICS_PORT`), or the main
+    /// port behind `METRICS_TOKEN`; with neither, nowhere.
+    var metricsListener: (host: String, port: Int)?
+    var metricsToken: String?
     /// Values that must never reach a log line: provider keys, JWT secrets, the Redis password.
     var secrets: [String] {
-        var all = providers.upstreams.compactMap(\.apiKey)
+        var all = providers.upstreams.compactMap(\.apiKey) + [metricsToken].compactMap { $0 }
         all += ([auth.jwtSecret].compactMap { $0 } + auth.previousSecrets).map { String(decoding: $0, as: UTF8.self) }
         if let password = rateLimits.redis?.password { all.append(password) }
         return all
@@ -68,6 +72,17 @@ struct AppConfiguration: Sendable {
             }
             corsOrigins = .list(Set(origins))
         }
+        if let port = env["METRICS_PORT"] {
+            guard let number = Int(port), (0...65535).contains(number) else {
+                throw ConfigurationError(variable: "METRICS_PORT", message: "must be a port from 0 to 65535, got \"\(port)\"")
+            }
+            metricsListener = (env.string("METRICS_HOST", default: "127.0.0.1"), number)
+        }
+        metricsToken = env["METRICS_TOKEN"]
+        if let token = metricsToken, token.utf8.count < 16 {
+            throw ConfigurationError(variable: "METRICS_TOKEN", message: "must be at least 16 characters, got \(token.utf8.count)")
+        }
+        if metricsListener == nil && metricsToken == nil { defaultsUsed.append("METRICS_PORT and METRICS_TOKEN unset: /metrics is not served") }
         if providers.upstreams.isEmpty { defaultsUsed.append("no LLM_BASE_URL or MODELS_FILE: serving the built-in mock model") }
         if env["DATABASE_URL"] == nil { defaultsUsed.append("DATABASE_URL unset: SQLite database at \(storage.sqlitePath ?? "")") }
         if env["REDIS_URL"] == nil { defaultsUsed.append("REDIS_URL unset: rate limits kept in this process") }
