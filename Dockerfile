@@ -9,6 +9,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
 WORKDIR /src
 COPY Package.swift ./
 RUN swift package resolve
+# The migrations are compiled into the binary (Sources/Storage/Migrations/EmbeddedMigrations.swift).
 COPY Sources ./Sources
 COPY Tests ./Tests
 RUN swift build -c release --product parley --static-swift-stdlib \
@@ -21,15 +22,13 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/parley --create-home parley
 COPY --from=build /parley /usr/local/bin/parley
-COPY migrations /usr/share/parley/migrations
 USER parley
 WORKDIR /var/lib/parley
 ENV HOST=0.0.0.0 \
     PORT=8080 \
-    MIGRATIONS_DIR=/usr/share/parley/migrations \
     DATABASE_URL=sqlite:///var/lib/parley/parley.db
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD curl -fsS http://127.0.0.1:8080/health || exit 1
+    CMD curl -fsS http://127.0.0.1:8080/health/ready || exit 1
 ENTRYPOINT ["/usr/local/bin/parley"]
 CMD ["serve"]

@@ -11,7 +11,7 @@ ROUNDS=${ROUNDS:-5}
 build_all
 rm -f "$OUT"/startup-*.json
 for round in $(seq 1 "$ROUNDS"); do
-    MIGRATIONS_DIR="$PWD/migrations" python3 bench/startup.py parley 18104 1 --sign-ins 10 -- "$PARLEY_BIN" serve >>"$OUT/startup-parley.json"
+    python3 bench/startup.py parley 18104 1 --sign-ins 10 -- "$PARLEY_BIN" serve >>"$OUT/startup-parley.json"
     python3 bench/startup.py peer 18105 1 -- "$PEER_BIN" >>"$OUT/startup-peer.json"
 done
 python3 - "$(machine_line)" "$ROUNDS" >"$OUT/startup.md" <<'PY'

@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export DATABASE_URL="sqlite://$work/parley.db" MIGRATIONS_DIR="$PWD/migrations" LOG_LEVEL=info \
+export DATABASE_URL="sqlite://$work/parley.db" LOG_LEVEL=info \
        MOCK_TOKEN_DELAY_SECONDS=0 AUTH_RATE_LIMIT_PER_MINUTE=0 JWT_SECRET="contract-test-secret-$(date +%s%N)-0123456789"
 printf 'contract password\n' | "$bin" user create --email admin@contract.test --admin >/dev/null
 PORT=0 "$bin" serve > "$work/log" 2>&1 &

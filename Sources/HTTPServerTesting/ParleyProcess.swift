@@ -23,14 +23,15 @@ public final class ParleyProcess: @unchecked Sendable {
     }
 
     /// The environment a test's parley runs with: JSON logs, a SQLite file of its own in a
-    /// fresh temporary folder (never the working directory), the repository's migrations.
+    /// fresh temporary folder (never the working directory), the migrations compiled in.
     public static func testEnvironment(_ overrides: [String: String] = [:]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-proc-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         env["LOG_FORMAT"] = "json"
         env["DATABASE_URL"] = "sqlite://" + folder.appendingPathComponent("parley.db").path
-        env["MIGRATIONS_DIR"] = migrationsDirectory
+        // No MIGRATIONS_DIR: the binary's own migrations, as it runs anywhere.
+        env["MIGRATIONS_DIR"] = nil
         for (k, v) in overrides { env[k] = v }
         return env
     }

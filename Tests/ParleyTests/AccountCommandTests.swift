@@ -43,6 +43,19 @@ import Testing
         #expect(second.stdout.contains("database is up to date"))
     }
 
+    /// The binary carries its migrations: run from a folder with no `migrations/` and no
+    /// `MIGRATIONS_DIR`, it sets up a database all the same.
+    @Test func migratesFromAnyFolder() async throws {
+        let env = ParleyProcess.testEnvironment()
+        let elsewhere = FileManager.default.temporaryDirectory.appendingPathComponent("parley-elsewhere-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let result = try await runProcess(["sh", "-c", "cd \"$1\" && exec \"$2\" migrate", "sh", elsewhere.path, ParleyProcess.binaryPath],
+                                          environment: env)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("applied: 0001_accounts.sql"), "\(result.stdout)")
+        #expect(result.stdout.contains("0003_turns.sql"))
+    }
+
     @Test func productionRefusesToStartWithoutAJWTSecret() async throws {
         let result = try await parley(["serve"], environment: ParleyProcess.testEnvironment(["APP_ENV": "production", "PORT": "0"]))
         #expect(result.status == 78)

@@ -66,7 +66,8 @@ import Testing
         let text = dockerfile.joined(separator: "\n")
         #expect(text.contains("USER parley"), "runs as a non-root user")
         #expect(text.contains("HEALTHCHECK"))
-        #expect(text.contains("COPY migrations"))
+        #expect(text.contains("http://127.0.0.1:8080/health/ready"), "the health check asks readiness")
+        #expect(!text.contains("MIGRATIONS_DIR") && !text.contains("COPY migrations"), "the binary carries its migrations")
     }
 
     /// Renders the compose file as an operator following the README would: `.env` copied from

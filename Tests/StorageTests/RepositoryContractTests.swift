@@ -154,6 +154,16 @@ import Testing
         await db.close()
     }
 
+    /// The binary's migrations are the folder's, to the byte: run scripts/embed-migrations.py
+    /// after changing one.
+    @Test(arguments: [SQLDialect.sqlite, .postgres])
+    func embeddedMigrationsEqualTheFolder(_ dialect: SQLDialect) throws {
+        let embedded = try Migrator.migrations(dialect: dialect, directory: nil)
+        #expect(embedded.count >= 3)
+        #expect(embedded == (try Migrator.migrations(dialect: dialect, directory: migrationsDirectory)),
+                "migrations/ changed: run scripts/embed-migrations.py")
+    }
+
     @Test(arguments: TestBackend.allCases)
     func migrationsApplyOnceAndRefuseChangedFiles(_ backend: TestBackend) async throws {
         guard let db = try await backend.makeDatabase() else { return }

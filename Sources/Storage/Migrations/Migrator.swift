@@ -1,7 +1,9 @@
 public import FoundationEssentials
 
 /// Applies `migrations/<dialect>/NNNN_name.sql` in order, each in its own transaction,
-/// recording version, name and checksum in `schema_migrations`.
+/// recording version, name and checksum in `schema_migrations`. The files are compiled into
+/// the binary (`EmbeddedMigrations`), so it runs from any folder; a directory given instead
+/// (`MIGRATIONS_DIR`) is read at run time.
 ///
 /// A file changed after it was applied is an error (the database would no longer match the
 /// files). On PostgreSQL a session advisory lock makes instances that start together take
@@ -31,27 +33,41 @@ public struct Migrator: Sendable {
     }
 
     let database: any SQLDatabase
-    let directory: String
+    let directory: String?
 
-    /// `directory` holds one folder per dialect (`sqlite/`, `postgres/`).
-    public init(database: any SQLDatabase, directory: String) {
+    /// `directory` holds one folder per dialect (`sqlite/`, `postgres/`); nil: the migrations
+    /// compiled into the binary.
+    public init(database: any SQLDatabase, directory: String? = nil) {
         self.database = database
         self.directory = directory
     }
 
-    /// The migration files of this database's dialect, in version order.
+    /// The migrations of this database's dialect, in version order.
     public func migrations() throws -> [Migration] {
-        let folder = directory + "/" + database.dialect.rawValue
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
-            throw Failure.unreadableDirectory(folder)
+        try Self.migrations(dialect: database.dialect, directory: directory)
+    }
+
+    /// The migrations of `dialect`, from `directory` or (nil) the binary, in version order.
+    public static func migrations(dialect: SQLDialect, directory: String?) throws -> [Migration] {
+        var files: [(name: String, sql: String)] = []
+        if let directory {
+            let folder = directory + "/" + dialect.rawValue
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
+                throw Failure.unreadableDirectory(folder)
+            }
+            for name in names.sorted() where name.hasSuffix(".sql") {
+                guard let sql = try? String(contentsOfFile: folder + "/" + name, encoding: .utf8) else {
+                    throw Failure.unreadableDirectory(folder + "/" + name)
+                }
+                files.append((name, sql))
+            }
+        } else {
+            files = EmbeddedMigrations.files[dialect.rawValue] ?? []
         }
         var result: [Migration] = []
-        for name in names.sorted() where name.hasSuffix(".sql") {
+        for (name, sql) in files {
             guard let underscore = name.firstIndex(of: "_"), let version = Int(name[..<underscore]) else {
                 throw Failure.badFileName(name)
-            }
-            guard let sql = try? String(contentsOfFile: folder + "/" + name, encoding: .utf8) else {
-                throw Failure.unreadableDirectory(folder + "/" + name)
             }
             if result.contains(where: { $0.version == version }) { throw Failure.duplicateVersion(version) }
             result.append(Migration(version: version, name: name, sql: sql))

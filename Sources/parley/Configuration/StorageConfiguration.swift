@@ -8,7 +8,8 @@ struct StorageConfiguration: Sendable {
 
     var location: Location
     var autoMigrate: Bool
-    var migrationsDirectory: String
+    /// `MIGRATIONS_DIR`; nil: the migrations compiled into the binary.
+    var migrationsDirectory: String?
     var poolSize: Int
     var acquireTimeout: Duration
 
@@ -24,7 +25,7 @@ struct StorageConfiguration: Sendable {
             throw ConfigurationError(variable: "DATABASE_URL", message: "must start with sqlite:// or postgres://, got a value that does not")
         }
         autoMigrate = try env.choice("AUTO_MIGRATE", default: "true", from: ["true", "false"]) == "true"
-        migrationsDirectory = env.string("MIGRATIONS_DIR", default: "migrations")
+        migrationsDirectory = env["MIGRATIONS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         poolSize = try env.integer("DATABASE_POOL_SIZE", default: 10, range: 1...200)
         acquireTimeout = try env.seconds("DATABASE_ACQUIRE_TIMEOUT_SECONDS", default: 5, range: 0.1...120)
     }
