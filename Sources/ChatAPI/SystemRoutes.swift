@@ -55,6 +55,14 @@ public enum SystemRoutes {
         }
     }
 
+    /// `GET /metrics` where the metrics are not served: 404 saying so (the route exists, so
+    /// other methods get 405 like every other path).
+    public static func registerMetricsElsewhere(on router: inout RouterBuilder, listener: String?) {
+        let detail = listener.map { "metrics are served on their own listener (\($0)), not on this port" }
+            ?? "metrics are not served: set METRICS_PORT or METRICS_TOKEN"
+        router.get("/metrics") { _ in Problem(.notFound, code: "not_found", detail: detail).response }
+    }
+
     /// Equality whose time does not depend on where the bytes differ.
     static func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }

@@ -10,7 +10,8 @@ import Synchronization
 /// - `X-Mock-Tokens` / `mock:tokens`: how many tokens (default 16); `X-Mock-Delay-Ms` /
 ///   `mock:delay`: pause before each, in milliseconds (default 20).
 /// - `X-Mock-Fail` / `mock:fail`: `500`, `429` (with `Retry-After: 1`), `stall` (headers, then
-///   nothing before the first token), `drop` (the connection closes after half the tokens),
+///   nothing before the first token), `stall-head` (the request is read, then nothing at all, not
+///   even the response head), `drop` (the connection closes after half the tokens),
 ///   `echo-auth` (401 whose message repeats the `Authorization` header).
 /// - `X-Mock-Fail-Times` / `mock:fail-times`: fail only the first N requests of the scenario
 ///   (`X-Mock-Scenario`, or the message itself), then answer normally (to test retries).
@@ -71,6 +72,9 @@ public enum MockUpstream {
                 var response = errorResponse(.tooManyRequests, "rate limited by the mock upstream")
                 response.headers.add("Retry-After", "1")
                 return response
+            case "stall-head":
+                // An upstream that accepted the request and hangs: no status line ever comes.
+                try await Task.sleep(for: .seconds(3600))
             default: break
             }
             let tokens = replyTokens(for: lastUserMessage, count: count)

@@ -4,6 +4,7 @@ import HTTPServer
 import HTTPServerTesting
 @testable import LLMProviders
 import MockLLM
+import Synchronization
 import Testing
 
 /// The provider against `parley mock-llm`'s routes on a real loopback server.
@@ -99,6 +100,63 @@ import Testing
             #expect(result.error?.kind == .timeout)
             #expect(ContinuousClock.now - started < .seconds(2))
         }
+    }
+
+    /// An upstream that takes the request and never sends even its response head is cut off
+    /// by the first-token time, not waited on forever.
+    @Test(.timeLimit(.minutes(1))) func stallBeforeTheResponseHeadTimesOut() async throws {
+        try await withUpstream { base in
+            let p = provider(base, headers: [("X-Mock-Fail", "stall-head")]) { $0.firstTokenTimeout = .milliseconds(300) }
+            let started = ContinuousClock.now
+            let result = await drain(p.complete(request))
+            #expect(result.error?.kind == .timeout)
+            #expect(ContinuousClock.now - started < .seconds(2))
+        }
+    }
+
+    /// A whole answer has a ceiling, however steadily its tokens come; what came is kept.
+    @Test(.timeLimit(.minutes(1))) func anAnswerPastItsCeilingEndsAsATimeout() async throws {
+        try await withUpstream { base in
+            let p = provider(base, headers: [("X-Mock-Tokens", "200"), ("X-Mock-Delay-Ms", "20")]) { $0.maxAnswerDuration = .milliseconds(500) }
+            let started = ContinuousClock.now
+            let result = await drain(p.complete(request))
+            #expect(result.error?.kind == .timeout)
+            #expect(!result.text.isEmpty, "the tokens before the ceiling were delivered")
+            #expect(ContinuousClock.now - started < .seconds(2))
+        }
+    }
+
+    /// A send from a task that is already cancelled never reaches the upstream.
+    @Test func aCancelledCallerStartsNoTransfer() async throws {
+        let requests = RequestCounter()
+        var routes = RouterBuilder()
+        routes.post("/count") { _ in
+            requests.add()
+            return Response(status: .noContent)
+        }
+        try await TestServer.with(responder: routes.build()) { server in
+            let url = "http://127.0.0.1:\(server.port)/count"
+            let outcome = await Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                do {
+                    _ = try await Self.client.send(UpstreamRequest(url: url, method: "POST", headers: [], body: []))
+                    return "sent"
+                } catch let error as UpstreamError {
+                    return error.kind == .cancelled ? "cancelled" : "\(error)"
+                } catch {
+                    return "\(error)"
+                }
+            }.value
+            #expect(outcome == "cancelled")
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(requests.count == 0, "the upstream was asked")
+        }
+    }
+
+    final class RequestCounter: Sendable {
+        private let value = Atomic<Int>(0)
+        func add() { value.add(1, ordering: .relaxed) }
+        var count: Int { value.load(ordering: .relaxed) }
     }
 
     /// The watchdog sleeps until the deadline `check` gives; the deadline moves with activity.

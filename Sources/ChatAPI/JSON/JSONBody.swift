@@ -32,14 +32,9 @@ public enum JSONBody {
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        if containsEscapedNUL(request.body) {
-            // Neither database keeps a NUL in text (SQLite's C strings and PostgreSQL's text
-            // end there), so a value with one would be cut short silently: refuse it instead.
-            let field = (try? decoder.decode(JSONValue.self, from: Data(request.body)))?.pathToNUL() ?? "body"
-            throw validation(field, "must not contain the NUL character (\\u0000)")
-        }
+        let value: T
         do {
-            return try decoder.decode(T.self, from: Data(request.body))
+            value = try decoder.decode(T.self, from: Data(request.body))
         } catch let DecodingError.keyNotFound(key, context) {
             throw validation(path(context.codingPath + [key]), "is required")
         } catch let DecodingError.valueNotFound(_, context) {
@@ -51,6 +46,32 @@ public enum JSONBody {
         } catch {
             throw Problem(.badRequest, code: "malformed_json", detail: "the body is not a valid JSON object")
         }
+        // Neither database keeps a NUL in text (SQLite's C strings and PostgreSQL's text end
+        // there), so a value with one would be cut short silently: refuse it. Only the fields
+        // the request uses count; members it ignores may hold anything.
+        if containsEscapedNUL(request.body), let field = pathToNUL(in: value) {
+            throw validation(field, "must not contain the NUL character (\\u0000)")
+        }
+        return value
+    }
+
+    /// The snake_case path (`messages[2].content`) of the first string holding a NUL in a
+    /// decoded body, found by reflection (only on the rare body that has one).
+    static func pathToNUL(in value: Any, path: String = "") -> String? {
+        if let text = value as? String { return text.utf8.contains(0) ? (path.isEmpty ? "body" : path) : nil }
+        let mirror = Mirror(reflecting: value)
+        for (index, child) in mirror.children.enumerated() {
+            let childPath: String
+            switch mirror.displayStyle {
+            case .optional: childPath = path
+            case .collection, .set: childPath = "\(path)[\(index)]"
+            default:
+                let name = snakeCase(child.label ?? "\(index)")
+                childPath = path.isEmpty ? name : "\(path).\(name)"
+            }
+            if let found = pathToNUL(in: child.value, path: childPath) { return found }
+        }
+        return nil
     }
 
     /// Whether the JSON text has a `\u0000` escape (the only way a JSON string holds a NUL:
@@ -109,57 +130,5 @@ enum RFC3339 {
         var style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         style.timeZone = .gmt
         return Date(timeIntervalSince1970: seconds).formatted(style)
-    }
-}
-
-/// Any JSON value, decoded only to find where a refused character is.
-private enum JSONValue: Decodable {
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-    case other
-
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
-    init(from decoder: any Decoder) throws {
-        if let object = try? decoder.container(keyedBy: Key.self) {
-            var members: [String: JSONValue] = [:]
-            for key in object.allKeys { members[key.stringValue] = try object.decode(JSONValue.self, forKey: key) }
-            self = .object(members)
-        } else if var array = try? decoder.unkeyedContainer() {
-            var items: [JSONValue] = []
-            while !array.isAtEnd { items.append(try array.decode(JSONValue.self)) }
-            self = .array(items)
-        } else if let text = try? decoder.singleValueContainer().decode(String.self) {
-            self = .string(text)
-        } else {
-            self = .other
-        }
-    }
-
-    /// The path (`messages[2].content`) of the first string or key holding a NUL.
-    func pathToNUL(_ prefix: String = "") -> String? {
-        switch self {
-        case .string(let text):
-            return text.utf8.contains(0) ? (prefix.isEmpty ? "body" : prefix) : nil
-        case .array(let items):
-            for (i, item) in items.enumerated() {
-                if let found = item.pathToNUL("\(prefix)[\(i)]") { return found }
-            }
-        case .object(let members):
-            for key in members.keys.sorted() {
-                let path = prefix.isEmpty ? key : "\(prefix).\(key)"
-                if key.utf8.contains(0) { return prefix.isEmpty ? "body" : prefix }
-                if let found = members[key]?.pathToNUL(path) { return found }
-            }
-        case .other:
-            break
-        }
-        return nil
     }
 }

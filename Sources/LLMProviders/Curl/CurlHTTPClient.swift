@@ -68,6 +68,8 @@ public final class CurlHTTPClient: Sendable {
     /// Cancelling the calling task (before the head) or the task reading the body (after)
     /// removes the transfer from the multi handle at once, closing its connection.
     public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+        // A caller cancelled already (a client that left, a stop) starts no transfer at all.
+        if Task.isCancelled { throw UpstreamError(.cancelled, "the transfer was cancelled before it started") }
         guard let easy = curl_easy_init() else { throw UpstreamError(.connect, "libcurl could not create a handle") }
         let transfer = CurlTransfer(id: nextID.add(1, ordering: .relaxed).newValue, easy: easy)
         configure(transfer, request)
@@ -79,6 +81,8 @@ public final class CurlHTTPClient: Sendable {
                 send(.add(transfer))
             }
         } onCancel: {
+            // Cancelled between the check above and the add: the flag stops the add.
+            transfer.cancelRequested.store(true, ordering: .releasing)
             send(.cancel(id))
         }
     }
@@ -138,6 +142,10 @@ public final class CurlHTTPClient: Sendable {
             for command in commands.pending.withLock({ pending in defer { pending = [] }; return pending }) {
                 switch command {
                 case .add(let transfer):
+                    if transfer.cancelRequested.load(ordering: .acquiring) {
+                        finish(transfer, multi, error: UpstreamError(.cancelled, "the transfer was cancelled before it started"))
+                        continue
+                    }
                     active[transfer.id] = transfer
                     curl_multi_add_handle(multi.handle, transfer.easy)
                 case .cancel(let id):

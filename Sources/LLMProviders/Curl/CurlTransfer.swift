@@ -18,6 +18,9 @@ final class CurlTransfer: @unchecked Sendable {
     private var head: CheckedContinuation<UpstreamResponse, any Error>?
     private let body: AsyncThrowingStream<[UInt8], any Error>
     private let bodyContinuation: AsyncThrowingStream<[UInt8], any Error>.Continuation
+    /// Set by the caller's cancellation from any thread; the driver never starts a transfer
+    /// whose caller was cancelled before its `add` came up.
+    let cancelRequested = Atomic<Bool>(false)
 
     init(id: Int, easy: UnsafeMutableRawPointer) {
         self.id = id

@@ -10,8 +10,10 @@ public struct OpenAICompatibleConfiguration: Sendable {
     public var apiKey: String?
     public var models: [String]
     public var connectTimeout: Duration = .seconds(10)
-    /// From sending the request to the first token.
+    /// From sending the request to the first token, the wait for the response head included.
     public var firstTokenTimeout: Duration = .seconds(60)
+    /// The longest a whole answer may take, retries included; nil: no ceiling.
+    public var maxAnswerDuration: Duration?
     /// Between two pieces of the stream once tokens flow.
     public var idleTimeout: Duration = .seconds(30)
     /// Retries (connect errors, 429, 5xx), only before the first token.
@@ -66,10 +68,11 @@ public final class OpenAICompatibleProvider: ChatProvider {
     private func run(_ request: CompletionRequest, _ output: AsyncThrowingStream<CompletionEvent, any Error>.Continuation) async throws {
         // Set at the first delta: from then on a failure ends the turn instead of retrying.
         let delivered = DeliveredFlag()
+        let answerDeadline = configuration.maxAnswerDuration.map { ContinuousClock.now + $0 }
         var attempt = 0
         while true {
             do {
-                try await attemptOnce(request, output, delivered: delivered)
+                try await attemptOnce(request, output, delivered: delivered, answerDeadline: answerDeadline)
                 return
             } catch let failure as AttemptFailure {
                 guard failure.retryable, attempt < configuration.maxRetries, !delivered.value else { throw failure.error }
@@ -84,22 +87,25 @@ public final class OpenAICompatibleProvider: ChatProvider {
         configuration.backoffBase * (1 << (attempt - 1)) * Double.random(in: 0.5...1.5)
     }
 
+    /// One request upstream, watched from the moment it is sent: an upstream that accepts the
+    /// connection and never answers is as overdue as one that answers and sends no token.
     private func attemptOnce(
-        _ request: CompletionRequest, _ output: AsyncThrowingStream<CompletionEvent, any Error>.Continuation, delivered deliveredFlag: DeliveredFlag
+        _ request: CompletionRequest, _ output: AsyncThrowingStream<CompletionEvent, any Error>.Continuation, delivered deliveredFlag: DeliveredFlag,
+        answerDeadline: ContinuousClock.Instant?
     ) async throws {
-        let response: UpstreamResponse
-        do {
-            response = try await client.send(upstreamRequest(for: request))
-        } catch let error as UpstreamError {
-            if error.kind == .cancelled { throw CancellationError() }
-            throw AttemptFailure(error: ProviderError(.unreachable, error.message), retryable: true)
-        }
-        guard (200..<300).contains(response.status) else { throw await failure(for: response) }
-
-        let activity = Activity()
+        let activity = Activity(answerDeadline: answerDeadline)
         let firstTokenTimeout = configuration.firstTokenTimeout, idleTimeout = configuration.idleTimeout
+        let upstream = upstreamRequest(for: request)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
+                let response: UpstreamResponse
+                do {
+                    response = try await self.client.send(upstream)
+                } catch let error as UpstreamError {
+                    if error.kind == .cancelled { throw CancellationError() }
+                    throw AttemptFailure(error: ProviderError(.unreachable, error.message), retryable: true)
+                }
+                guard (200..<300).contains(response.status) else { throw await self.failure(for: response) }
                 var parser = EventStreamParser()
                 do {
                     for try await piece in response.body {
@@ -244,6 +250,12 @@ public final class OpenAICompatibleProvider: ChatProvider {
 /// When the stream last moved, shared by the reader and the watchdog of one attempt.
 final class Activity: Sendable {
     private let state = Mutex<(start: ContinuousClock.Instant, last: ContinuousClock.Instant, gotFirstToken: Bool)>((.now, .now, false))
+    /// When the whole answer must be over (`maxAnswerDuration` from the first attempt), or nil.
+    private let answerDeadline: ContinuousClock.Instant?
+
+    init(answerDeadline: ContinuousClock.Instant? = nil) {
+        self.answerDeadline = answerDeadline
+    }
 
     func touch() { state.withLock { $0.last = .now } }
     func firstToken() { state.withLock { $0.gotFirstToken = true } }
@@ -255,10 +267,14 @@ final class Activity: Sendable {
     }
 
     /// Whether the attempt is overdue: no first token within `firstToken` of the start, or,
-    /// after it, nothing for `idle`.
+    /// after it, nothing for `idle`; or the whole answer past its deadline.
     func check(firstToken: Duration, idle: Duration, now: ContinuousClock.Instant = .now) -> Check {
         state.withLock { s in
             let deadline = s.gotFirstToken ? s.last + idle : s.start + firstToken
+            if let answerDeadline, answerDeadline <= deadline {
+                if now < answerDeadline { return .onTime(until: answerDeadline) }
+                return .overdue("the answer took longer than its time limit")
+            }
             if now < deadline { return .onTime(until: deadline) }
             return .overdue(s.gotFirstToken ? "no token for \(idle)" : "no first token within \(firstToken)")
         }

@@ -40,6 +40,9 @@ struct ServeCommand: AsyncParsableCommand {
         SystemRoutes.register(on: &routes, version: Parley.version, readiness: services.readiness)
         let registry = services.metrics.http.registry
         var metricsServer: Server?
+        if config.metricsToken == nil || config.metricsListener != nil {
+            SystemRoutes.registerMetricsElsewhere(on: &routes, listener: config.metricsListener.map { "\($0.host):\($0.port == 0 ? "a free port" : String($0.port))" })
+        }
         if let listener = config.metricsListener {
             var metricsRoutes = RouterBuilder()
             SystemRoutes.registerMetrics(on: &metricsRoutes, registry: registry, token: config.metricsToken)

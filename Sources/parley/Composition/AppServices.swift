@@ -91,6 +91,7 @@ struct AppServices: Sendable {
                 var settings = OpenAICompatibleConfiguration(baseURL: upstream.baseURL, apiKey: upstream.apiKey, models: [upstream.model])
                 settings.connectTimeout = config.connectTimeout
                 settings.firstTokenTimeout = config.firstTokenTimeout
+                settings.maxAnswerDuration = config.maxAnswerDuration
                 settings.idleTimeout = config.idleTimeout
                 settings.maxRetries = config.maxRetries
                 providers.append(OpenAICompatibleProvider(configuration: settings, client: client))

@@ -13,6 +13,8 @@ struct ProviderConfiguration: Sendable {
     var useMock: Bool
     var connectTimeout: Duration
     var firstTokenTimeout: Duration
+    /// `LLM_MAX_ANSWER_SECONDS`: the longest a whole answer may take; nil (0): no ceiling.
+    var maxAnswerDuration: Duration?
     var idleTimeout: Duration
     var maxRetries: Int
     var mockTokenDelay: Duration
@@ -33,6 +35,8 @@ struct ProviderConfiguration: Sendable {
         connectTimeout = try env.seconds("LLM_CONNECT_TIMEOUT_SECONDS", default: 10, range: 0.1...300)
         firstTokenTimeout = try env.seconds("LLM_FIRST_TOKEN_TIMEOUT_SECONDS", default: 60, range: 0.1...3600)
         idleTimeout = try env.seconds("LLM_IDLE_TIMEOUT_SECONDS", default: 30, range: 0.1...3600)
+        let ceiling = try env.seconds("LLM_MAX_ANSWER_SECONDS", default: 600, range: 0...86_400)
+        maxAnswerDuration = ceiling == .zero ? nil : ceiling
         maxRetries = try env.integer("LLM_MAX_RETRIES", default: 2, range: 0...10)
         mockTokenDelay = try env.seconds("MOCK_TOKEN_DELAY_SECONDS", default: 0.03, range: 0...10)
         let provider = try env.choice("LLM_PROVIDER", default: "auto", from: ["auto", "mock", "openai-compatible"])
