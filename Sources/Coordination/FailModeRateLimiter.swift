@@ -63,8 +63,8 @@ public final class FailModeRateLimiter: RateLimiter {
         try await guarded(()) { try await inner.releaseStream(userID: userID, lease: lease) }
     }
 
-    public func admitAuth(client: String, limit: Int, now: Date) async throws -> RateDecision {
-        try await guarded(.allowed([])) { try await inner.admitAuth(client: client, limit: limit, now: now) }
+    public func admitWindow(_ tier: RateTier, key: String, limit: Int, window: Duration, record: Bool, now: Date) async throws -> RateDecision {
+        try await guarded(.allowed([])) { try await inner.admitWindow(tier, key: key, limit: limit, window: window, record: record, now: now) }
     }
 
     public func usage(userID: User.ID, limits: RateLimits, now: Date) async throws -> [TierUsage] {

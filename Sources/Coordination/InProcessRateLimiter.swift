@@ -12,7 +12,8 @@ public final class InProcessRateLimiter: RateLimiter {
         var tokens: [User.ID: (day: Int, count: Int)] = [:]
         var streams: [User.ID: [String: Date]] = [:]
         var allStreams: [String: Date] = [:]
-        var auth: [String: [Date]] = [:]
+        /// Sliding windows by tier and key (sign-ins per address, writes per user, failures per account).
+        var windows: [String: [Date]] = [:]
     }
 
     private let state = Mutex(State())
@@ -76,15 +77,21 @@ public final class InProcessRateLimiter: RateLimiter {
         }
     }
 
-    public func admitAuth(client: String, limit: Int, now: Date) async throws -> RateDecision {
-        state.withLock { state in
-            let log = (state.auth[client] ?? []).filter { $0 > now.addingTimeInterval(-60) }
+    public func admitWindow(_ tier: RateTier, key: String, limit: Int, window: Duration, record: Bool, now: Date) async throws -> RateDecision {
+        let name = tier.rawValue + ":" + key, seconds = window.seconds
+        return state.withLock { state in
+            let log = (state.windows[name] ?? []).filter { $0 > now.addingTimeInterval(-seconds) }
+            let resetAt = (log.first ?? now).addingTimeInterval(seconds)
             if log.count >= limit {
-                state.auth[client] = log
-                return .refused(TierUsage(tier: .authIP, limit: limit, used: log.count, resetAt: (log.first ?? now).addingTimeInterval(60)))
+                state.windows[name] = log
+                return .refused(TierUsage(tier: tier, limit: limit, used: log.count, resetAt: resetAt))
             }
-            state.auth[client] = log + [now]
-            return .allowed([TierUsage(tier: .authIP, limit: limit, used: log.count + 1, resetAt: (log.first ?? now).addingTimeInterval(60))])
+            guard record else {
+                state.windows[name] = log.isEmpty ? nil : log
+                return .allowed([TierUsage(tier: tier, limit: limit, used: log.count, resetAt: resetAt)])
+            }
+            state.windows[name] = log + [now]
+            return .allowed([TierUsage(tier: tier, limit: limit, used: log.count + 1, resetAt: resetAt)])
         }
     }
 

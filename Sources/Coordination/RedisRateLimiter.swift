@@ -77,15 +77,17 @@ public struct RedisRateLimiter: RateLimiter {
 
     /// KEYS: the client's attempt log. ARGV: now (ms), limit, unique member. Returns
     /// {allowed, count, oldest}.
-    static let auth = RedisScript("""
-    local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
-    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
+    /// A sliding window: ARGV now (ms), limit, member, window (ms), record (1 or 0).
+    static let window = RedisScript("""
+    local now, limit, span = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
     local count = redis.call('ZCARD', KEYS[1])
     local oldest = now
     if count > 0 then oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]) end
     if count >= limit then return {0, count, oldest} end
+    if ARGV[5] ~= '1' then return {1, count, oldest} end
     redis.call('ZADD', KEYS[1], now, ARGV[3])
-    redis.call('PEXPIRE', KEYS[1], 60000)
+    redis.call('PEXPIRE', KEYS[1], span)
     return {1, count + 1, oldest}
     """)
 
@@ -140,11 +142,13 @@ public struct RedisRateLimiter: RateLimiter {
         _ = try await redis.command("ZREM", Self.allStreams, lease)
     }
 
-    public func admitAuth(client: String, limit: Int, now: Date) async throws -> RateDecision {
-        let reply = try await redis.run(Self.auth, keys: ["parley:auth:{\(client)}"],
-                                        arguments: [String(Self.ms(now)), String(limit), "\(Self.ms(now))-\(UUID())"]).array.map { $0.int ?? 0 }
-        guard reply.count == 3 else { throw RedisError(.server, "the auth script answered \(reply.count) values") }
-        let usage = TierUsage(tier: .authIP, limit: limit, used: reply[1], resetAt: Self.date(reply[2]).addingTimeInterval(60))
+    public func admitWindow(_ tier: RateTier, key: String, limit: Int, window: Duration, record: Bool, now: Date) async throws -> RateDecision {
+        let span = Int(window.milliseconds)
+        let reply = try await redis.run(Self.window, keys: ["parley:window:\(tier.rawValue):{\(key)}"],
+                                        arguments: [String(Self.ms(now)), String(limit), "\(Self.ms(now))-\(UUID())", String(span), record ? "1" : "0"])
+            .array.map { $0.int ?? 0 }
+        guard reply.count == 3 else { throw RedisError(.server, "the window script answered \(reply.count) values") }
+        let usage = TierUsage(tier: tier, limit: limit, used: reply[1], resetAt: Self.date(reply[2] + span))
         return reply[0] == 1 ? .allowed([usage]) : .refused(usage)
     }
 

@@ -22,6 +22,9 @@ public final class Argon2PasswordHasher: PasswordHasher {
     private let parameters: Parameters
     private let queues: [DispatchQueue]
     private let maxOutstanding: Int
+    /// How many checks may be outstanding before a suspect one is refused: the rest of the
+    /// capacity stays for accounts that have not failed recently.
+    private let maxOutstandingSuspect: Int
     private let outstanding = Mutex(0)
     private let next = Atomic<Int>(0)
 
@@ -30,6 +33,7 @@ public final class Argon2PasswordHasher: PasswordHasher {
         parley_return_large_blocks_to_system()
         queues = (0..<max(1, concurrency)).map { DispatchQueue(label: "parley.argon2.\($0)") }
         maxOutstanding = max(1, concurrency) + maxWaiting
+        maxOutstandingSuspect = max(1, maxOutstanding / 2)
     }
 
     public func hash(_ password: String) async throws -> String {
@@ -50,7 +54,11 @@ public final class Argon2PasswordHasher: PasswordHasher {
     }
 
     public func verify(_ password: String, against hash: String) async throws -> Bool {
-        try await run {
+        try await verify(password, against: hash, suspect: false)
+    }
+
+    public func verify(_ password: String, against hash: String, suspect: Bool) async throws -> Bool {
+        try await run(limit: suspect ? maxOutstandingSuspect : maxOutstanding) {
             let status = password.utf8CString.withUnsafeBytes { pwd in
                 argon2id_verify(hash, pwd.baseAddress, pwd.count - 1)
             }
@@ -58,9 +66,10 @@ public final class Argon2PasswordHasher: PasswordHasher {
         }
     }
 
-    private func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    private func run<T: Sendable>(limit: Int? = nil, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+        let limit = limit ?? maxOutstanding
         let admitted = outstanding.withLock { count in
-            guard count < maxOutstanding else { return false }
+            guard count < limit else { return false }
             count += 1
             return true
         }

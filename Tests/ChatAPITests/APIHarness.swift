@@ -30,23 +30,27 @@ struct APIHarness: APICalls {
     /// Runs `body` against a server on `backend`; nil-returning backends (Postgres outside CI) skip.
     static func with(_ backend: TestBackend, settings configure: (inout ChatSettings) -> Void = { _ in },
                      policy: RatePolicy = .unlimited, limiter: any RateLimiter = InProcessRateLimiter(), cacheTTL: Duration? = nil,
+                     ownership: OwnershipLimits = OwnershipLimits(), writesPerMinute: Int? = nil, loginMaxFailures: Int? = nil,
                      _ body: (APIHarness) async throws -> Void) async throws {
         guard let database = try await backend.makeDatabase() else { return }
         let clock = ManualClock(Date())
         var cheap = Argon2PasswordHasher.Parameters()
         cheap.memoryKiB = 1024  // the real parameters are tested in SecurityTests; keep these tests quick
-        let deps = AuthDependencies(
+        var deps = AuthDependencies(
             users: SQLUserRepository(database: database), refreshTokens: SQLRefreshTokenRepository(database: database),
             apiKeys: SQLAPIKeyRepository(database: database), hasher: Argon2PasswordHasher(parameters: cheap, concurrency: 2, maxWaiting: 256),
             accessTokens: JWTIssuer(secret: Array("test-secret-test-secret-test-secret!".utf8)),
             secrets: SecureSecretGenerator(), clock: clock,
             decoyPasswordHash: "$argon2id$v=19$m=1024,t=2,p=1$MGNjYzcyYzY5ODg3ZGNlOA$HUzEG894RgcmKpPTkdY1kL4gUMqaYeVQJQBZ+lVRZjQ"
         )
+        deps.ownership = ownership
+        deps.loginThrottle = loginMaxFailures.map { LoginThrottle(limiter: limiter, maxFailures: $0, window: .seconds(900)) }
+        let writes = writesPerMinute.map { WriteRateLimit(limiter: limiter, perMinute: $0, clock: clock) }
         var logger = Logger(label: "test.api")
         logger.logLevel = .critical
         var routes = RouterBuilder()
         let authLimit = policy.authPerMinute.map { AuthRateLimit(limiter: limiter, perMinute: $0, clients: ClientAddress(), clock: clock) }
-        AccountRoutes.register(on: &routes, deps: deps, authLimit: authLimit, logger: logger)
+        AccountRoutes.register(on: &routes, deps: deps, authLimit: authLimit, writes: writes, logger: logger)
         var upstreamRoutes = RouterBuilder()
         MockUpstream.register(on: &upstreamRoutes)
         var settings = ChatSettings()
@@ -61,15 +65,16 @@ struct APIHarness: APICalls {
                 upstreamSettings.maxRetryAfter = .seconds(2)
                 let provider = ProviderRouter([MockChatProvider(tokenDelay: .milliseconds(1)),
                                                OpenAICompatibleProvider(configuration: upstreamSettings, client: client)])
-                let chat = ChatDependencies(sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
+                var chat = ChatDependencies(sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
                                             projects: SQLProjectRepository(database: database), clock: clock,
                                             models: ["mock", "other-model", MockUpstream.model],
                                             turns: TurnRegistry(keepAliveInterval: settings.keepAliveInterval))
+                chat.ownership = ownership
                 let turns = TurnDependencies(chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database),
                                              provider: provider, settings: settings, limiter: limiter, policy: policy,
                                              cache: cacheTTL.map { (InProcessResponseCache(), $0, { SecureSecretGenerator().digest($0) }) }, logger: logger)
-                SessionRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
-                ProjectRoutes.register(on: &routes, chat: chat, auth: deps, logger: logger)
+                SessionRoutes.register(on: &routes, chat: chat, auth: deps, writes: writes, logger: logger)
+                ProjectRoutes.register(on: &routes, chat: chat, auth: deps, writes: writes, logger: logger)
                 TurnRoutes.register(on: &routes, turns: turns, auth: deps, logger: logger)
                 try await TestServer.with(responder: routes.build(logger: logger)) { server in
                     try await body(APIHarness(port: server.port, deps: deps, clock: clock, database: database, turns: turns, upstream: upstream.server))

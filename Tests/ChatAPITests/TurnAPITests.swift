@@ -325,6 +325,9 @@ import Testing
         // Over the token budget the oldest go first; the newest always stays.
         #expect(TurnContext.build(prompts: [], history: history, maxMessages: 4, maxTokens: 250).count == 2)
         #expect(TurnContext.build(prompts: [], history: history, maxMessages: 4, maxTokens: 1).count == 1)
+        // The prompts count in the budget: a long prompt leaves room for fewer messages.
+        let long = [Prompt(id: Prompt.ID(UUID()), projectID: Project.ID(UUID()), text: String(repeating: "p", count: 800), position: 0, createdAt: Date())]
+        #expect(TurnContext.build(prompts: long, history: history, maxMessages: 4, maxTokens: 450).map(\.content.count) == [800, 400, 400])
     }
 
     /// Many streams at once each get every token, in order.

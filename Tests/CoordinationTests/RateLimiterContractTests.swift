@@ -126,6 +126,26 @@ enum LimiterBackend: String, CaseIterable, Sendable, CustomTestStringConvertible
         #expect(allowed(try await limiter.admitAuth(client: client, limit: 3, now: t0.addingTimeInterval(60.5))))
     }
 
+    /// A window of any length per tier and key; a look (`record: false`) counts nothing and
+    /// says where the key stands; tiers do not share counts.
+    @Test(arguments: LimiterBackend.allCases)
+    func windowsLookWithoutCountingAndKeepTiersApart(_ backend: LimiterBackend) async throws {
+        guard let limiter = backend.make() else { return }
+        let key = "ann-\(UUID())@example.org"
+        func failures(record: Bool, at seconds: Double) async throws -> RateDecision {
+            try await limiter.admitWindow(.loginFailures, key: key, limit: 2, window: .seconds(900), record: record, now: t0.addingTimeInterval(seconds))
+        }
+        #expect(try await failures(record: false, at: 0) == .allowed([TierUsage(tier: .loginFailures, limit: 2, used: 0, resetAt: t0.addingTimeInterval(900))]))
+        #expect(allowed(try await failures(record: true, at: 1)))
+        #expect(allowed(try await failures(record: false, at: 2)), "a look does not count")
+        #expect(allowed(try await failures(record: true, at: 3)))
+        let locked = try await failures(record: false, at: 4)
+        #expect(refusedTier(locked)?.tier == .loginFailures)
+        #expect(refusedTier(locked)?.resetAt == t0.addingTimeInterval(901), "free when the oldest failure leaves the window")
+        #expect(allowed(try await limiter.admitWindow(.writes, key: key, limit: 2, window: .seconds(60), record: true, now: t0)), "another tier")
+        #expect(allowed(try await failures(record: false, at: 901.5)))
+    }
+
     /// Fifty requests at once against a limit of twenty: exactly twenty get through.
     @Test(arguments: LimiterBackend.allCases)
     func parallelRequestsNeverOvershoot(_ backend: LimiterBackend) async throws {

@@ -61,6 +61,8 @@ public enum ErrorMapping {
             case .dailyTokens: "the daily budget of \(refusal.usage.limit) tokens is spent; it resets at 00:00 UTC"
             case .concurrentStreams: "at most \(refusal.usage.limit) answers at once; wait for one to finish or stop it"
             case .authIP: "too many sign-in attempts from this address; retry in \(refusal.retryAfterSeconds) s"
+            case .writes: "at most \(refusal.usage.limit) creations a minute; retry in \(refusal.retryAfterSeconds) s"
+            case .loginFailures: "too many failed sign-ins for this account; retry in \(refusal.retryAfterSeconds) s"
             }
             var p = Problem(.tooManyRequests, code: "rate_limited", detail: detail)
             p.members["tier"] = tier.rawValue
@@ -68,6 +70,11 @@ public enum ErrorMapping {
             p.headers.add("X-RateLimit-Limit", String(refusal.usage.limit))
             p.headers.add("X-RateLimit-Remaining", "0")
             p.headers.add("X-RateLimit-Reset", String(refusal.retryAfterSeconds))
+            return p
+        case .countLimit(let limit):
+            var p = Problem(.tooManyRequests, code: "limit_reached",
+                            detail: "at most \(limit.limit) \(limit.what) per \(limit.per); delete some to make room")
+            p.members["tier"] = limit.tier
             return p
         case .unavailable(let reason):
             var p = Problem(.serviceUnavailable, code: "unavailable", detail: reason)

@@ -46,3 +46,27 @@ public struct AuthRateLimit: Sendable {
         return response
     }
 }
+
+/// Creations per user per minute (sessions, forks, projects, prompts, API keys), so a script
+/// cannot grow the database as fast as it can send; admins are exempt.
+public struct WriteRateLimit: Sendable {
+    let limiter: any RateLimiter
+    let perMinute: Int
+    let clock: any Clock
+
+    public init(limiter: any RateLimiter, perMinute: Int, clock: any Clock = SystemClock()) {
+        self.limiter = limiter
+        self.perMinute = perMinute
+        self.clock = clock
+    }
+
+    /// Counts one creation; throws the 429 (tier `writes`) when the user is over the limit.
+    public func check(_ principal: Principal) async throws {
+        guard principal.user.role != .admin else { return }
+        let now = clock.now()
+        if case .refused(let usage) = try await limiter.admitWindow(.writes, key: principal.user.id.description, limit: perMinute,
+                                                                   window: .seconds(60), record: true, now: now) {
+            throw DomainError.rateLimited(RateRefusal(usage, now: now))
+        }
+    }
+}

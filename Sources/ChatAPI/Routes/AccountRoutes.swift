@@ -8,7 +8,8 @@ public enum AccountRoutes {
     static let bodyLimit = 16 * 1024
 
     /// `authLimit`, if given, limits register, login and guest per client address.
-    public static func register(on router: inout RouterBuilder, deps: AuthDependencies, authLimit: AuthRateLimit? = nil, logger: Logger) {
+    public static func register(on router: inout RouterBuilder, deps: AuthDependencies, authLimit: AuthRateLimit? = nil,
+                                writes: WriteRateLimit? = nil, logger: Logger) {
         let auth = BearerAuthentication(deps)
         @Sendable func limited(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
             guard let authLimit else { return try await body() }
@@ -93,6 +94,7 @@ public enum AccountRoutes {
         })
         router.post("/v1/api-keys", bodyLimit: bodyLimit, handle(logger) { request in
             let principal = try await auth.principal(for: request)
+            try await writes?.check(principal)
             let body = try JSONBody.decode(CreateAPIKeyBody.self, from: request)
             let (secret, key) = try await CreateAPIKey(deps)(principal, name: body.name, expiresInDays: body.expiresInDays)
             return JSONBody.response(

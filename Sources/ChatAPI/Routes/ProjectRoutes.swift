@@ -4,13 +4,15 @@ public import Logging
 
 /// `/v1/projects` and their system prompts (`/v1/projects/{id}/prompts`, `/v1/prompts/{id}`).
 public enum ProjectRoutes {
-    public static func register(on router: inout RouterBuilder, chat: ChatDependencies, auth authDeps: AuthDependencies, logger: Logger) {
+    public static func register(on router: inout RouterBuilder, chat: ChatDependencies, auth authDeps: AuthDependencies,
+                                writes: WriteRateLimit? = nil, logger: Logger) {
         let auth = BearerAuthentication(authDeps)
         let projects = ManageProjects(chat)
         let bodyLimit = 64 * 1024
 
         router.post("/v1/projects", bodyLimit: bodyLimit, handle(logger) { request in
             let principal = try await auth.principal(for: request)
+            try await writes?.check(principal)
             let body = try JSONBody.decode(ProjectBody.self, from: request)
             guard let name = body.name else { throw JSONBody.validation("name", "is required") }
             return JSONBody.response(ProjectDTO(try await projects.create(principal, name: name, description: body.description)), status: .created)
@@ -43,6 +45,7 @@ public enum ProjectRoutes {
         })
         router.post("/v1/projects/{id}/prompts", bodyLimit: bodyLimit, handle(logger) { request in
             let principal = try await auth.principal(for: request)
+            try await writes?.check(principal)
             let projectID: Project.ID = try request.identifier("id", of: "project")
             let body = try JSONBody.decode(PromptBody.self, from: request)
             guard let text = body.text else { throw JSONBody.validation("text", "is required") }

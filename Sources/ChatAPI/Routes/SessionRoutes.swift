@@ -4,12 +4,14 @@ public import Logging
 
 /// `/v1/sessions` and a session's message history. Another user's session is 404 everywhere.
 public enum SessionRoutes {
-    public static func register(on router: inout RouterBuilder, chat: ChatDependencies, auth authDeps: AuthDependencies, logger: Logger) {
+    public static func register(on router: inout RouterBuilder, chat: ChatDependencies, auth authDeps: AuthDependencies,
+                                writes: WriteRateLimit? = nil, logger: Logger) {
         let auth = BearerAuthentication(authDeps)
         let bodyLimit = 16 * 1024
 
         router.post("/v1/sessions", bodyLimit: bodyLimit, handle(logger) { request in
             let principal = try await auth.principal(for: request)
+            try await writes?.check(principal)
             let body = request.body.isEmpty ? CreateSessionBody(title: nil, model: nil, projectId: nil)
                 : try JSONBody.decode(CreateSessionBody.self, from: request)
             var projectID: Project.ID?
@@ -50,6 +52,7 @@ public enum SessionRoutes {
         })
         router.post("/v1/sessions/{id}/fork", bodyLimit: bodyLimit, handle(logger) { request in
             let principal = try await auth.principal(for: request)
+            try await writes?.check(principal)
             let id: ChatSession.ID = try request.identifier("id", of: "session")
             let body = try JSONBody.decode(ForkBody.self, from: request)
             guard let messageID = Message.ID(body.messageId) else { throw Problem(.notFound, code: "not_found", detail: "message not found") }

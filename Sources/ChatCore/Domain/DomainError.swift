@@ -30,6 +30,8 @@ public enum DomainError: Error, Sendable, Equatable {
     case noTurnInProgress
     /// A limit was reached; retry after the time it says.
     case rateLimited(RateRefusal)
+    /// The owner already has as many of something as one may (no waiting frees a place).
+    case countLimit(CountLimit)
     /// A dependency cannot serve right now (database unreachable, hashing queue full).
     case unavailable(String)
 }
@@ -46,4 +48,21 @@ public protocol DependencyFailure: Error {
 
 extension DependencyFailure {
     public var isConstraintViolation: Bool { false }
+}
+
+/// A cap on how many of something one owner may have.
+public struct CountLimit: Sendable, Equatable {
+    /// The tier name clients see (`sessions`, `projects`, `api_keys`, `prompts`).
+    public let tier: String
+    /// What is counted, in the plural ("sessions"), and per what ("account", "project").
+    public let what: String
+    public let per: String
+    public let limit: Int
+
+    public init(tier: String, what: String, per: String, limit: Int) {
+        self.tier = tier
+        self.what = what
+        self.per = per
+        self.limit = limit
+    }
 }

@@ -6,6 +6,7 @@ public protocol ProjectRepository: Sendable {
     func create(_ project: Project) async throws
     func find(id: Project.ID, ownerID: User.ID) async throws -> Project?
     func list(ownerID: User.ID, limit: Int, cursor: String?) async throws -> Page<Project>
+    func count(ownerID: User.ID) async throws -> Int
     func update(_ project: Project) async throws
     /// Deletes the project and its prompts; its sessions stay, detached. False if not the owner's.
     func delete(id: Project.ID, ownerID: User.ID) async throws -> Bool
@@ -26,6 +27,7 @@ public protocol ChatSessionRepository: Sendable {
     func find(id: ChatSession.ID, ownerID: User.ID) async throws -> ChatSession?
     /// Newest activity first.
     func list(ownerID: User.ID, limit: Int, cursor: String?) async throws -> Page<ChatSession>
+    func count(ownerID: User.ID) async throws -> Int
     func update(_ session: ChatSession) async throws
     /// Deletes the session with its messages. False if it is not the owner's.
     func delete(id: ChatSession.ID, ownerID: User.ID) async throws -> Bool

@@ -7,6 +7,10 @@ public enum RateTier: String, Sendable, CaseIterable {
     case dailyTokens = "daily_tokens"
     case concurrentStreams = "concurrent_streams"
     case authIP = "auth_ip"
+    /// Creations (sessions, forks, projects, prompts, API keys) per user per minute.
+    case writes
+    /// Failed sign-ins of one account within the failure window.
+    case loginFailures = "login_failures"
 }
 
 /// One role's limits; nil means no limit on that tier.
@@ -75,10 +79,19 @@ public protocol RateLimiter: Sendable {
     func acquireStream(userID: User.ID, lease: String, limit: Int?, serverLimit: Int?, now: Date, ttl: Duration) async throws -> RateDecision
     func renewStream(userID: User.ID, lease: String, now: Date, ttl: Duration) async throws
     func releaseStream(userID: User.ID, lease: String) async throws
-    /// Counts one authentication attempt from a client address.
-    func admitAuth(client: String, limit: Int, now: Date) async throws -> RateDecision
+    /// A sliding window of events under `key` (per tier): counts one more if fewer than `limit`
+    /// fell within `window` before `now`; with `record` false only reports where the key stands
+    /// (refused when the limit is reached) and counts nothing.
+    func admitWindow(_ tier: RateTier, key: String, limit: Int, window: Duration, record: Bool, now: Date) async throws -> RateDecision
     /// Where the user stands on each limited tier, counting nothing.
     func usage(userID: User.ID, limits: RateLimits, now: Date) async throws -> [TierUsage]
+}
+
+extension RateLimiter {
+    /// Counts one authentication attempt from a client address (a minute's window).
+    public func admitAuth(client: String, limit: Int, now: Date) async throws -> RateDecision {
+        try await admitWindow(.authIP, key: client, limit: limit, window: .seconds(60), record: true, now: now)
+    }
 }
 
 /// The limits of each role, from configuration. Admins are exempt.

@@ -4,6 +4,15 @@ public import FoundationEssentials
 public protocol PasswordHasher: Sendable {
     func hash(_ password: String) async throws -> String
     func verify(_ password: String, against hash: String) async throws -> Bool
+    /// As `verify`; a `suspect` check (an account with recent failed sign-ins) may only use a
+    /// share of the hashing capacity, so a flood against some accounts cannot starve the rest.
+    func verify(_ password: String, against hash: String, suspect: Bool) async throws -> Bool
+}
+
+extension PasswordHasher {
+    public func verify(_ password: String, against hash: String, suspect: Bool) async throws -> Bool {
+        try await verify(password, against: hash)
+    }
 }
 
 /// What an access token says about its bearer.

@@ -7,6 +7,9 @@ public struct ChatSettings: Sendable {
     /// Estimated tokens the history may take; older messages are left out beyond it
     /// (`CHAT_MAX_CONTEXT_TOKENS`).
     public var maxContextTokens = 16_000
+    /// The most tokens an answer may be asked for (`CHAT_MAX_OUTPUT_TOKENS`): a larger
+    /// `max_tokens` is refused, and a send without one is capped at this upstream.
+    public var maxOutputTokens = 4096
     /// Longest time generated content stays only in memory before it is written.
     public var checkpointInterval: Duration = .seconds(2)
     /// How long an idle stream waits before a keep-alive comment.

@@ -13,12 +13,13 @@ public enum TurnContext {
     }
 
     /// The project's prompts as system messages, then the last `maxMessages` messages of the
-    /// history that have content, dropping the oldest of those while the estimate is over
-    /// `maxTokens`. The newest message (the one just sent) always stays.
+    /// history that have content, dropping the oldest of those while the estimate of the whole
+    /// request, prompts included, is over `maxTokens`. The newest message (the one just sent)
+    /// always stays.
     public static func build(prompts: [Prompt], history: [Message], maxMessages: Int, maxTokens: Int) -> [ContextMessage] {
         let system = prompts.sorted { $0.position < $1.position }.map { ContextMessage(role: .system, content: $0.text) }
         var recent = history.filter { !$0.content.isEmpty }.suffix(maxMessages).map { ContextMessage(role: $0.role, content: $0.content) }
-        var tokens = estimatedTokens(recent)
+        var tokens = estimatedTokens(system) + estimatedTokens(recent)
         while recent.count > 1, tokens > maxTokens {
             tokens -= estimatedTokens([recent.removeFirst()])
         }

@@ -15,6 +15,10 @@ public struct AuthDependencies: Sendable {
     /// A hash of a password nobody has, checked when the e-mail is unknown so that an unknown
     /// e-mail costs the same time as a wrong password.
     public let decoyPasswordHash: String
+    /// Caps on what one owner may keep (API keys here).
+    public var ownership = OwnershipLimits()
+    /// Failed sign-ins per account, or nil for no such limit.
+    public var loginThrottle: LoginThrottle?
 
     public init(
         users: any UserRepository, refreshTokens: any RefreshTokenRepository, apiKeys: any APIKeyRepository,

@@ -9,6 +9,8 @@ public struct ChatDependencies: Sendable {
     public let models: [String]
     /// The answers being generated in this process (deleting a session stops its answer).
     public let turns: TurnRegistry
+    /// Caps on what one owner may keep.
+    public var ownership = OwnershipLimits()
 
     public init(sessions: any ChatSessionRepository, messages: any MessageRepository, projects: any ProjectRepository,
                 clock: any Clock = SystemClock(), ids: any IDGenerator = RandomIDGenerator(), models: [String],

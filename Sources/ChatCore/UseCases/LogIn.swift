@@ -10,13 +10,24 @@ public struct LogIn: Sendable {
     }
 
     public func callAsFunction(email rawEmail: String, password: String) async throws -> SessionTokens {
+        let now = deps.clock.now()
+        let suspect = try await deps.loginThrottle?.admit(rawEmail, now: now) ?? false
+        do {
+            return try await signIn(rawEmail, password, suspect: suspect)
+        } catch DomainError.invalidCredentials {
+            await deps.loginThrottle?.recordFailure(rawEmail, now: now)
+            throw DomainError.invalidCredentials
+        }
+    }
+
+    private func signIn(_ rawEmail: String, _ password: String, suspect: Bool) async throws -> SessionTokens {
         let email = try? EmailAddress(rawEmail)
         let user = try await email.asyncFlatMap { try await deps.users.find(email: $0) }
         guard let user, let hash = user.passwordHash, password.count <= PasswordPolicy.maximumLength else {
-            _ = try await deps.hasher.verify(password, against: deps.decoyPasswordHash)
+            _ = try await deps.hasher.verify(password, against: deps.decoyPasswordHash, suspect: suspect)
             throw DomainError.invalidCredentials
         }
-        guard try await deps.hasher.verify(password, against: hash) else { throw DomainError.invalidCredentials }
+        guard try await deps.hasher.verify(password, against: hash, suspect: suspect) else { throw DomainError.invalidCredentials }
         guard user.isActive else { throw DomainError.accountDisabled }
         try await deps.users.recordLogin(id: user.id, at: deps.clock.now())
         var signedIn = user

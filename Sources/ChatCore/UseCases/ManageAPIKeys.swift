@@ -18,6 +18,8 @@ public struct CreateAPIKey: Sendable {
         }
         guard problems.isEmpty else { throw DomainError.validation(problems) }
         let now = deps.clock.now()
+        let live = try await deps.apiKeys.list(userID: principal.user.id).filter { $0.revokedAt == nil && ($0.expiresAt ?? .distantFuture) > now }
+        try deps.ownership.check(live.count, below: deps.ownership.apiKeysPerUser, tier: "api_keys", what: "API keys")
         let secret = deps.secrets.newSecret(prefix: "pk_")
         let key = APIKey(
             id: APIKey.ID(deps.ids.newUUID()), userID: principal.user.id, name: trimmed,

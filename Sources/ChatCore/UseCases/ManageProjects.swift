@@ -9,6 +9,8 @@ public struct ManageProjects: Sendable {
     public func create(_ principal: Principal, name: String, description: String?) async throws -> Project {
         let (validName, description) = try Self.validate(name: name, description: description)
         let name = validName ?? name
+        try deps.ownership.check(try await deps.projects.count(ownerID: principal.user.id), below: deps.ownership.projectsPerUser,
+                                 tier: "projects", what: "projects")
         let now = deps.clock.now()
         let project = Project(id: Project.ID(deps.ids.newUUID()), ownerID: principal.user.id, name: name,
                               description: description, createdAt: now, updatedAt: now)
@@ -43,6 +45,8 @@ public struct ManageProjects: Sendable {
         let project = try await get(principal, id: projectID)
         try Self.validate(text: text, position: position)
         let existing = try await deps.projects.prompts(projectID: project.id)
+        try deps.ownership.check(existing.count, below: deps.ownership.promptsPerProject, tier: "prompts", what: "prompts", per: "project")
+        try checkPromptCharacters(existing.reduce(0) { $0 + $1.text.count } + text.count)
         let prompt = Prompt(id: Prompt.ID(deps.ids.newUUID()), projectID: project.id, text: text,
                             position: position ?? ((existing.map(\.position).max() ?? -1) + 1), createdAt: deps.clock.now())
         try await deps.projects.addPrompt(prompt)
@@ -57,6 +61,8 @@ public struct ManageProjects: Sendable {
         var prompt = try await ownPrompt(principal, id: id)
         if let text {
             try Self.validate(text: text, position: position)
+            let others = try await deps.projects.prompts(projectID: prompt.projectID).filter { $0.id != prompt.id }
+            try checkPromptCharacters(others.reduce(0) { $0 + $1.text.count } + text.count)
             prompt.text = text
         }
         if let position {
@@ -70,6 +76,14 @@ public struct ManageProjects: Sendable {
     public func deletePrompt(_ principal: Principal, id: Prompt.ID) async throws {
         let prompt = try await ownPrompt(principal, id: id)
         _ = try await deps.projects.deletePrompt(id: prompt.id, projectID: prompt.projectID)
+    }
+
+    /// All of a project's prompts go upstream with every message: their total is capped.
+    private func checkPromptCharacters(_ total: Int) throws(DomainError) {
+        let limit = deps.ownership.promptCharactersPerProject
+        if total > limit {
+            throw .validation([FieldError("text", "would bring the project's prompts to \(total) characters; at most \(limit) in all")])
+        }
     }
 
     private func ownPrompt(_ principal: Principal, id: Prompt.ID) async throws -> Prompt {

@@ -13,6 +13,8 @@ public struct CreateSession: Sendable {
         if let projectID, try await deps.projects.find(id: projectID, ownerID: principal.user.id) == nil {
             throw DomainError.notFound("project")
         }
+        try deps.ownership.check(try await deps.sessions.count(ownerID: principal.user.id), below: deps.ownership.sessionsPerUser,
+                                 tier: "sessions", what: "sessions")
         let now = deps.clock.now()
         let session = ChatSession(id: ChatSession.ID(deps.ids.newUUID()), ownerID: principal.user.id, projectID: projectID,
                                   title: title, model: model, createdAt: now, updatedAt: now)
@@ -106,6 +108,8 @@ public struct ForkSession: Sendable {
         let source = try await deps.ownSession(sessionID, of: principal)
         let history = try await deps.messages.all(sessionID: sessionID)
         guard let cut = history.firstIndex(where: { $0.id == messageID }) else { throw DomainError.notFound("message") }
+        try deps.ownership.check(try await deps.sessions.count(ownerID: principal.user.id), below: deps.ownership.sessionsPerUser,
+                                 tier: "sessions", what: "sessions")
         let now = deps.clock.now()
         let title = source.title.count > 193 ? String(source.title.prefix(193)) + " (fork)" : source.title + " (fork)"
         let fork = ChatSession(id: ChatSession.ID(deps.ids.newUUID()), ownerID: principal.user.id, projectID: source.projectID,

@@ -88,7 +88,8 @@ public struct SendMessage: Sendable {
             let history = try await chat.messages.recent(sessionID: sessionID, count: deps.settings.maxContextMessages + 1)
             let context = TurnContext.build(prompts: prompts, history: history.filter { $0.id != assistant.id },
                                             maxMessages: deps.settings.maxContextMessages, maxTokens: deps.settings.maxContextTokens)
-            request = CompletionRequest(model: model, messages: context, temperature: command.temperature, maxTokens: command.maxTokens)
+            request = CompletionRequest(model: model, messages: context, temperature: command.temperature,
+                                        maxTokens: command.maxTokens ?? deps.settings.maxOutputTokens)
         } catch {
             deps.registry.release(sessionID)
             await admission?.giveBackLease()
@@ -183,8 +184,8 @@ public struct SendMessage: Sendable {
         if let temperature = command.temperature, !(0...2).contains(temperature) {
             errors.append(FieldError("temperature", "must be from 0 to 2"))
         }
-        if let maxTokens = command.maxTokens, !(1...1_000_000).contains(maxTokens) {
-            errors.append(FieldError("max_tokens", "must be a whole number from 1 to 1000000"))
+        if let maxTokens = command.maxTokens, !(1...deps.settings.maxOutputTokens).contains(maxTokens) {
+            errors.append(FieldError("max_tokens", "must be a whole number from 1 to \(deps.settings.maxOutputTokens) (CHAT_MAX_OUTPUT_TOKENS)"))
         }
         if let key = command.idempotencyKey, key.isEmpty || key.utf8.count > 255 || !key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
             errors.append(FieldError("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))

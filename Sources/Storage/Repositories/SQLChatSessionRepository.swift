@@ -53,6 +53,10 @@ public struct SQLChatSessionRepository: ChatSessionRepository {
                              decode: Self.decode) { ($0.updatedAt, $0.id.description) }
     }
 
+    public func count(ownerID: User.ID) async throws -> Int {
+        try await database.query("SELECT COUNT(*) AS n FROM chat_sessions WHERE owner_id = $1", [.text(ownerID.description)]).first?.int("n") ?? 0
+    }
+
     public func update(_ session: ChatSession) async throws {
         try await Self.projectMustExist {
             _ = try await database.execute(

@@ -30,6 +30,10 @@ public struct SQLProjectRepository: ProjectRepository {
                              decode: Self.decode) { ($0.createdAt, $0.id.description) }
     }
 
+    public func count(ownerID: User.ID) async throws -> Int {
+        try await database.query("SELECT COUNT(*) AS n FROM projects WHERE owner_id = $1", [.text(ownerID.description)]).first?.int("n") ?? 0
+    }
+
     public func update(_ project: Project) async throws {
         _ = try await database.execute(
             "UPDATE projects SET name = $3, description = $4, updated_at = $5 WHERE id = $1 AND owner_id = $2",

@@ -53,10 +53,10 @@ struct ServeCommand: AsyncParsableCommand {
         } else if let token = config.metricsToken {
             SystemRoutes.registerMetrics(on: &routes, registry: registry, token: token)
         }
-        AccountRoutes.register(on: &routes, deps: services.auth, authLimit: services.authLimit, logger: apiLogger)
+        AccountRoutes.register(on: &routes, deps: services.auth, authLimit: services.authLimit, writes: services.writes, logger: apiLogger)
         ModelRoutes.register(on: &routes, provider: services.provider, deps: services.auth, logger: apiLogger)
-        SessionRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: apiLogger)
-        ProjectRoutes.register(on: &routes, chat: services.chat, auth: services.auth, logger: apiLogger)
+        SessionRoutes.register(on: &routes, chat: services.chat, auth: services.auth, writes: services.writes, logger: apiLogger)
+        ProjectRoutes.register(on: &routes, chat: services.chat, auth: services.auth, writes: services.writes, logger: apiLogger)
         TurnRoutes.register(on: &routes, turns: services.turns, auth: services.auth, metrics: services.metrics.http, logger: apiLogger)
         let router = routes.build(defaultBodyLimit: config.maxBodyBytes, logger: Logger(label: "parley.http"))
         let server = Server(configuration: config.server, responder: router, logger: Logger(label: "parley.http"))

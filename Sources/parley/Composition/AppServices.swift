@@ -20,6 +20,7 @@ struct AppServices: Sendable {
     let chat: ChatDependencies
     let turns: TurnDependencies
     let authLimit: AuthRateLimit?
+    let writes: WriteRateLimit?
     let redis: RedisClient?
     let metrics: ChatMetrics
 
@@ -38,7 +39,7 @@ struct AppServices: Sendable {
         let interrupted = try await SQLMessageRepository(database: database).interruptStreaming(at: Date())
         if interrupted > 0 { logger.warning("answers left streaming by a crash marked interrupted", metadata: ["parley.count": "\(interrupted)"]) }
         let secret = try config.auth.jwtSecret ?? developmentSecret(at: config.auth.devSecretPath)
-        let auth = AuthDependencies(
+        var auth = AuthDependencies(
             users: SQLUserRepository(database: database), refreshTokens: SQLRefreshTokenRepository(database: database),
             apiKeys: SQLAPIKeyRepository(database: database),
             hasher: Argon2PasswordHasher(concurrency: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))),
@@ -47,11 +48,13 @@ struct AppServices: Sendable {
             decoyPasswordHash: decoyPasswordHash
         )
         let provider = makeProvider(config.providers)
-        let chat = ChatDependencies(
+        auth.ownership = config.rateLimits.ownership
+        var chat = ChatDependencies(
             sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
             projects: SQLProjectRepository(database: database), models: provider.models.map(\.id),
             turns: TurnRegistry(keepAliveInterval: config.chat.keepAliveInterval)
         )
+        chat.ownership = config.rateLimits.ownership
         var redis: RedisClient?
         let store: any RateLimiter
         if let redisConfiguration = config.rateLimits.redis {
@@ -64,6 +67,10 @@ struct AppServices: Sendable {
         }
         let metrics = ChatMetrics(registry: MetricsRegistry())
         let limiter = MeteredRateLimiter(inner: store, decisions: metrics.rateDecisions)
+        auth.loginThrottle = config.rateLimits.loginMaxFailures.map {
+            LoginThrottle(limiter: limiter, maxFailures: $0, window: config.rateLimits.loginFailureWindow)
+        }
+        let writes = config.rateLimits.writesPerMinute.map { WriteRateLimit(limiter: limiter, perMinute: $0) }
         let turns = TurnDependencies(
             chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database), provider: provider,
             settings: config.chat, limiter: limiter, policy: config.rateLimits.policy, signals: redis.map(RedisTurnSignals.init),
@@ -79,8 +86,8 @@ struct AppServices: Sendable {
         let authLimit = config.rateLimits.policy.authPerMinute.map {
             AuthRateLimit(limiter: limiter, perMinute: $0, clients: ClientAddress(trusted: config.rateLimits.trustedProxies))
         }
-        return AppServices(database: database, auth: auth, provider: provider, chat: chat, turns: turns, authLimit: authLimit, redis: redis,
-                           metrics: metrics)
+        return AppServices(database: database, auth: auth, provider: provider, chat: chat, turns: turns, authLimit: authLimit, writes: writes,
+                           redis: redis, metrics: metrics)
     }
 
     static func makeProvider(_ config: ProviderConfiguration) -> any ChatProvider {

@@ -78,8 +78,9 @@ struct MeteredRateLimiter: RateLimiter {
         try await inner.releaseStream(userID: userID, lease: lease)
     }
 
-    func admitAuth(client: String, limit: Int, now: Date) async throws -> RateDecision {
-        count("auth", try await inner.admitAuth(client: client, limit: limit, now: now))
+    func admitWindow(_ tier: RateTier, key: String, limit: Int, window: Duration, record: Bool, now: Date) async throws -> RateDecision {
+        let decision = try await inner.admitWindow(tier, key: key, limit: limit, window: window, record: record, now: now)
+        return record ? count(tier == .authIP ? "auth" : tier.rawValue, decision) : decision
     }
 
     func usage(userID: User.ID, limits: RateLimits, now: Date) async throws -> [TierUsage] {

@@ -12,6 +12,13 @@ struct RateLimitConfiguration: Sendable {
     var trustedProxies: [ClientAddress.Network]
     /// How long identical requests get the same answer; nil: no cache.
     var responseCacheTTL: Duration?
+    /// Creations per user per minute (`WRITE_RATE_LIMIT_PER_MINUTE`); nil: no limit.
+    var writesPerMinute: Int?
+    /// Failed sign-ins per account within `loginFailureWindow` before it is locked; nil: none.
+    var loginMaxFailures: Int?
+    var loginFailureWindow: Duration
+    /// What one owner may keep (`USER_MAX_*`).
+    var ownership = OwnershipLimits()
 
     init(environment env: Environment) throws(ConfigurationError) {
         let redisTimeout = try env.seconds("REDIS_TIMEOUT_SECONDS", default: 0.5, range: 0.01...60)
@@ -43,6 +50,12 @@ struct RateLimitConfiguration: Sendable {
         policy = RatePolicy(user: user, guest: guest, authPerMinute: try limit("AUTH_RATE_LIMIT_PER_MINUTE", 20),
                             serverStreams: try limit("SERVER_MAX_CONCURRENT_STREAMS", 0))
         policy.streamLease = try env.seconds("STREAM_LEASE_SECONDS", default: 30, range: 1...3600)
+        writesPerMinute = try limit("WRITE_RATE_LIMIT_PER_MINUTE", 30)
+        loginMaxFailures = try limit("LOGIN_MAX_FAILURES", 5)
+        loginFailureWindow = try env.seconds("LOGIN_FAILURE_WINDOW_SECONDS", default: 900, range: 1...86_400)
+        ownership.sessionsPerUser = try env.integer("USER_MAX_SESSIONS", default: 10_000, range: 1...10_000_000)
+        ownership.projectsPerUser = try env.integer("USER_MAX_PROJECTS", default: 100, range: 1...1_000_000)
+        ownership.apiKeysPerUser = try env.integer("USER_MAX_API_KEYS", default: 20, range: 1...10_000)
         let ttl = try env.integer("RESPONSE_CACHE_TTL", default: 0, range: 0...(30 * 86_400))
         responseCacheTTL = ttl == 0 ? nil : .seconds(ttl)
         trustedProxies = []
