@@ -36,9 +36,10 @@ public final class ParleyProcess: @unchecked Sendable {
         return env
     }
 
-    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// `executable` runs something else that starts parley (`prlimit … parley serve`).
+    public init(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws {
         process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+        process.executableURL = URL(fileURLWithPath: executable ?? Self.binaryPath)
         process.arguments = arguments
         let env = Self.testEnvironment(environment)
         process.environment = env

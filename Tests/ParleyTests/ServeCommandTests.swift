@@ -95,3 +95,17 @@ import Testing
         #expect(ContinuousClock.now - start < .seconds(2))
     }
 }
+
+/// The open-file limit: raised to the hard limit at start, with the connection cap kept below it.
+@Suite struct DescriptorLimitTests {
+    @Test func theConnectionCapFitsTheOpenFileLimit() async throws {
+        let env = ParleyProcess.testEnvironment(["PORT": "0", "HTTP_MAX_CONNECTIONS": "10000"])
+        let server = try ParleyProcess(["prlimit", "--nofile=100:300", ParleyProcess.binaryPath, "serve"], environment: env, executable: "/usr/bin/env")
+        _ = try await server.waitForPort()
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit() == 0)
+        let line = try #require(server.log.split(separator: "\n").first { $0.contains("HTTP_MAX_CONNECTIONS lowered") })
+        #expect(line.contains("\"parley.nofile\":\"300\""), "the soft limit was raised to the hard one: \(line)")
+        #expect(line.contains("\"parley.limit\":\"263\""), "300 less a reserve of 37: \(line)")
+    }
+}

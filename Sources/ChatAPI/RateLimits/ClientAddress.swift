@@ -41,6 +41,9 @@ public struct ClientAddress: Sendable {
         self.trusted = trusted
     }
 
+    /// Whether `address` is one of the trusted proxies.
+    public func isTrustedProxy(_ address: String) -> Bool { isTrusted(address) }
+
     func isTrusted(_ address: String) -> Bool {
         guard let bytes = Self.bytes(of: address) else { return false }
         return trusted.contains { $0.contains(bytes) }

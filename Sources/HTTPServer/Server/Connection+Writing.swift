@@ -122,7 +122,7 @@ extension Connection {
             flush()
             return
         }
-        if timerKind != .write { arm(.idle, context.configuration.idleTimeout) }
+        if timerKind != .write { arm(.idle, context.idleTimeout) }
         process()
     }
 

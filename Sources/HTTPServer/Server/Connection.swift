@@ -347,7 +347,7 @@ final class Connection: @unchecked Sendable {
 
     func rearmAfterWrite() {
         switch phase {
-        case .awaitingHead: arm(.idle, context.configuration.idleTimeout)
+        case .awaitingHead: arm(.idle, context.idleTimeout)
         case .closing: arm(.linger, .seconds(2))
         default: disarm()
         }

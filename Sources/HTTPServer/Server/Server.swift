@@ -24,11 +24,24 @@ public final class Server: Sendable {
     private let acceptQueue = DispatchQueue(label: "parley.http.accept")
     private let state = Mutex<State>(.idle)
     private let nextConnectionID = Atomic<Int>(0)
+    /// Takes one connection off the listening socket (a seam for tests of accept failures).
+    private let acceptOne: @Sendable (Int32) -> Socket.Accepted
+    /// Accept failures in a row and whether the accept source is paused; only touched on `acceptQueue`.
+    private let acceptTrouble = Mutex<(failures: Int, paused: Bool)>((0, false))
 
-    public init(configuration: ServerConfiguration, responder: any HTTPResponder, logger: Logger) {
+    public convenience init(configuration: ServerConfiguration, responder: any HTTPResponder, logger: Logger) {
+        self.init(configuration: configuration, responder: responder, logger: logger, accept: Socket.accept)
+    }
+
+    init(configuration: ServerConfiguration, responder: any HTTPResponder, logger: Logger, accept: @escaping @Sendable (Int32) -> Socket.Accepted) {
         context = ServerContext(configuration: configuration, responder: responder, logger: logger)
         ioQueues = (0..<max(1, configuration.ioQueueCount)).map { IOQueue(label: "parley.http.io.\($0)") }
+        acceptOne = accept
     }
+
+    /// Times `accept` failed (out of descriptors or memory) since the server started.
+    public var acceptFailureCount: Int { acceptFailures.load(ordering: .relaxed) }
+    private let acceptFailures = Atomic<Int>(0)
 
     /// The port the server listens on (the real one when configured with port 0), or nil before `start()`.
     public var localPort: Int? {
@@ -69,24 +82,76 @@ public final class Server: Sendable {
     /// Accepts every connection waiting (a bounded batch, so one busy listener cannot starve the queue).
     private func acceptPending(_ listener: Int32) {
         for _ in 0..<256 {
-            guard let (fd, address) = Socket.accept(listener) else { return }
-            let id = nextConnectionID.add(1, ordering: .relaxed).newValue
-            let io = ioQueues[id % ioQueues.count]
-            let connection = Connection(id: id, fd: fd, remoteAddress: address, io: io, context: context)
-            guard context.register(connection) else {
-                refuse(fd)
-                continue
+            switch acceptOne(listener) {
+            case .none:
+                return
+            case .failed(let code):
+                backOff(code)
+                return
+            case .connection(let fd, let address):
+                recovered()
+                let id = nextConnectionID.add(1, ordering: .relaxed).newValue
+                let io = ioQueues[id % ioQueues.count]
+                let connection = Connection(id: id, fd: fd, remoteAddress: address, io: io, context: context)
+                if let refusal = context.register(connection) {
+                    refuse(fd, refusal, address: address)
+                    continue
+                }
+                connection.start()
             }
-            connection.start()
         }
     }
 
-    /// Answers a connection over the cap with 503 and closes it. The socket is new, so its
+    /// `accept` failed (no descriptor or memory left): the connection stays in the backlog and
+    /// the level-triggered source would fire again at once, spinning a core. Pause it, and try
+    /// again after 50 ms, doubling to 1 s while the failures last; log once per episode.
+    private func backOff(_ code: Int32) {
+        acceptFailures.add(1, ordering: .relaxed)
+        let failures = acceptTrouble.withLock { trouble in
+            trouble.failures += 1
+            trouble.paused = true
+            return trouble.failures
+        }
+        if failures == 1 {
+            context.logger.error("cannot accept connections; backing off until descriptors free up", metadata: [
+                "parley.error": "\(String(cString: strerror(code)))", "parley.connections": "\(context.openConnectionCount)",
+            ])
+        }
+        guard case .running(let listener, _) = state.withLock({ $0 }) else { return }
+        listener.source.suspend()
+        let delay = min(1000, 50 << min(failures - 1, 5))
+        acceptQueue.asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in
+            let resume = acceptTrouble.withLock { trouble in
+                defer { trouble.paused = false }
+                return trouble.paused
+            }
+            if resume { listener.source.resume() }
+        }
+    }
+
+    private func recovered() {
+        let failures = acceptTrouble.withLock { trouble in
+            defer { trouble.failures = 0 }
+            return trouble.failures
+        }
+        if failures > 0 { context.logger.notice("accepting connections again", metadata: ["parley.failures": "\(failures)"]) }
+    }
+
+    /// Answers a connection over a cap with 503 and closes it. The socket is new, so its
     /// send buffer is empty and the short answer fits in one non-blocking send.
-    private func refuse(_ fd: Int32) {
-        context.logger.warning("connection refused: too many open connections", metadata: ["parley.limit": "\(context.configuration.maxConnections)"])
-        let response = Response.problem(.serviceUnavailable, detail: "the server has too many open connections; retry shortly",
-                                        extraHeaders: HTTPFields([("Retry-After", "1")]))
+    private func refuse(_ fd: Int32, _ refusal: ServerContext.Refusal, address: String) {
+        let detail: String
+        switch refusal {
+        case .serverFull:
+            context.logger.warning("connection refused: too many open connections", metadata: ["parley.limit": "\(context.configuration.maxConnections)"])
+            detail = "the server has too many open connections; retry shortly"
+        case .addressFull:
+            context.logger.warning("connection refused: too many open connections from one address", metadata: [
+                "parley.client": "\(address)", "parley.limit": "\(context.configuration.maxConnectionsPerAddress)",
+            ])
+            detail = "too many open connections from this address; close some and retry"
+        }
+        let response = Response.problem(.serviceUnavailable, detail: detail, extraHeaders: HTTPFields([("Retry-After", "1")]))
         var bytes: [UInt8] = []
         if case .bytes(let body) = response.body {
             ResponseHeadEncoder.encode(response, framing: .length(body.count), keepAlive: false, requestVersion: .http1_1, into: &bytes)
@@ -106,7 +171,18 @@ public final class Server: Sendable {
             return nil
         }
         guard let listener else { return }
-        listener.source.cancel()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            acceptQueue.async { [self] in
+                // A paused source must be resumed before it is cancelled (and released).
+                let paused = acceptTrouble.withLock { trouble in
+                    defer { trouble.paused = false }
+                    return trouble.paused
+                }
+                if paused { listener.source.resume() }
+                listener.source.cancel()
+                done.resume()
+            }
+        }
         let open = context.openConnections
         context.logger.info("shutting down", metadata: ["parley.connections": "\(open.count)"])
         for connection in open { connection.drain() }

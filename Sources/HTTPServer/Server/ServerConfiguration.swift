@@ -7,6 +7,11 @@ public struct ServerConfiguration: Sendable {
     public var port: Int = 8080
     /// Connections open at once; the next one is answered 503 and closed.
     public var maxConnections: Int = 10_000
+    /// Connections open at once from one address, so one client cannot hold them all; the
+    /// next is answered 503 and closed. Addresses `isExemptFromAddressCap` accepts (a load
+    /// balancer in front) have none.
+    public var maxConnectionsPerAddress: Int = 64
+    public var isExemptFromAddressCap: @Sendable (String) -> Bool = { _ in false }
     public var parserLimits = RequestParser.Limits()
     /// Time allowed for a whole request head once its first byte arrived, and for the first
     /// request on a new connection (slowloris protection) → 408.
@@ -14,6 +19,8 @@ public struct ServerConfiguration: Sendable {
     /// Time allowed for a request body to arrive → 408.
     public var bodyTimeout: Duration = .seconds(30)
     /// How long a keep-alive connection may wait for its next request before it is closed.
+    /// Past three quarters of `maxConnections` it shrinks, down to one second at the cap, so
+    /// idle connections make room for new ones.
     public var idleTimeout: Duration = .seconds(75)
     /// How long a client may read nothing while a response waits to be sent, before the
     /// connection is dropped (a stalled reader must not pin a stream forever).

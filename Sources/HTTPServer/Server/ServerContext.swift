@@ -7,7 +7,17 @@ final class ServerContext: Sendable {
     let configuration: ServerConfiguration
     let responder: any HTTPResponder
     let logger: Logger
-    private let connections = Mutex<[Int: Connection]>([:])
+    private struct Open {
+        var byID: [Int: Connection] = [:]
+        var byAddress: [String: Int] = [:]
+    }
+
+    /// Why a connection was not registered.
+    enum Refusal {
+        case serverFull, addressFull
+    }
+
+    private let open = Mutex(Open())
     private let responses = Atomic<Int>(0)
     private let peakBuffered = Atomic<Int>(0)
     private let bodyBytes = Atomic<Int>(0)
@@ -18,21 +28,40 @@ final class ServerContext: Sendable {
         self.logger = logger
     }
 
-    /// Registers a connection unless the cap is reached; false means refuse it.
-    func register(_ connection: Connection) -> Bool {
-        connections.withLock { open in
-            guard open.count < configuration.maxConnections else { return false }
-            open[connection.id] = connection
-            return true
+    /// Registers a connection unless a cap is reached (the server's, or its address's); nil
+    /// when registered, else why it must be refused.
+    func register(_ connection: Connection) -> Refusal? {
+        let exempt = configuration.isExemptFromAddressCap(connection.remoteAddress)
+        return open.withLock { open in
+            guard open.byID.count < configuration.maxConnections else { return .serverFull }
+            let fromAddress = open.byAddress[connection.remoteAddress, default: 0]
+            if !exempt, fromAddress >= configuration.maxConnectionsPerAddress { return .addressFull }
+            open.byID[connection.id] = connection
+            open.byAddress[connection.remoteAddress] = fromAddress + 1
+            return nil
         }
     }
 
     func connectionClosed(_ connection: Connection) {
-        _ = connections.withLock { $0.removeValue(forKey: connection.id) }
+        open.withLock { open in
+            guard open.byID.removeValue(forKey: connection.id) != nil else { return }
+            let left = open.byAddress[connection.remoteAddress, default: 1] - 1
+            open.byAddress[connection.remoteAddress] = left > 0 ? left : nil
+        }
     }
 
-    var openConnections: [Connection] { connections.withLock { Array($0.values) } }
-    var openConnectionCount: Int { connections.withLock { $0.count } }
+    var openConnections: [Connection] { open.withLock { Array($0.byID.values) } }
+    var openConnectionCount: Int { open.withLock { $0.byID.count } }
+
+    /// The keep-alive idle time now: the configured one, shrinking linearly from three quarters
+    /// of the connection cap to one second at the cap.
+    var idleTimeout: Duration {
+        let configured = configuration.idleTimeout
+        let fill = Double(openConnectionCount) / Double(max(1, configuration.maxConnections))
+        guard fill > 0.75 else { return configured }
+        let scaled = configured * max(0, (1 - fill) * 4)
+        return max(min(configured, .seconds(1)), scaled)
+    }
 
     /// Takes `count` bytes of the request-body budget; false (nothing taken) if that would go past it.
     func reserveBodyBytes(_ count: Int) -> Bool {

@@ -73,18 +73,34 @@ enum Socket {
         return addressAndPort(storage).port
     }
 
-    /// Accepts one pending connection: its descriptor and the peer's address, or nil when none waits.
-    static func accept(_ listener: Int32) -> (fd: Int32, address: String)? {
+    /// What one `accept` gave.
+    enum Accepted {
+        case connection(fd: Int32, address: String)
+        /// No connection waits (or it went away before it was taken): nothing to do.
+        case none
+        /// The call failed with this `errno` (out of descriptors or memory, mostly).
+        case failed(Int32)
+    }
+
+    /// Accepts one pending connection.
+    static func accept(_ listener: Int32) -> Accepted {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let fd = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(listener, $0, &length) }
         }
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else {
+            let code = errno
+            switch code {
+            case EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED, EPROTO, EPERM: return .none
+            default: return .failed(code)
+            }
+        }
         setNonBlocking(fd)
         setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
-        return (fd, addressAndPort(storage).address)
+        return .connection(fd: fd, address: addressAndPort(storage).address)
     }
+
 
     static func addressAndPort(_ storage: sockaddr_storage) -> (address: String, port: Int) {
         var storage = storage
@@ -118,4 +134,20 @@ enum Socket {
 /// The text before the first NUL of a C character buffer.
 private func cString(_ buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// The process's limit on open descriptors, which every connection counts against.
+public enum DescriptorLimit {
+    /// Raises this process's soft limit on open descriptors to the hard one; returns the soft
+    /// limit now in force.
+    public static func raiseToHardLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return limit.rlim_cur == rlim_t.max ? Int.max : Int(clamping: limit.rlim_cur)  // RLIM_INFINITY
+    }
 }

@@ -59,7 +59,19 @@ struct ServeCommand: AsyncParsableCommand {
         ProjectRoutes.register(on: &routes, chat: services.chat, auth: services.auth, writes: services.writes, logger: apiLogger)
         TurnRoutes.register(on: &routes, turns: services.turns, auth: services.auth, metrics: services.metrics.http, logger: apiLogger)
         let router = routes.build(defaultBodyLimit: config.maxBodyBytes, logger: Logger(label: "parley.http"))
-        let server = Server(configuration: config.server, responder: router, logger: Logger(label: "parley.http"))
+        var serverSettings = config.server
+        // Every connection is a descriptor: take all the system allows, and keep the connection
+        // cap below it with room for the database, Redis, upstream transfers and files.
+        let descriptors = DescriptorLimit.raiseToHardLimit()
+        let reserve = min(512, max(32, descriptors / 8))
+        if serverSettings.maxConnections > descriptors - reserve {
+            serverSettings.maxConnections = max(1, descriptors - reserve)
+            logger.warning("HTTP_MAX_CONNECTIONS lowered to fit the open-file limit", metadata: [
+                "parley.configured": "\(config.server.maxConnections)", "parley.limit": "\(serverSettings.maxConnections)",
+                "parley.nofile": "\(descriptors)",
+            ])
+        }
+        let server = Server(configuration: serverSettings, responder: router, logger: Logger(label: "parley.http"))
         services.metrics.watch(server: server, turns: services.turns.registry, database: services.database)
         do {
             try await ServerLifecycle.run(server, alongside: [metricsServer].compactMap { $0 }, turns: services.turns.registry,

@@ -43,6 +43,7 @@ struct AppConfiguration: Sendable {
         server.host = env.string("HOST", default: "127.0.0.1")
         server.port = try env.integer("PORT", default: 8080, range: 0...65535)
         server.maxConnections = try env.integer("HTTP_MAX_CONNECTIONS", default: 10_000, range: 1...1_000_000)
+        server.maxConnectionsPerAddress = try env.integer("HTTP_MAX_CONNECTIONS_PER_ADDRESS", default: 64, range: 1...1_000_000)
         maxBodyBytes = try env.integer("HTTP_MAX_BODY_BYTES", default: 1 << 20, range: 1...(1 << 30))
         server.maxBodyBytesInFlight = try env.integer("HTTP_MAX_BODY_BYTES_IN_FLIGHT", default: 64 << 20, range: 1...(1 << 40))
         server.headerTimeout = try env.seconds("HTTP_HEADER_TIMEOUT_SECONDS", default: 10, range: 0.05...3600)
@@ -60,6 +61,9 @@ struct AppConfiguration: Sendable {
         chat.maxOutputTokens = try env.integer("CHAT_MAX_OUTPUT_TOKENS", default: 4096, range: 1...1_000_000)
         chat.keepAliveInterval = try env.seconds("SSE_KEEPALIVE_SECONDS", default: 15, range: 0.05...3600)
         rateLimits = try RateLimitConfiguration(environment: env)
+        // A load balancer in front brings every client's connections from its own address.
+        let proxies = ClientAddress(trusted: rateLimits.trustedProxies)
+        server.isExemptFromAddressCap = { proxies.isTrustedProxy($0) }
         storage = try StorageConfiguration(environment: env)
         auth = try AuthConfiguration(environment: env, storage: storage)
         providers = try ProviderConfiguration(environment: env, production: auth.production)
