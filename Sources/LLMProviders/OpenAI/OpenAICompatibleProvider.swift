@@ -37,6 +37,8 @@ public final class OpenAICompatibleProvider: ChatProvider {
     private let configuration: OpenAICompatibleConfiguration
     private let client: CurlHTTPClient
     public let models: [ModelInfo]
+    /// The last readiness probe's answer and when it was taken.
+    private let lastProbe = Mutex<(at: ContinuousClock.Instant, ok: Bool)?>(nil)
 
     public init(configuration: OpenAICompatibleConfiguration, client: CurlHTTPClient) {
         self.configuration = configuration
@@ -56,6 +58,31 @@ public final class OpenAICompatibleProvider: ChatProvider {
         }
         continuation.onTermination = { _ in task.cancel() }
         return stream
+    }
+
+    /// Whether the upstream answers now: `GET {base}/models` with the key, a 2xx head within
+    /// `timeout`. The answer is kept for `cacheFor`, so readiness probes every few seconds
+    /// from a load balancer cost the upstream at most one request per period.
+    public func isReachable(timeout: Duration = .seconds(3), cacheFor: Duration = .seconds(5)) async -> Bool {
+        if let last = lastProbe.withLock({ $0 }), ContinuousClock.now - last.at < cacheFor { return last.ok }
+        var headers: [(String, String)] = []
+        if let key = configuration.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
+        headers += configuration.extraHeaders
+        let request = UpstreamRequest(url: configuration.baseURL + "/models", method: "GET", headers: headers,
+                                      connectTimeout: min(timeout, configuration.connectTimeout))
+        let client = self.client
+        let ok = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { ((try? await client.send(request)).map { (200..<300).contains($0.status) }) ?? false }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        lastProbe.withLock { $0 = (ContinuousClock.now, ok) }
+        return ok
     }
 
     /// An attempt's failure, and whether another attempt may help.

@@ -17,6 +17,8 @@ struct AppServices: Sendable {
     let database: any SQLDatabase
     let auth: AuthDependencies
     let provider: any ChatProvider
+    /// One readiness check per configured upstream, named by its model.
+    let upstreamChecks: [ReadinessCheck]
     let chat: ChatDependencies
     let turns: TurnDependencies
     let authLimit: AuthRateLimit?
@@ -47,7 +49,7 @@ struct AppServices: Sendable {
             secrets: SecureSecretGenerator(), guestLifetime: config.auth.guestLifetime,
             decoyPasswordHash: decoyPasswordHash
         )
-        let provider = makeProvider(config.providers)
+        let (provider, upstreamChecks) = makeProvider(config.providers)
         auth.ownership = config.rateLimits.ownership
         var chat = ChatDependencies(
             sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
@@ -86,12 +88,13 @@ struct AppServices: Sendable {
         let authLimit = config.rateLimits.policy.authPerMinute.map {
             AuthRateLimit(limiter: limiter, perMinute: $0, clients: ClientAddress(trusted: config.rateLimits.trustedProxies))
         }
-        return AppServices(database: database, auth: auth, provider: provider, chat: chat, turns: turns, authLimit: authLimit, writes: writes,
+        return AppServices(database: database, auth: auth, provider: provider, upstreamChecks: upstreamChecks, chat: chat, turns: turns, authLimit: authLimit, writes: writes,
                            redis: redis, metrics: metrics)
     }
 
-    static func makeProvider(_ config: ProviderConfiguration) -> any ChatProvider {
+    static func makeProvider(_ config: ProviderConfiguration) -> (any ChatProvider, [ReadinessCheck]) {
         var providers: [any ChatProvider] = []
+        var checks: [ReadinessCheck] = []
         if !config.upstreams.isEmpty {
             let client = CurlHTTPClient()
             for upstream in config.upstreams {
@@ -101,11 +104,13 @@ struct AppServices: Sendable {
                 settings.maxAnswerDuration = config.maxAnswerDuration
                 settings.idleTimeout = config.idleTimeout
                 settings.maxRetries = config.maxRetries
-                providers.append(OpenAICompatibleProvider(configuration: settings, client: client))
+                let provider = OpenAICompatibleProvider(configuration: settings, client: client)
+                providers.append(provider)
+                checks.append(ReadinessCheck("model:\(upstream.model)") { await provider.isReachable() })
             }
         }
         if config.useMock { providers.append(MockChatProvider(tokenDelay: config.mockTokenDelay)) }
-        return ProviderRouter(providers)
+        return (ProviderRouter(providers), checks)
     }
 
     static func openDatabase(_ storage: StorageConfiguration, logger: Logger) async throws -> any SQLDatabase {
@@ -161,13 +166,14 @@ struct AppServices: Sendable {
         return Array(secret.utf8)
     }
 
-    /// What `GET /health/ready` asks: the database, Redis if configured, a provider.
+    /// What `GET /health/ready` asks: the database, Redis if configured, and each configured
+    /// upstream (`model:<id>`, answering `GET /models`); the built-in mock is always there.
     var readiness: [ReadinessCheck] {
         var checks = [ReadinessCheck("database") { await database.ping() }]
         if let redis { checks.append(ReadinessCheck("redis") { await redis.ping() }) }
         let models = provider.models
         checks.append(ReadinessCheck("provider") { !models.isEmpty })
-        return checks
+        return checks + upstreamChecks
     }
 
     func closeConnections() async {
