@@ -63,7 +63,8 @@ bench-turns: deps-bench
 bench-startup: deps-bench
 	bench/run-startup.sh
 
-## libFuzzer over the request parser for FUZZ_SECONDS (default 60).
+## libFuzzer over the request parser, the chunked body decoder and the upstream event-stream
+## parser, FUZZ_SECONDS each (default 60); `make test` runs them for 10 s each.
 FUZZ_SECONDS ?= 60
 fuzz:
 	fuzz/run.sh $(FUZZ_SECONDS)

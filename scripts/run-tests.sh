@@ -12,5 +12,9 @@ trap 'scripts/test-postgres.sh teardown; scripts/test-redis.sh teardown' EXIT
 export PARLEY_TEST_POSTGRES_URL PARLEY_TEST_POSTGRES_DIR PARLEY_TEST_REDIS_URL PARLEY_TEST_REDIS_DIR
 export PARLEY_BIN="$(swift build --show-bin-path)/parley"
 swift test --disable-xctest "$@"
-# The contract, when the whole suite runs (a filtered run is someone narrowing in on a test).
-if [ $# -eq 0 ]; then scripts/contract-test.sh; fi
+# The fuzzers briefly (so they keep building and their properties keep holding) and the
+# contract, when the whole suite runs (a filtered run is someone narrowing in on a test).
+if [ $# -eq 0 ]; then
+    fuzz/run.sh "${FUZZ_TEST_SECONDS:-10}"
+    scripts/contract-test.sh
+fi
