@@ -20,15 +20,16 @@ FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
         ca-certificates curl libssl3 libargon2-1 libsqlite3-0 libpq5 libcurl4 libhiredis0.14 \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /var/lib/parley --create-home parley
+    && groupadd --system --gid 10001 parley \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/parley --create-home parley
 COPY --from=build /parley /usr/local/bin/parley
-USER parley
+USER 10001:10001
 WORKDIR /var/lib/parley
 ENV HOST=0.0.0.0 \
     PORT=8080 \
     DATABASE_URL=sqlite:///var/lib/parley/parley.db
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD curl -fsS http://127.0.0.1:8080/health/ready || exit 1
+    CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/health/ready"]
 ENTRYPOINT ["/usr/local/bin/parley"]
 CMD ["serve"]

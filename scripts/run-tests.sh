@@ -16,5 +16,6 @@ swift test --disable-xctest "$@"
 # contract, when the whole suite runs (a filtered run is someone narrowing in on a test).
 if [ $# -eq 0 ]; then
     fuzz/run.sh "${FUZZ_TEST_SECONDS:-10}"
+    scripts/check-dockerfile.sh
     scripts/contract-test.sh
 fi

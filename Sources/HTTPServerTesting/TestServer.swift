@@ -15,6 +15,8 @@ public struct TestServer: Sendable {
         configuration.bodyTimeout = .milliseconds(500)
         configuration.idleTimeout = .seconds(5)
         configuration.writeTimeout = .seconds(5)
+        // Every test client comes from 127.0.0.1: the per-address cap has tests of its own.
+        configuration.maxConnectionsPerAddress = configuration.maxConnections
         return configuration
     }
 

@@ -64,7 +64,7 @@ import Testing
         #expect(dockerList(after: "# BUILD_PACKAGES") == makeList("BUILD_PACKAGES"))
         #expect(dockerList(after: "# RUNTIME_PACKAGES") == makeList("RUNTIME_PACKAGES"))
         let text = dockerfile.joined(separator: "\n")
-        #expect(text.contains("USER parley"), "runs as a non-root user")
+        #expect(text.contains("useradd --system --uid 10001") && text.contains("USER 10001:10001"), "runs as a non-root user")
         #expect(text.contains("HEALTHCHECK"))
         #expect(text.contains("http://127.0.0.1:8080/health/ready"), "the health check asks readiness")
         #expect(!text.contains("MIGRATIONS_DIR") && !text.contains("COPY migrations"), "the binary carries its migrations")
