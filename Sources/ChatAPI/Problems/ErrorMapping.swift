@@ -1,6 +1,7 @@
 import ChatCore
 import HTTPServer
 public import Logging
+import Synchronization
 
 /// The one place where errors become HTTP statuses.
 public enum ErrorMapping {
@@ -11,7 +12,11 @@ public enum ErrorMapping {
         case let domain as DomainError:
             return problem(for: domain)
         case let failure as any DependencyFailure where failure.isTransient:
-            logger.warning("dependency unavailable", metadata: ["parley.error": "\(failure)"])
+            // Once per episode (then at most every 30 s with a count), not once per request:
+            // an outage must not flood the log.
+            if let suppressed = unavailableEpisodes.shouldLog() {
+                logger.warning("dependency unavailable", metadata: ["parley.error": "\(failure)", "parley.suppressed": "\(suppressed)"])
+            }
             var p = Problem(.serviceUnavailable, code: "unavailable", detail: "a dependency of the server is unavailable; retry shortly")
             p.headers.add("Retry-After", "5")
             return p
@@ -87,5 +92,30 @@ public enum ErrorMapping {
         var p = Problem(.unauthorized, code: code, detail: detail)
         p.headers.add("WWW-Authenticate", bearerError.map { "Bearer realm=\"parley\", error=\"\($0)\"" } ?? "Bearer realm=\"parley\"")
         return p
+    }
+}
+
+/// Failures of dependencies, logged once per episode: the first, then one line every
+/// `interval` saying how many were not logged.
+let unavailableEpisodes = EpisodeLog(interval: .seconds(30))
+
+final class EpisodeLog: Sendable {
+    private let state = Mutex<(last: ContinuousClock.Instant?, suppressed: Int)>((nil, 0))
+    private let interval: Duration
+
+    init(interval: Duration) {
+        self.interval = interval
+    }
+
+    /// nil if this failure is not to be logged; else how many were not logged before it.
+    func shouldLog(now: ContinuousClock.Instant = .now) -> Int? {
+        state.withLock { s in
+            if let last = s.last, now - last < interval {
+                s.suppressed += 1
+                return nil
+            }
+            defer { s = (now, 0) }
+            return s.suppressed
+        }
     }
 }

@@ -35,7 +35,9 @@ public struct Authenticate: Sendable {
             }
             guard key.revokedAt == nil else { throw DomainError.unauthenticated("the API key was revoked") }
             if let expiry = key.expiresAt, expiry <= now { throw DomainError.unauthenticated("the API key has expired") }
-            try await deps.apiKeys.recordUse(id: key.id, at: now)
+            // The last-used time is a side note: a database that takes reads but not writes
+            // (read-only, full) must not turn every API-key request away for it.
+            try? await deps.apiKeys.recordUse(id: key.id, at: now)
             userID = key.userID
             credential = .apiKey(key.id)
         } else {

@@ -12,6 +12,8 @@ import FoundationEssentials
 final class PostgresConnection: @unchecked Sendable {
     private let queue: DispatchQueue
     private var handle: OpaquePointer?
+    /// When it was opened: after a failure the pool discards idle connections older than it.
+    let openedAt = ContinuousClock.now
 
     private init(queue: DispatchQueue, handle: OpaquePointer) {
         self.queue = queue
@@ -137,8 +139,12 @@ final class PostgresConnection: @unchecked Sendable {
         if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY { return }
         let sqlState = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) } ?? ""
         let message = Self.firstLine(result.map { PQresultErrorMessage($0) } ?? PQerrorMessage(handle))
-        if PQstatus(handle) != CONNECTION_OK || sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") {
-            throw SQLError(.unavailable, "PostgreSQL connection lost: \(message)")
+        let lost = PQstatus(handle) != CONNECTION_OK || sqlState.hasPrefix("08") || sqlState.hasPrefix("57P")
+        if lost { throw SQLError(.unavailable, "PostgreSQL connection lost (SQLSTATE \(sqlState.isEmpty ? "none" : sqlState)): \(message)", connectionLost: true) }
+        // Classes a retry later may get past: insufficient resources (53), operator
+        // intervention (57), a read-only database (25006).
+        if sqlState.hasPrefix("53") || sqlState.hasPrefix("57") || sqlState == "25006" {
+            throw SQLError(.unavailable, "PostgreSQL cannot serve this now (SQLSTATE \(sqlState)): \(message)")
         }
         switch sqlState {
         case "23505": throw SQLError(.uniqueViolation, message)

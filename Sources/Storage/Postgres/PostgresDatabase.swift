@@ -19,8 +19,21 @@ public final class PostgresDatabase: SQLDatabase {
         await pool.release(first, broken: false)
     }
 
+    /// A read whose connection turned out dead (a restart, a killed backend) is tried once
+    /// more on a fresh one: the failure already made the pool drop every older connection.
     public func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
-        try await withConnection { try await $0.query(sql, parameters) }
+        do {
+            return try await withConnection { try await $0.query(sql, parameters) }
+        } catch let error as SQLError where error.connectionLost && Self.isRead(sql) {
+            return try await withConnection { try await $0.query(sql, parameters) }
+        }
+    }
+
+    /// A statement that only reads, so running it twice cannot do anything twice.
+    static func isRead(_ sql: String) -> Bool {
+        let head = sql.prefix { $0 != " " && $0 != "\n" }.uppercased()
+        return head == "SELECT" || (head == "WITH" && !sql.uppercased().contains("INSERT") && !sql.uppercased().contains("UPDATE")
+            && !sql.uppercased().contains("DELETE"))
     }
 
     public func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {

@@ -3,8 +3,9 @@
 /// `acquire` hands out an idle connection (checked for health first), opens a new one while
 /// under `size`, or waits up to `acquireTimeout`, then fails with `SQLError.unavailable`, so
 /// a request never hangs on a database that is down or saturated. A connection that breaks
-/// is dropped on release; the next acquire connects anew, which is how the pool recovers
-/// after the server restarts.
+/// is dropped on release, and with it every idle connection opened before the failure (as
+/// pgx and postgres-nio do): after a server restart or killed backends they are all dead,
+/// and each would otherwise fail one request before being found out.
 actor PostgresPool {
     private let url: String
     private let size: Int
@@ -14,6 +15,8 @@ actor PostgresPool {
     private var waiters: [(id: Int, continuation: CheckedContinuation<PostgresConnection, any Error>)] = []
     private var nextWaiter = 0
     private var closed = false
+    /// When a connection was last found broken; idle ones opened before it are not trusted.
+    private var lastFailure: ContinuousClock.Instant?
 
     init(url: String, size: Int, acquireTimeout: Duration) {
         self.url = url
@@ -24,6 +27,11 @@ actor PostgresPool {
     func acquire() async throws -> PostgresConnection {
         guard !closed else { throw SQLError(.unavailable, "the database pool is closed") }
         while let connection = idle.popLast() {
+            if let lastFailure, connection.openedAt <= lastFailure {
+                open -= 1
+                await connection.close()
+                continue
+            }
             if await connection.isHealthy() { return connection }
             // Re-check after the await: another task may have changed the counts meanwhile.
             open -= 1
@@ -57,6 +65,14 @@ actor PostgresPool {
     }
 
     func release(_ connection: PostgresConnection, broken: Bool) async {
+        if broken {
+            let failedAt = ContinuousClock.now
+            lastFailure = failedAt
+            let stale = idle.filter { $0.openedAt <= failedAt }
+            idle.removeAll { $0.openedAt <= failedAt }
+            open -= stale.count
+            for old in stale { await old.close() }
+        }
         if broken || closed {
             open -= 1
             await connection.close()

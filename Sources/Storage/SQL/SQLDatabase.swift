@@ -60,10 +60,14 @@ public struct SQLError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public let kind: Kind
     public let message: String
+    /// The connection itself broke (not just this statement): a pool drops it and every idle
+    /// connection older than the failure, and a read may be tried once more on a new one.
+    public let connectionLost: Bool
 
-    public init(_ kind: Kind, _ message: String) {
+    public init(_ kind: Kind, _ message: String, connectionLost: Bool = false) {
         self.kind = kind
         self.message = message
+        self.connectionLost = connectionLost
     }
 
     public var description: String { "database error (\(kind)): \(message)" }

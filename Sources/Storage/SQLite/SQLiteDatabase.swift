@@ -200,7 +200,12 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         case constraintUnique, constraintPrimaryKey: return SQLError(.uniqueViolation, message)
         case constraintForeignKey: return SQLError(.foreignKeyViolation, message)
         default:
-            if status == SQLITE_BUSY || status == SQLITE_LOCKED { return SQLError(.unavailable, message) }
+            // Busy or locked, read-only, disk full, I/O trouble: the database cannot take this
+            // now, and may later.
+            let primary = status & 0xFF
+            if [SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN].contains(primary) {
+                return SQLError(.unavailable, "SQLite (code \(extended)): \(message)")
+            }
             return SQLError(.other, message)
         }
     }
