@@ -19,8 +19,9 @@ public enum SystemRoutes {
     /// `GET /health/ready`: 200 only when every check passes (run concurrently), else 503 with
     /// each dependency's state, so a load balancer sends no traffic to an instance that
     /// cannot serve it. `GET /metrics`: the Prometheus text exposition.
+    /// `warnings` are counts readiness reports without failing (answers waiting to be saved).
     public static func register(on router: inout RouterBuilder, version: String, readiness: [ReadinessCheck] = [],
-                                metrics: MetricsRegistry? = nil) {
+                                warnings: @escaping @Sendable () -> [String: Int] = { [:] }, metrics: MetricsRegistry? = nil) {
         let body = Array("{\"status\":\"ok\",\"version\":\(jsonQuoted(version))}".utf8)
         router.get("/health") { _ in
             Response(contentType: "application/json", body: body)
@@ -32,7 +33,9 @@ public enum SystemRoutes {
             }
             let ready = results.values.allSatisfy { $0 }
             let checks = results.sorted { $0.key < $1.key }.map { "\(jsonQuoted($0.key)):\($0.value ? "\"ok\"" : "\"unavailable\"")" }
-            let json = "{\"status\":\(ready ? "\"ready\"" : "\"unavailable\""),\"checks\":{\(checks.joined(separator: ","))}}"
+            let warned = warnings().filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\(jsonQuoted($0.key)):\($0.value)" }
+            let extra = warned.isEmpty ? "" : ",\"warnings\":{\(warned.joined(separator: ","))}"
+            let json = "{\"status\":\(ready ? "\"ready\"" : "\"unavailable\""),\"checks\":{\(checks.joined(separator: ","))}\(extra)}"
             var response = Response(status: ready ? .ok : .serviceUnavailable, contentType: "application/json", body: Array(json.utf8))
             if !ready { response.headers.add("Retry-After", "5") }
             return response

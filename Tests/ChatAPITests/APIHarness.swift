@@ -31,6 +31,7 @@ struct APIHarness: APICalls {
     static func with(_ backend: TestBackend, settings configure: (inout ChatSettings) -> Void = { _ in },
                      policy: RatePolicy = .unlimited, limiter: any RateLimiter = InProcessRateLimiter(), cacheTTL: Duration? = nil,
                      ownership: OwnershipLimits = OwnershipLimits(), writesPerMinute: Int? = nil, loginMaxFailures: Int? = nil,
+                     signals: (any TurnSignals)? = nil,
                      _ body: (APIHarness) async throws -> Void) async throws {
         guard let database = try await backend.makeDatabase() else { return }
         let clock = ManualClock(Date())
@@ -71,7 +72,7 @@ struct APIHarness: APICalls {
                                             turns: TurnRegistry(keepAliveInterval: settings.keepAliveInterval))
                 chat.ownership = ownership
                 let turns = TurnDependencies(chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database),
-                                             provider: provider, settings: settings, limiter: limiter, policy: policy,
+                                             provider: provider, settings: settings, limiter: limiter, policy: policy, signals: signals,
                                              cache: cacheTTL.map { (InProcessResponseCache(), $0, { SecureSecretGenerator().digest($0) }) }, logger: logger)
                 SessionRoutes.register(on: &routes, chat: chat, auth: deps, writes: writes, logger: logger)
                 ProjectRoutes.register(on: &routes, chat: chat, auth: deps, writes: writes, logger: logger)

@@ -171,13 +171,20 @@ import Testing
             #expect(seen + (replayed.first?.delta ?? "") == stored)
             #expect(replayed.first?.id == String(stored.utf8.count))
 
-            // An offset inside a UTF-8 sequence or past the end is refused before streaming.
+            // An offset inside a UTF-8 sequence, or not a number, is refused before streaming.
             let inside = Array(stored.utf8).firstIndex(of: 0xC3).map { $0 + 1 } ?? 1
-            for bad in ["\(inside)", "\(stored.utf8.count + 1)", "-1", "abc"] {
+            for bad in ["\(inside)", "-1", "abc"] {
                 let reply = try await api.call("GET", "/v1/sessions/\(session)/messages/\(assistantID)/events", token: token,
                                                headers: [("Last-Event-ID", bad)])
                 #expect(reply.status == 422, "Last-Event-ID \(bad)")
             }
+            // Past the end (a reader that was sent more than was saved before a crash): the
+            // stored answer's `done`, saying where it ends, not an error.
+            var beyond = try await api.stream("GET", "/v1/sessions/\(session)/messages/\(assistantID)/events", token: token,
+                                              headers: [("Last-Event-ID", "\(stored.utf8.count + 40)")])
+            let events = try await beyond.rest()
+            #expect(events.map(\.event) == ["done"])
+            #expect(events.first?.json["cut_at"] as? Int == stored.utf8.count)
         }
     }
 
@@ -369,11 +376,16 @@ import Testing
         }
     }
 
+    /// Other instances exist (stops are relayed), so they may be generating what this one is not.
+    struct OtherInstances: TurnSignals {
+        func broadcastStop(_ session: ChatSession.ID) async throws {}
+    }
+
     /// An answer another instance generates (a `streaming` row with no live turn here) is
     /// followed through its checkpoints until it ends.
     @Test(arguments: TestBackend.allCases)
     func answerGeneratedElsewhereIsFollowedThroughCheckpoints(_ backend: TestBackend) async throws {
-        try await APIHarness.with(backend, settings: { $0.followPollInterval = .milliseconds(50) }) { api in
+        try await APIHarness.with(backend, settings: { $0.followPollInterval = .milliseconds(50) }, signals: OtherInstances()) { api in
             let token = try #require(try await api.register("ann@example.org")["access_token"])
             let session = try #require(ChatSession.ID(try await api.newSession(token)))
             let messages = api.turns.chat.messages
@@ -393,6 +405,39 @@ import Testing
             let rest = try await stream.rest()
             #expect(rest.map(\.event) == ["token", "done"])
             #expect(rest.last?.message["content"] as? String == "Hello, wörld!")
+        }
+    }
+
+    /// Alone, a `streaming` row that no turn here holds cannot be finished by anyone: its
+    /// reader gets what was saved and `done` at once, a stop ends it, and it is charged
+    /// (estimated), instead of keep-alives and 503s forever.
+    @Test(arguments: TestBackend.allCases)
+    func anOrphanedAnswerEndsAtOnceForItsReaderAndItsStop(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try #require(ChatSession.ID(try await api.newSession(token)))
+            let messages = api.turns.chat.messages
+            let now = api.clock.now()
+            func orphan(_ text: String) async throws -> Message {
+                try await messages.append(Message(id: Message.ID(UUID()), sessionID: session, role: .assistant, content: text,
+                                                  status: .streaming, createdAt: now, updatedAt: now))
+            }
+            let read = try await orphan("left by a crash")
+            var stream = try await api.stream("GET", "/v1/sessions/\(session)/messages/\(read.id)/events", token: token)
+            let events = try await stream.rest()
+            #expect(events.map(\.event) == ["token", "done"])
+            #expect(events.last?.message["status"] as? String == "interrupted")
+            #expect(try await messages.find(id: read.id, sessionID: session)?.status == .interrupted)
+
+            let stopped = try await orphan("also left")
+            let stop = try await api.call("POST", "/v1/sessions/\(session)/stop", token: token)
+            #expect(stop.status == 200)
+            let stoppedMessage = stop.json["message"] as? [String: any Sendable]
+            #expect(stoppedMessage?["status"] as? String == "interrupted")
+            #expect(stoppedMessage?["id"] as? String == stopped.id.description)
+            let usage = try await api.database.query("SELECT completion_tokens, estimated FROM usage_events", [])
+            #expect(usage.count == 2, "both orphans were charged")
+            #expect(usage.allSatisfy { (try? $0.bool("estimated")) == true && (try? $0.int("completion_tokens")) ?? 0 > 0 })
         }
     }
 

@@ -112,14 +112,20 @@ struct TurnStartDTO: Encodable {
     }
 }
 
-/// `event: done` and the answer to a stop. `cached` only when the answer came from the cache.
+/// `event: done` and the answer to a stop. `cached` only when the answer came from the cache;
+/// `cut_at` when the reader resumed past what was stored (the answer ends there); `saved`
+/// false while the database has not taken the answer yet (it will, with this content).
 struct TurnEndDTO: Encodable {
     let message: MessageDTO
     var cached: Bool? = nil
+    var cutAt: Int? = nil
+    var saved: Bool? = nil
 
     /// What `JSONBody.encoder` writes, without it (see `MessageDTO.json`).
     var json: String {
-        (cached.map { "{\"cached\":\($0)," } ?? "{") + "\"message\":\(message.json)}"
+        var out = (cached.map { "{\"cached\":\($0)," } ?? "{") + (cutAt.map { "\"cut_at\":\($0)," } ?? "") + "\"message\":\(message.json)"
+        if let saved { out += ",\"saved\":\(saved)" }
+        return out + "}"
     }
 }
 
@@ -146,6 +152,8 @@ struct CompletedTurnDTO: Encodable {
     let userMessage: MessageDTO
     let message: MessageDTO
     var cached: Bool? = nil
+    /// false while the database has not taken the answer yet.
+    var saved: Bool? = nil
 }
 
 /// A conversation as `GET /v1/sessions/{id}/export?format=json` writes it.

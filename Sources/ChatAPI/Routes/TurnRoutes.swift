@@ -22,10 +22,10 @@ public enum TurnRoutes {
             var response: Response
             if request.wantsEventStream {
                 let start = TurnStartDTO(userMessage: MessageDTO(ticket.userMessage), assistantMessageId: ticket.assistantMessageID.description)
-                response = eventStream(start: start, follower: ticket.follower, metrics: metrics)
+                response = eventStream(start: start, follower: ticket.follower, pending: turns.registry.pending, metrics: metrics)
             } else {
                 var follower = ticket.follower
-                response = try await completedTurn(user: ticket.userMessage, follower: &follower)
+                response = try await completedTurn(user: ticket.userMessage, follower: &follower, pending: turns.registry.pending)
             }
             RateLimitHeaders.apply(ticket.rateLimits, now: turns.chat.clock.now(), to: &response)
             return response
@@ -36,7 +36,7 @@ public enum TurnRoutes {
             let messageID: Message.ID = try request.identifier("mid", of: "message")
             let offset = try request.resumeOffset()
             let follower = try await FollowTurn(turns)(principal, sessionID: sessionID, messageID: messageID, after: offset)
-            return eventStream(start: nil, follower: follower, metrics: metrics)
+            return eventStream(start: nil, follower: follower, pending: turns.registry.pending, metrics: metrics)
         })
         router.get("/v1/usage", handle(logger) { request in
             let principal = try await auth.principal(for: request)
@@ -50,20 +50,21 @@ public enum TurnRoutes {
         router.post("/v1/sessions/{id}/stop", bodyLimit: 0, handle(logger) { request in
             let principal = try await auth.principal(for: request)
             let message = try await StopTurn(turns)(principal, sessionID: try request.identifier("id", of: "session"))
-            return JSONBody.response(TurnEndDTO(message: MessageDTO(message)))
+            let saved: Bool? = turns.registry.pending.message(id: message.id) == nil ? nil : false
+            return JSONBody.response(TurnEndDTO(message: MessageDTO(message), saved: saved))
         })
     }
 
     /// The turn as Server-Sent Events: `start` (on send), a `token` per delta whose id is the
     /// byte length delivered so far, then `done` or `error`; a comment while nothing happens.
-    static func eventStream(start: TurnStartDTO?, follower: TurnFollower, metrics: HTTPMetrics?) -> Response {
+    static func eventStream(start: TurnStartDTO?, follower: TurnFollower, pending: PendingSaves, metrics: HTTPMetrics?) -> Response {
         .eventStream { events in
             metrics?.streamOpened()
             defer { metrics?.streamClosed() }
             var follower = follower
             if let start { try await events.send(ServerSentEvent(event: "start", data: start.json)) }
             while true {
-                switch event(for: await follower.next()) {
+                switch event(for: await follower.next(), offset: follower.offset, pending: pending) {
                 case .send(let event): try await events.send(event)
                 case .last(let event): try await events.send(event); return
                 case .keepAlive: try await events.keepAlive()
@@ -80,7 +81,7 @@ public enum TurnRoutes {
         case send(ServerSentEvent), last(ServerSentEvent), keepAlive, stop
     }
 
-    private static func event(for update: TurnUpdate) -> StreamStep {
+    private static func event(for update: TurnUpdate, offset: Int, pending: PendingSaves) -> StreamStep {
         switch update {
         case .content(let delta, let offset):
             .send(ServerSentEvent(event: "token", id: String(offset), data: "{\"delta\":\(jsonQuoted(delta))}"))
@@ -91,17 +92,25 @@ public enum TurnRoutes {
         case .ended(.shutdown):
             .last(errorEvent("server_shutdown", "the server is restarting; what was generated is saved, send the message again"))
         case .ended(.done(let message)):
-            .last(ServerSentEvent(event: "done", data: TurnEndDTO(message: MessageDTO(message)).json))
+            .last(ServerSentEvent(event: "done", data: doneDTO(message, offset: offset, pending: pending).json))
         case .ended(.cached(let message)):
-            .last(ServerSentEvent(event: "done", data: TurnEndDTO(message: MessageDTO(message), cached: true).json))
+            .last(ServerSentEvent(event: "done", data: doneDTO(message, offset: offset, pending: pending, cached: true).json))
         case .detached:
             .stop
         }
     }
 
+    /// `done`: the message, whether its save is still pending, and where it was cut if the
+    /// reader had been told of more than was stored (a crash lost the end of the answer).
+    static func doneDTO(_ message: Message, offset: Int, pending: PendingSaves, cached: Bool? = nil) -> TurnEndDTO {
+        let stored = message.content.utf8.count
+        return TurnEndDTO(message: MessageDTO(message), cached: cached, cutAt: offset > stored ? stored : nil,
+                          saved: pending.message(id: message.id) == nil ? nil : false)
+    }
+
     /// Without `Accept: text/event-stream`: waits for the end and answers once. The turn goes
     /// on if the client leaves; a failed turn is an error status, its partial answer saved.
-    static func completedTurn(user: Message, follower: inout TurnFollower) async throws -> Response {
+    static func completedTurn(user: Message, follower: inout TurnFollower, pending: PendingSaves) async throws -> Response {
         while true {
             switch await follower.next() {
             case .content, .heartbeat:
@@ -109,7 +118,8 @@ public enum TurnRoutes {
             case .detached:
                 throw CancellationError()
             case .ended(.done(let message)):
-                return JSONBody.response(CompletedTurnDTO(userMessage: MessageDTO(user), message: MessageDTO(message)))
+                return JSONBody.response(CompletedTurnDTO(userMessage: MessageDTO(user), message: MessageDTO(message),
+                                                          saved: pending.message(id: message.id) == nil ? nil : false))
             case .ended(.cached(let message)):
                 return JSONBody.response(CompletedTurnDTO(userMessage: MessageDTO(user), message: MessageDTO(message), cached: true))
             case .ended(.shutdown(let message)):

@@ -50,6 +50,11 @@ public protocol MessageRepository: Sendable {
     func update(_ message: Message) async throws
     /// After a crash: every message still `streaming` becomes `interrupted`; returns how many.
     func interruptStreaming(at: Date) async throws -> Int
+    /// Every answer still marked `streaming`, with its session's owner and model.
+    func streamingAnswers() async throws -> [(message: Message, ownerID: User.ID, model: String)]
+    /// Writes `message` only if its row is still `streaming` (a save that got there first
+    /// wins); true if it was written.
+    func updateIfStreaming(_ message: Message) async throws -> Bool
 }
 
 public protocol UsageRepository: Sendable {

@@ -12,6 +12,8 @@ public struct ChatSettings: Sendable {
     public var maxOutputTokens = 4096
     /// Longest time generated content stays only in memory before it is written.
     public var checkpointInterval: Duration = .seconds(2)
+    /// Most bytes of generated content that stay only in memory before they are written.
+    public var checkpointBytes = 512
     /// How long an idle stream waits before a keep-alive comment.
     public var keepAliveInterval: Duration = .seconds(15)
     /// How often a reader of a turn that runs in another process looks for new content.

@@ -111,6 +111,9 @@ public final class Turn: Sendable {
         state.withLock { String(decoding: $0.content, as: UTF8.self) }
     }
 
+    /// Bytes of content generated so far.
+    public var byteCount: Int { state.withLock { $0.content.count } }
+
     public var end: TurnEnd? { state.withLock { $0.end } }
 
     public var stopReason: StopReason? { state.withLock { $0.stopReason } }

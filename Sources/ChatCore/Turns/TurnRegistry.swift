@@ -16,10 +16,13 @@ public final class TurnRegistry: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Finished answers the database has not taken yet.
+    public let pending: PendingSaves
 
     /// Wakes idle readers every `keepAliveInterval` so they can send a keep-alive comment:
     /// one timer for all streams instead of one per stream.
-    public init(keepAliveInterval: Duration) {
+    public init(keepAliveInterval: Duration, pending: PendingSaves = PendingSaves()) {
+        self.pending = pending
         Task { [weak self] in
             while true {
                 try? await Task.sleep(for: keepAliveInterval)
@@ -42,6 +45,11 @@ public final class TurnRegistry: Sendable {
             if case .running(let turn) = state.bySession[id] { return turn }
             return nil
         }
+    }
+
+    /// Whether a send or a turn of this process holds `session` (a turn may be starting).
+    public func holds(session id: ChatSession.ID) -> Bool {
+        state.withLock { $0.bySession[id] != nil }
     }
 
     /// Stops the answer running here in `session`, if any (a stop relayed from another instance).

@@ -50,8 +50,7 @@ struct TurnRunner: Sendable {
             promptTokens: TurnContext.estimatedTokens(request.messages), completionTokens: TurnContext.estimatedTokens(message.content),
             estimated: true
         )
-        await save(message)
-        await record(message, of: turn, latency: ContinuousClock.now - started)
+        await persist(message, of: turn, latency: ContinuousClock.now - started)
         await settleLimits(of: turn, usage: message.usage)
 
         if let cacheKey, !generated.cached, message.status == .complete, let usage = message.usage, let cache = deps.cache {
@@ -82,6 +81,7 @@ struct TurnRunner: Sendable {
     private func generate(_ turn: Turn, request: CompletionRequest, started: ContinuousClock.Instant) async -> Generated {
         var generated = Generated()
         var lastCheckpoint = ContinuousClock.now
+        var checkpointedBytes = 0
         var first = true
         do {
             for try await event in deps.provider.complete(request) {
@@ -92,8 +92,13 @@ struct TurnRunner: Sendable {
                         deps.observer?.firstToken(model: request.model, after: ContinuousClock.now - started)
                     }
                     turn.append(text)
-                    if ContinuousClock.now - lastCheckpoint >= deps.settings.checkpointInterval {
+                    // Every interval and every so many bytes, whichever comes first: a crash
+                    // then loses at most that much of what readers were sent.
+                    let bytes = turn.byteCount
+                    if ContinuousClock.now - lastCheckpoint >= deps.settings.checkpointInterval
+                        || bytes - checkpointedBytes >= deps.settings.checkpointBytes {
                         lastCheckpoint = ContinuousClock.now
+                        checkpointedBytes = bytes
                         await checkpoint(turn)
                     }
                 case .finished(let reason):
@@ -174,34 +179,32 @@ struct TurnRunner: Sendable {
         }
     }
 
-    /// Saves the finished message, trying again for a few seconds if the database is away:
-    /// if it never comes back, the row stays `streaming` and becomes `interrupted` (with the
-    /// last checkpoint) on the next start.
-    private func save(_ message: Message) async {
-        for attempt in 1...4 {
+    /// Saves the finished message and records its usage. What the database does not take
+    /// now goes to the registry's pending saves, which write it with back-off for as long as
+    /// the outage lasts (and spool it at shutdown): a finished answer is never dropped, and
+    /// its readers' `done` says `saved: false` meanwhile.
+    private func persist(_ message: Message, of turn: Turn, latency: Duration) async {
+        var unsaved: Message?
+        do {
+            try await deps.chat.messages.update(message)
+        } catch {
+            deps.logger.warning("saving an answer failed; it is kept and written again", metadata: ["parley.message": "\(message.id)", "parley.error": "\(error)"])
+            unsaved = message
+        }
+        var unrecorded: UsageEvent?
+        if let usage = message.usage {
+            let event = UsageEvent(
+                id: UsageEvent.ID(deps.chat.ids.newUUID()), userID: turn.ownerID, sessionID: message.sessionID, model: turn.model,
+                usage: usage, latencyMilliseconds: latency.milliseconds, at: deps.chat.clock.now()
+            )
             do {
-                try await deps.chat.messages.update(message)
-                return
+                try await deps.usage.record(event)
             } catch {
-                deps.logger.warning("saving an answer failed", metadata: ["parley.attempt": "\(attempt)", "parley.error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(250 << attempt))
+                deps.logger.warning("usage not recorded; it is kept and written again", metadata: ["parley.message": "\(message.id)", "parley.error": "\(error)"])
+                unrecorded = event
             }
         }
-        deps.logger.error("answer not saved", metadata: ["parley.message": "\(message.id)"])
-    }
-
-    private func record(_ message: Message, of turn: Turn, latency: Duration) async {
-        guard let usage = message.usage else { return }
-        let event = UsageEvent(
-            id: UsageEvent.ID(deps.chat.ids.newUUID()), userID: turn.ownerID, sessionID: message.sessionID, model: turn.model,
-            usage: usage, latencyMilliseconds: latency.milliseconds,
-            at: deps.chat.clock.now()
-        )
-        do {
-            try await deps.usage.record(event)
-        } catch {
-            deps.logger.error("usage not recorded", metadata: ["parley.error": "\(error)", "parley.message": "\(message.id)"])
-        }
+        deps.registry.pending.add(message: unsaved, usage: unrecorded, messages: deps.chat.messages, usageRepository: deps.usage, logger: deps.logger)
     }
 
     static func failure(_ error: ProviderError) -> TurnFailure {

@@ -77,10 +77,28 @@ public struct SQLMessageRepository: MessageRepository {
     public func update(_ message: Message) async throws {
         _ = try await database.execute(
             "UPDATE messages SET content = $2, status = $3, finish_reason = $4, prompt_tokens = $5, completion_tokens = $6, usage_estimated = $7, updated_at = $8 WHERE id = $1",
-            [.text(message.id.description), .text(message.content), .text(message.status.rawValue), .optional(message.finishReason),
-             message.usage.map { .integer($0.promptTokens) } ?? .null, message.usage.map { .integer($0.completionTokens) } ?? .null,
-             .bool(message.usage?.estimated ?? false), .date(message.updatedAt)]
+            Self.updateValues(message)
         )
+    }
+
+    static func updateValues(_ message: Message) -> [SQLValue] {
+        [.text(message.id.description), .text(message.content), .text(message.status.rawValue), .optional(message.finishReason),
+         message.usage.map { .integer($0.promptTokens) } ?? .null, message.usage.map { .integer($0.completionTokens) } ?? .null,
+         .bool(message.usage?.estimated ?? false), .date(message.updatedAt)]
+    }
+
+    public func streamingAnswers() async throws -> [(message: Message, ownerID: User.ID, model: String)] {
+        let columns = Self.columns.split(separator: ",").map { "m." + $0.trimmingWhiteSpaceForSQL() }.joined(separator: ", ")
+        return try await database.query(
+            "SELECT \(columns), s.owner_id, s.model FROM messages m JOIN chat_sessions s ON s.id = m.session_id WHERE m.status = 'streaming'", []
+        ).map { row in (try Self.decode(row), User.ID(try row.uuid("owner_id")), try row.string("model")) }
+    }
+
+    public func updateIfStreaming(_ message: Message) async throws -> Bool {
+        try await database.execute(
+            "UPDATE messages SET content = $2, status = $3, finish_reason = $4, prompt_tokens = $5, completion_tokens = $6, usage_estimated = $7, updated_at = $8 WHERE id = $1 AND status = 'streaming'",
+            Self.updateValues(message)
+        ) == 1
     }
 
     public func interruptStreaming(at: Date) async throws -> Int {
@@ -148,4 +166,8 @@ public struct SQLUsageRepository: UsageRepository {
             [.text(userID.description), .date(since)]
         ).first?.int("used") ?? 0
     }
+}
+
+extension Substring {
+    func trimmingWhiteSpaceForSQL() -> String { String(self.drop { $0 == " " }) }
 }

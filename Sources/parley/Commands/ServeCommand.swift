@@ -37,7 +37,8 @@ struct ServeCommand: AsyncParsableCommand {
         routes.use(RequestLogging(logger: Logger(label: "parley.access"), metrics: services.metrics.http,
                                   clients: ClientAddress(trusted: config.rateLimits.trustedProxies)))
         if let origins = config.corsOrigins { routes.use(CORS(origins: origins)) }
-        SystemRoutes.register(on: &routes, version: Parley.version, readiness: services.readiness)
+        let pending = services.turns.registry.pending
+        SystemRoutes.register(on: &routes, version: Parley.version, readiness: services.readiness, warnings: { ["unsaved_answers": pending.count] })
         let registry = services.metrics.http.registry
         var metricsServer: Server?
         if config.metricsToken == nil || config.metricsListener != nil {

@@ -35,6 +35,8 @@ enum ServerLifecycle {
         async let turnsStopped: Void? = turns?.shutdown(gracePeriod: grace)
         await server.shutdown(gracePeriod: grace)
         await turnsStopped
+        // Answers finished but not yet saved: a last chance, then the spool file.
+        _ = await turns?.pending.finish(within: .seconds(2), logger: logger)
         for other in others { await other.shutdown(gracePeriod: .zero) }
     }
 }

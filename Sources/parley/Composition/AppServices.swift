@@ -36,10 +36,6 @@ struct AppServices: Sendable {
             let applied = try await Migrator(database: database, directory: config.storage.migrationsDirectory).migrate()
             if !applied.isEmpty { logger.info("migrations applied", metadata: ["parley.migrations": "\(applied.joined(separator: ","))"]) }
         }
-        // A crash leaves answers `streaming` that nothing will finish: mark them interrupted,
-        // keeping what was generated (DESIGN §7).
-        let interrupted = try await SQLMessageRepository(database: database).interruptStreaming(at: Date())
-        if interrupted > 0 { logger.warning("answers left streaming by a crash marked interrupted", metadata: ["parley.count": "\(interrupted)"]) }
         let secret = try config.auth.jwtSecret ?? developmentSecret(at: config.auth.devSecretPath)
         var auth = AuthDependencies(
             users: SQLUserRepository(database: database), refreshTokens: SQLRefreshTokenRepository(database: database),
@@ -54,7 +50,7 @@ struct AppServices: Sendable {
         var chat = ChatDependencies(
             sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
             projects: SQLProjectRepository(database: database), models: provider.models.map(\.id),
-            turns: TurnRegistry(keepAliveInterval: config.chat.keepAliveInterval)
+            turns: TurnRegistry(keepAliveInterval: config.chat.keepAliveInterval, pending: PendingSaves(spoolPath: config.storage.spoolPath))
         )
         chat.ownership = config.rateLimits.ownership
         var redis: RedisClient?
@@ -82,6 +78,13 @@ struct AppServices: Sendable {
             },
             observer: metrics, logger: Logger(label: "parley.turns")
         )
+        // Answers the last run finished but could not save were spooled: save them first. Then
+        // answers a crash left `streaming` that nothing will finish: end them interrupted with
+        // what was checkpointed, and charge them (estimated).
+        let replayed = try await PendingSaves.replay(from: config.storage.spoolPath, messages: chat.messages, usage: turns.usage)
+        if replayed > 0 { logger.notice("spooled answers saved", metadata: ["parley.count": "\(replayed)"]) }
+        let interrupted = try await RecoverAnswers(turns).all()
+        if interrupted > 0 { logger.warning("answers left streaming by a crash ended as interrupted", metadata: ["parley.count": "\(interrupted)"]) }
         if let redisConfiguration = config.rateLimits.redis {
             RedisTurnSignals.listen(configuration: redisConfiguration, registry: chat.turns, logger: Logger(label: "parley.redis")).start()
         }

@@ -38,6 +38,9 @@ final class ChatMetrics: TurnObserver {
         let metrics = http.registry
         metrics.gauge("parley_http_connections_open", "Open client connections.") { Double(server.openConnectionCount) }
         metrics.gauge("parley_turns_running", "Answers being generated in this process.") { Double(registry.running.count) }
+        metrics.gauge("parley_answers_unsaved", "Finished answers the database has not taken yet (written again with back-off).") {
+            Double(registry.pending.count)
+        }
         metrics.gauge("parley_db_pool_connections", "Database pool connections by state.", labels: ["state"]) {
             guard let usage = database.poolUsage else { return [] }
             return [(["in_use"], Double(usage.inUse)), (["size"], Double(usage.size))]

@@ -11,6 +11,9 @@ struct StorageConfiguration: Sendable {
     /// `MIGRATIONS_DIR`; nil: the migrations compiled into the binary.
     var migrationsDirectory: String?
     var poolSize: Int
+    /// `SPOOL_PATH`: where answers the database did not take are written at shutdown, to be
+    /// saved by the next start.
+    var spoolPath: String
     var acquireTimeout: Duration
 
     init(environment env: Environment) throws(ConfigurationError) {
@@ -27,6 +30,13 @@ struct StorageConfiguration: Sendable {
         autoMigrate = try env.choice("AUTO_MIGRATE", default: "true", from: ["true", "false"]) == "true"
         migrationsDirectory = env["MIGRATIONS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         poolSize = try env.integer("DATABASE_POOL_SIZE", default: 10, range: 1...200)
+        let folder: String
+        if case .sqlite(let path) = location, let slash = path.lastIndex(of: "/") {
+            folder = String(path[..<slash])
+        } else {
+            folder = "."
+        }
+        spoolPath = env.string("SPOOL_PATH", default: (folder.isEmpty ? "" : folder) + "/parley-pending.jsonl")
         acquireTimeout = try env.seconds("DATABASE_ACQUIRE_TIMEOUT_SECONDS", default: 5, range: 0.1...120)
     }
 
