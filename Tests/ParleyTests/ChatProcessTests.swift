@@ -99,6 +99,16 @@ import Testing
         let saved = try #require(answer["content"] as? String)
         #expect(!saved.isEmpty)
         #expect(received.hasPrefix(saved))
+        // Checkpoints every 2 s or 512 bytes: the crash lost at most one of those.
+        #expect(received.utf8.count - saved.utf8.count <= 512 + 16, "\(received.utf8.count - saved.utf8.count) bytes lost")
+        #expect((answer["usage"] as? [String: Any])?["estimated"] as? Bool == true, "the interrupted turn was charged (estimated)")
+        // A client resuming from the last byte it got is told where the answer was cut, not 422.
+        let resumed = try await runProcess(["curl", "-sN", "--max-time", "10", "-H", "Authorization: Bearer \(token)", "-H", "Accept: text/event-stream",
+                                            "-H", "Last-Event-ID: \(received.utf8.count)",
+                                            "http://127.0.0.1:\(secondPort)/v1/sessions/\(session)/messages/\(answer["id"] as? String ?? "")/events"])
+        let done = try #require(SSE.parse(resumed.stdout).last)
+        #expect(done.event == "done", "\(resumed.stdout)")
+        if received.utf8.count > saved.utf8.count { #expect(done.json["cut_at"] as? Int == saved.utf8.count) }
         second.signal(SIGTERM)
         #expect(await second.waitForExit() == 0)
         stack.mock.signal(SIGTERM)
