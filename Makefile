@@ -41,7 +41,7 @@ test: deps-test
 	$(SWIFT) build $(RELEASE_FLAGS)
 	scripts/run-tests.sh
 
-## The benchmark suite (every scenario of DESIGN.md §12, each against a Hummingbird 2 peer
+## The benchmark suite (every scenario of the design's performance targets, listed in bench/RESULTS.md, each against a Hummingbird 2 peer
 ## measured in the same run); each part updates its own section of bench/RESULTS.md.
 bench: bench-http bench-streams bench-idle bench-turns bench-startup
 

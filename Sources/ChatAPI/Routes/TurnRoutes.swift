@@ -3,7 +3,7 @@ import FoundationEssentials
 public import HTTPServer
 public import Logging
 
-/// Sending a message, following its answer, stopping it (DESIGN §5). The answer is generated
+/// Sending a message, following its answer, stopping it (docs/architecture.md, *Turns*). The answer is generated
 /// by a job of its own: these routes are only its readers.
 public enum TurnRoutes {
     public static func register(on router: inout RouterBuilder, turns: TurnDependencies, auth authDeps: AuthDependencies,
