@@ -16,9 +16,11 @@ let package = Package(
         .executable(name: "parley", targets: ["parley"]),
         .library(name: "HTTPServer", targets: ["HTTPServer"]),
     ],
+    // Exact versions: no lock file is kept, so these pins are what every build (the tests, the
+    // container image) resolves.
     dependencies: [
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
     ],
     targets: [
         .target(

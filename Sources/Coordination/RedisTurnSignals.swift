@@ -12,8 +12,13 @@ public struct RedisTurnSignals: TurnSignals {
         self.redis = redis
     }
 
+    /// A Redis that cannot be reached is the domain's "unavailable" (a 503 with `Retry-After`).
     public func broadcastStop(_ session: ChatSession.ID) async throws {
-        _ = try await redis.command("PUBLISH", Self.channel, session.description)
+        do {
+            _ = try await redis.command("PUBLISH", Self.channel, session.description)
+        } catch let error as RedisError {
+            throw DomainError.unavailable("the stop could not be passed on to the other instances (\(error.message)); try again")
+        }
     }
 
     /// The subscription that carries the requests to this instance's turns.

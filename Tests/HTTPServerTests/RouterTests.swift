@@ -117,4 +117,20 @@ import Testing
         #expect(missing.status.code == 404)
         #expect(missing.headers.values("X-Trail") == ["inner", "outer"])
     }
+
+    /// The application's error renderer answers what handlers throw, innermost, so middleware
+    /// sees the status it became; errors it does not know fall back to the router's own.
+    @Test func theErrorRendererAnswersThrownErrorsBeforeMiddlewareSeesThem() async {
+        struct Refused: Error {}
+        var routes = RouterBuilder()
+        routes.errorRenderer = { error in error is Refused ? Response(status: HTTPStatus(code: 409, reason: "Conflict")) : nil }
+        routes.use(Tag(name: "outer"))
+        routes.get("/refused") { _ in throw Refused() }
+        routes.get("/secret") { _ in throw Secret() }
+        let router = routes.build()
+        let refused = await router.respond(to: Request(method: .get, target: "/refused"))
+        #expect(refused.status.code == 409)
+        #expect(refused.headers.values("X-Trail") == ["outer"], "the middleware saw the rendered response")
+        #expect(await router.respond(to: Request(method: .get, target: "/secret")).status.code == 500)
+    }
 }

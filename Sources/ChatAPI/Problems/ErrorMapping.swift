@@ -3,6 +3,15 @@ import HTTPServer
 public import Logging
 import Synchronization
 
+extension RouterBuilder {
+    /// Answers whatever a handler throws through `ErrorMapping`, the one place where errors
+    /// become statuses. Every `register` of this module calls it, so a router with any of
+    /// parley's routes renders errors the same way.
+    mutating func renderErrors(_ logger: Logger) {
+        errorRenderer = { error in ErrorMapping.problem(for: error, logger: logger).response }
+    }
+}
+
 /// The one place where errors become HTTP statuses.
 public enum ErrorMapping {
     public static func problem(for error: any Error, logger: Logger) -> Problem {
@@ -11,6 +20,18 @@ public enum ErrorMapping {
             return problem
         case let domain as DomainError:
             return problem(for: domain)
+        case let failure as TurnFailure:
+            let status: HTTPStatus = switch failure.kind {
+            case .upstreamTimeout: .gatewayTimeout
+            case .rateLimited: .serviceUnavailable
+            case .upstreamError: .badGateway
+            }
+            let saved = failure.savedMessage.map { "; the partial answer is saved as message \($0)" } ?? ""
+            return Problem(status, code: failure.code, detail: "the model's upstream failed (\(failure.message))\(saved)")
+        case is CancellationError:
+            // The client left before its answer: nobody reads this, and it is no fault.
+            logger.debug("request cancelled: the client went away")
+            return Problem(.serviceUnavailable, code: "cancelled", detail: "the request was cancelled")
         case let failure as any DependencyFailure where failure.isTransient:
             // Once per episode (then at most every 30 s with a count), not once per request:
             // an outage must not flood the log.

@@ -10,21 +10,22 @@ public enum AccountRoutes {
     /// `authLimit`, if given, limits register, login and guest per client address.
     public static func register(on router: inout RouterBuilder, deps: AuthDependencies, authLimit: AuthRateLimit? = nil,
                                 writes: WriteRateLimit? = nil, logger: Logger) {
+        router.renderErrors(logger)
         let auth = BearerAuthentication(deps)
         @Sendable func limited(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
             guard let authLimit else { return try await body() }
             return try await authLimit.guarded(request, body)
         }
 
-        router.post("/v1/auth/register", bodyLimit: bodyLimit, handle(logger) { request in
+        router.post("/v1/auth/register", bodyLimit: bodyLimit) { request in
             try await limited(request) {
                 let body = try JSONBody.decode(CredentialsBody.self, from: request)
                 let session = try await Register(deps)(email: body.email, password: body.password)
                 logger.info("account registered", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
                 return JSONBody.response(SessionDTO(session), status: .created)
             }
-        })
-        router.post("/v1/auth/login", bodyLimit: bodyLimit, handle(logger) { request in
+        }
+        router.post("/v1/auth/login", bodyLimit: bodyLimit) { request in
             try await limited(request) {
                 let body = try JSONBody.decode(CredentialsBody.self, from: request)
                 do {
@@ -39,13 +40,13 @@ public enum AccountRoutes {
                     throw error
                 }
             }
-        })
-        router.post("/v1/auth/guest", bodyLimit: bodyLimit, handle(logger) { request in
+        }
+        router.post("/v1/auth/guest", bodyLimit: bodyLimit) { request in
             try await limited(request) {
                 JSONBody.response(SessionDTO(try await StartGuestSession(deps)()), status: .created)
             }
-        })
-        router.post("/v1/auth/refresh", bodyLimit: bodyLimit, handle(logger) { request in
+        }
+        router.post("/v1/auth/refresh", bodyLimit: bodyLimit) { request in
             let body = try JSONBody.decode(RefreshBody.self, from: request)
             do {
                 return JSONBody.response(SessionDTO(try await RefreshSession(deps)(refreshToken: body.refreshToken)))
@@ -53,25 +54,25 @@ public enum AccountRoutes {
                 logger.warning("refresh token reused; family revoked", metadata: ["audit": "true"])
                 throw DomainError.refreshTokenReused
             }
-        })
-        router.post("/v1/auth/logout", bodyLimit: bodyLimit, handle(logger) { request in
+        }
+        router.post("/v1/auth/logout", bodyLimit: bodyLimit) { request in
             let principal = try await auth.principal(for: request)
             let body = try JSONBody.decode(RefreshBody.self, from: request)
             try await LogOut(deps)(principal, refreshToken: body.refreshToken)
             logger.info("logout", metadata: ["parley.user.id": "\(principal.user.id)", "audit": "true"])
             return Response(status: .noContent)
-        })
-        router.get("/v1/users/me", handle(logger) { request in
+        }
+        router.get("/v1/users/me") { request in
             JSONBody.response(UserDTO(try await auth.principal(for: request).user))
-        })
+        }
 
-        router.get("/v1/admin/users", handle(logger) { request in
+        router.get("/v1/admin/users") { request in
             let principal = try await auth.principal(for: request)
             let limit = try request.queryInteger("limit", default: 20, range: 1...100)
             let page = try await ListUsers(deps)(principal, limit: limit, cursor: request.cursor)
             return JSONBody.response(ListDTO(items: page.items.map(UserDTO.init), nextCursor: page.nextCursor))
-        })
-        router.patch("/v1/admin/users/{id}", bodyLimit: bodyLimit, handle(logger) { request in
+        }
+        router.patch("/v1/admin/users/{id}", bodyLimit: bodyLimit) { request in
             let principal = try await auth.principal(for: request)
             let id: User.ID = try request.identifier("id", of: "user")
             let body = try JSONBody.decode(UpdateUserBody.self, from: request)
@@ -86,13 +87,13 @@ public enum AccountRoutes {
                 "parley.role": "\(body.role ?? "-")", "parley.active": "\(body.active.map(String.init) ?? "-")", "audit": "true",
             ])
             return JSONBody.response(UserDTO(user))
-        })
+        }
 
-        router.get("/v1/api-keys", handle(logger) { request in
+        router.get("/v1/api-keys") { request in
             let principal = try await auth.principal(for: request)
             return JSONBody.response(ListDTO(items: try await ListAPIKeys(deps)(principal).map(APIKeyDTO.init), nextCursor: nil))
-        })
-        router.post("/v1/api-keys", bodyLimit: bodyLimit, handle(logger) { request in
+        }
+        router.post("/v1/api-keys", bodyLimit: bodyLimit) { request in
             let principal = try await auth.principal(for: request)
             try await writes?.check(principal)
             let body = try JSONBody.decode(CreateAPIKeyBody.self, from: request)
@@ -102,11 +103,11 @@ public enum AccountRoutes {
                                  createdAt: key.createdAt, expiresAt: key.expiresAt),
                 status: .created
             )
-        })
-        router.delete("/v1/api-keys/{id}", handle(logger) { request in
+        }
+        router.delete("/v1/api-keys/{id}") { request in
             let principal = try await auth.principal(for: request)
             try await RevokeAPIKey(deps)(principal, id: try request.identifier("id", of: "API key"))
             return Response(status: .noContent)
-        })
+        }
     }
 }

@@ -10,11 +10,12 @@ public enum ModelRoutes {
     }
 
     public static func register(on router: inout RouterBuilder, provider: any ChatProvider, deps: AuthDependencies, logger: Logger) {
+        router.renderErrors(logger)
         let auth = BearerAuthentication(deps)
         let models = provider.models.map { ModelDTO(id: $0.id, provider: $0.provider) }
-        router.get("/v1/models", handle(logger) { request in
+        router.get("/v1/models") { request in
             _ = try await auth.principal(for: request)
             return JSONBody.response(ListDTO(items: models, nextCursor: nil))
-        })
+        }
     }
 }

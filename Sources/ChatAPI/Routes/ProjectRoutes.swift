@@ -6,44 +6,45 @@ public import Logging
 public enum ProjectRoutes {
     public static func register(on router: inout RouterBuilder, chat: ChatDependencies, auth authDeps: AuthDependencies,
                                 writes: WriteRateLimit? = nil, logger: Logger) {
+        router.renderErrors(logger)
         let auth = BearerAuthentication(authDeps)
         let projects = ManageProjects(chat)
         let bodyLimit = 64 * 1024
 
-        router.post("/v1/projects", bodyLimit: bodyLimit, handle(logger) { request in
+        router.post("/v1/projects", bodyLimit: bodyLimit) { request in
             let principal = try await auth.principal(for: request)
             try await writes?.check(principal)
             let body = try JSONBody.decode(ProjectBody.self, from: request)
             guard let name = body.name else { throw JSONBody.validation("name", "is required") }
             return JSONBody.response(ProjectDTO(try await projects.create(principal, name: name, description: body.description)), status: .created)
-        })
-        router.get("/v1/projects", handle(logger) { request in
+        }
+        router.get("/v1/projects") { request in
             let principal = try await auth.principal(for: request)
             let limit = try request.queryInteger("limit", default: 20, range: 1...100)
             let page = try await projects.list(principal, limit: limit, cursor: request.cursor)
             return JSONBody.response(ListDTO(items: page.items.map(ProjectDTO.init), nextCursor: page.nextCursor))
-        })
-        router.get("/v1/projects/{id}", handle(logger) { request in
+        }
+        router.get("/v1/projects/{id}") { request in
             let principal = try await auth.principal(for: request)
             return JSONBody.response(ProjectDTO(try await projects.get(principal, id: try request.identifier("id", of: "project"))))
-        })
-        router.patch("/v1/projects/{id}", bodyLimit: bodyLimit, handle(logger) { request in
+        }
+        router.patch("/v1/projects/{id}", bodyLimit: bodyLimit) { request in
             let principal = try await auth.principal(for: request)
             let id: Project.ID = try request.identifier("id", of: "project")
             let body = try JSONBody.decode(ProjectBody.self, from: request)
             return JSONBody.response(ProjectDTO(try await projects.update(principal, id: id, name: body.name, description: body.description)))
-        })
-        router.delete("/v1/projects/{id}", handle(logger) { request in
+        }
+        router.delete("/v1/projects/{id}") { request in
             let principal = try await auth.principal(for: request)
             try await projects.delete(principal, id: try request.identifier("id", of: "project"))
             return Response(status: .noContent)
-        })
-        router.get("/v1/projects/{id}/prompts", handle(logger) { request in
+        }
+        router.get("/v1/projects/{id}/prompts") { request in
             let principal = try await auth.principal(for: request)
             let prompts = try await projects.prompts(principal, projectID: try request.identifier("id", of: "project"))
             return JSONBody.response(ListDTO(items: prompts.map(PromptDTO.init), nextCursor: nil))
-        })
-        router.post("/v1/projects/{id}/prompts", bodyLimit: bodyLimit, handle(logger) { request in
+        }
+        router.post("/v1/projects/{id}/prompts", bodyLimit: bodyLimit) { request in
             let principal = try await auth.principal(for: request)
             try await writes?.check(principal)
             let projectID: Project.ID = try request.identifier("id", of: "project")
@@ -51,17 +52,17 @@ public enum ProjectRoutes {
             guard let text = body.text else { throw JSONBody.validation("text", "is required") }
             return JSONBody.response(PromptDTO(try await projects.addPrompt(principal, projectID: projectID, text: text, position: body.position)),
                                      status: .created)
-        })
-        router.patch("/v1/prompts/{id}", bodyLimit: bodyLimit, handle(logger) { request in
+        }
+        router.patch("/v1/prompts/{id}", bodyLimit: bodyLimit) { request in
             let principal = try await auth.principal(for: request)
             let id: Prompt.ID = try request.identifier("id", of: "prompt")
             let body = try JSONBody.decode(PromptBody.self, from: request)
             return JSONBody.response(PromptDTO(try await projects.updatePrompt(principal, id: id, text: body.text, position: body.position)))
-        })
-        router.delete("/v1/prompts/{id}", handle(logger) { request in
+        }
+        router.delete("/v1/prompts/{id}") { request in
             let principal = try await auth.principal(for: request)
             try await projects.deletePrompt(principal, id: try request.identifier("id", of: "prompt"))
             return Response(status: .noContent)
-        })
+        }
     }
 }

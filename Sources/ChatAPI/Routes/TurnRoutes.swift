@@ -8,11 +8,12 @@ public import Logging
 public enum TurnRoutes {
     public static func register(on router: inout RouterBuilder, turns: TurnDependencies, auth authDeps: AuthDependencies,
                                 metrics: HTTPMetrics? = nil, logger: Logger) {
+        router.renderErrors(logger)
         let auth = BearerAuthentication(authDeps)
         // Room for the longest message even if every character is escaped as \uXXXX.
         let bodyLimit = max(64 * 1024, turns.settings.maxMessageLength * 12 + 1024)
 
-        router.post("/v1/sessions/{id}/messages", bodyLimit: bodyLimit, handle(logger) { request in
+        router.post("/v1/sessions/{id}/messages", bodyLimit: bodyLimit) { request in
             let principal = try await auth.principal(for: request)
             let sessionID: ChatSession.ID = try request.identifier("id", of: "session")
             let body = try JSONBody.decode(SendMessageBody.self, from: request)
@@ -29,16 +30,16 @@ public enum TurnRoutes {
             }
             RateLimitHeaders.apply(ticket.rateLimits, now: turns.chat.clock.now(), to: &response)
             return response
-        })
-        router.get("/v1/sessions/{id}/messages/{mid}/events", handle(logger) { request in
+        }
+        router.get("/v1/sessions/{id}/messages/{mid}/events") { request in
             let principal = try await auth.principal(for: request)
             let sessionID: ChatSession.ID = try request.identifier("id", of: "session")
             let messageID: Message.ID = try request.identifier("mid", of: "message")
             let offset = try request.resumeOffset()
             let follower = try await FollowTurn(turns)(principal, sessionID: sessionID, messageID: messageID, after: offset)
             return eventStream(start: nil, follower: follower, pending: turns.registry.pending, metrics: metrics)
-        })
-        router.get("/v1/usage", handle(logger) { request in
+        }
+        router.get("/v1/usage") { request in
             let principal = try await auth.principal(for: request)
             let now = turns.chat.clock.now()
             let tiers = try await turns.limiter.usage(userID: principal.user.id, limits: turns.policy.limits(for: principal.user.role), now: now)
@@ -46,13 +47,13 @@ public enum TurnRoutes {
                                                         maxMessageLength: turns.settings.maxMessageLength))
             RateLimitHeaders.apply(tiers, now: now, to: &response)
             return response
-        })
-        router.post("/v1/sessions/{id}/stop", bodyLimit: 0, handle(logger) { request in
+        }
+        router.post("/v1/sessions/{id}/stop", bodyLimit: 0) { request in
             let principal = try await auth.principal(for: request)
             let message = try await StopTurn(turns)(principal, sessionID: try request.identifier("id", of: "session"))
             let saved: Bool? = turns.registry.pending.message(id: message.id) == nil ? nil : false
             return JSONBody.response(TurnEndDTO(message: MessageDTO(message), saved: saved))
-        })
+        }
     }
 
     /// The turn as Server-Sent Events: `start` (on send), a `token` per delta whose id is the
@@ -125,14 +126,9 @@ public enum TurnRoutes {
             case .ended(.shutdown(let message)):
                 throw Problem(.serviceUnavailable, code: "server_shutdown",
                               detail: "the server is restarting; the partial answer is saved as message \(message.id)")
-            case .ended(.failed(let failure, let message)):
-                let status: HTTPStatus = switch failure.code {
-                case "upstream_timeout": .gatewayTimeout
-                case "rate_limited": .serviceUnavailable
-                default: .badGateway
-                }
-                throw Problem(status, code: failure.code,
-                              detail: "the model's upstream failed (\(failure.message)); the partial answer is saved as message \(message.id)")
+            case .ended(.failed(var failure, let message)):
+                failure.savedMessage = message.id
+                throw failure
             }
         }
     }

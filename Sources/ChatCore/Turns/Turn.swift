@@ -22,13 +22,24 @@ public indirect enum TurnEnd: Sendable, Equatable {
 
 /// Why a turn failed, with a stable code for clients (`upstream_timeout`, `upstream_error`,
 /// `rate_limited`) and words a user can read.
-public struct TurnFailure: Sendable, Equatable {
-    public let code: String
-    public let message: String
+public struct TurnFailure: Error, Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case upstreamTimeout = "upstream_timeout"
+        case upstreamError = "upstream_error"
+        case rateLimited = "rate_limited"
+    }
 
-    public init(code: String, message: String) {
-        self.code = code
+    public let kind: Kind
+    public let message: String
+    /// The saved message, where the failure is answered on its own (the JSON mode).
+    public var savedMessage: Message.ID?
+
+    public var code: String { kind.rawValue }
+
+    public init(_ kind: Kind, message: String, savedMessage: Message.ID? = nil) {
+        self.kind = kind
         self.message = message
+        self.savedMessage = savedMessage
     }
 }
 

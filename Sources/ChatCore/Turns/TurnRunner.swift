@@ -209,9 +209,9 @@ struct TurnRunner: Sendable {
 
     static func failure(_ error: ProviderError) -> TurnFailure {
         switch error.kind {
-        case .timeout: TurnFailure(code: "upstream_timeout", message: error.message)
-        case .rateLimited: TurnFailure(code: "rate_limited", message: error.message)
-        case .unreachable, .rejected, .failed: TurnFailure(code: "upstream_error", message: error.message)
+        case .timeout: TurnFailure(.upstreamTimeout, message: error.message)
+        case .rateLimited: TurnFailure(.rateLimited, message: error.message)
+        case .unreachable, .rejected, .failed: TurnFailure(.upstreamError, message: error.message)
         }
     }
 }

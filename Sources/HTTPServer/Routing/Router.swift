@@ -19,7 +19,8 @@ public struct Router: HTTPResponder {
         case notFound
     }
 
-    init(routes: [RouterBuilder.Route], middleware: [any Middleware], defaultBodyLimit: Int, logger: Logger?) {
+    init(routes: [RouterBuilder.Route], middleware: [any Middleware], defaultBodyLimit: Int,
+         errorRenderer: (@Sendable (any Error) -> Response?)?, logger: Logger?) {
         var table: [Int: [RouterBuilder.Route]] = [:]
         for route in routes {
             table[route.pattern.segments.count, default: []].append(route)
@@ -43,7 +44,8 @@ public struct Router: HTTPResponder {
             do {
                 return try await request.handler?(request) ?? Router.unrouted(request, .notFound)
             } catch {
-                return Router.render(error, logger: logger)
+                // Rendered here, innermost, so every middleware sees the status it becomes.
+                return errorRenderer?(error) ?? Router.render(error, logger: logger)
             }
         }
         var next = Next(run: dispatch)
@@ -53,9 +55,11 @@ public struct Router: HTTPResponder {
         }
         chain = next
         self.logger = logger
+        self.errorRenderer = errorRenderer
     }
 
     private let logger: Logger
+    private let errorRenderer: (@Sendable (any Error) -> Response?)?
 
     public func bodyLimit(for head: RequestHead) -> Int {
         let (path, _) = Request.split(target: head.target)
@@ -78,7 +82,7 @@ public struct Router: HTTPResponder {
         do {
             return try await chain(request)
         } catch {
-            return Router.render(error, logger: logger)
+            return errorRenderer?(error) ?? Router.render(error, logger: logger)
         }
     }
 

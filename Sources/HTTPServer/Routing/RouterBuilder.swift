@@ -15,6 +15,11 @@ public struct RouterBuilder: Sendable {
 
     var routes: [Route] = []
     var middleware: [any Middleware] = []
+    /// Turns what a handler throws into its response: the application's one mapping of errors
+    /// to statuses. Errors it does not know (nil) and errors without one get the router's
+    /// own rendering: `HTTPResponseError`s render themselves, anything else is a 500 that
+    /// reveals nothing.
+    public var errorRenderer: (@Sendable (any Error) -> Response?)?
 
     public init() {}
 
@@ -50,7 +55,7 @@ public struct RouterBuilder: Sendable {
     }
 
     public func build(defaultBodyLimit: Int = 1 << 20, logger: Logger? = nil) -> Router {
-        Router(routes: routes, middleware: middleware, defaultBodyLimit: defaultBodyLimit, logger: logger)
+        Router(routes: routes, middleware: middleware, defaultBodyLimit: defaultBodyLimit, errorRenderer: errorRenderer, logger: logger)
     }
 }
 

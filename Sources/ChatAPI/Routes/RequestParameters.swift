@@ -1,17 +1,6 @@
 import HTTPServer
 import Logging
 
-/// Wraps a handler so that whatever it throws is answered through `ErrorMapping`.
-func handle(_ logger: Logger, _ body: @escaping @Sendable (Request) async throws -> Response) -> RouteHandler {
-    { request in
-        do {
-            return try await body(request)
-        } catch {
-            return ErrorMapping.problem(for: error, logger: logger).response
-        }
-    }
-}
-
 extension Request {
     /// The `{name}` path parameter parsed as an identifier; a malformed one is the same
     /// "not found" as an unknown one.
