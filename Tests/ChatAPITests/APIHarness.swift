@@ -51,7 +51,6 @@ struct APIHarness: APICalls {
         logger.logLevel = .critical
         var routes = RouterBuilder()
         let authLimit = policy.authPerMinute.map { AuthRateLimit(limiter: limiter, perMinute: $0, clients: ClientAddress(), clock: clock) }
-        AccountRoutes.register(on: &routes, deps: deps, authLimit: authLimit, writes: writes, logger: logger)
         var upstreamRoutes = RouterBuilder()
         MockUpstream.register(on: &upstreamRoutes)
         var settings = ChatSettings()
@@ -74,9 +73,8 @@ struct APIHarness: APICalls {
                 let turns = TurnDependencies(chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database),
                                              provider: provider, settings: settings, limiter: limiter, policy: policy, signals: signals,
                                              cache: cacheTTL.map { (InProcessResponseCache(), $0, { SecureSecretGenerator().digest($0) }) }, logger: logger)
-                SessionRoutes.register(on: &routes, chat: chat, auth: deps, writes: writes, logger: logger)
-                ProjectRoutes.register(on: &routes, chat: chat, auth: deps, writes: writes, logger: logger)
-                TurnRoutes.register(on: &routes, turns: turns, auth: deps, logger: logger)
+                APIRoutes.register(on: &routes, APIServices(auth: deps, chat: chat, turns: turns, provider: provider,
+                                                            authLimit: authLimit, writes: writes), logger: logger)
                 try await TestServer.with(responder: routes.build(logger: logger)) { server in
                     try await body(APIHarness(port: server.port, deps: deps, clock: clock, database: database, turns: turns, upstream: upstream.server))
                     // Turns still running would write to a closed database.

@@ -234,10 +234,11 @@ extension RateDecision {
         let key = "k-\(UUID())"
         let answer = CachedAnswer(content: "Grüße ✈️", finishReason: "stop", promptTokens: 3, completionTokens: 4)
         #expect(try await cache.answer(for: key) == nil)
-        try await cache.store(answer, for: key, ttl: .milliseconds(300))
+        // Long enough that a loaded machine still reads it back before it expires.
+        try await cache.store(answer, for: key, ttl: .milliseconds(1500))
         #expect(try await cache.answer(for: key) == answer)
         #expect(try await cache.answer(for: key + "x") == nil)
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(1700))
         #expect(try await cache.answer(for: key) == nil, "expired")
     }
 }

@@ -98,9 +98,11 @@ import Testing
         #expect(answer["status"] as? String == "interrupted")
         let saved = try #require(answer["content"] as? String)
         #expect(!saved.isEmpty)
-        #expect(received.hasPrefix(saved))
-        // Checkpoints every 2 s or 512 bytes: the crash lost at most one of those.
-        #expect(received.utf8.count - saved.utf8.count <= 512 + 16, "\(received.utf8.count - saved.utf8.count) bytes lost")
+        // The answer went on after curl stopped reading, so the stored text may be the longer.
+        #expect(received.hasPrefix(saved) || saved.hasPrefix(received))
+        // Checkpoints every 2 s or 512 bytes: the crash lost at most one of those (and the
+        // write that may have been in flight).
+        #expect(received.utf8.count - saved.utf8.count <= 2 * 512 + 32, "\(received.utf8.count - saved.utf8.count) bytes lost")
         #expect((answer["usage"] as? [String: Any])?["estimated"] as? Bool == true, "the interrupted turn was charged (estimated)")
         // A client resuming from the last byte it got is told where the answer was cut, not 422.
         let resumed = try await runProcess(["curl", "-sN", "--max-time", "10", "-H", "Authorization: Bearer \(token)", "-H", "Accept: text/event-stream",

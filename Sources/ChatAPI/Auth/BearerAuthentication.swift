@@ -20,3 +20,31 @@ public struct BearerAuthentication: Sendable {
         return try await authenticate(bearer: String(parts[1]))
     }
 }
+
+/// A handler that runs only for an authenticated caller: it is handed the `Principal`, so it
+/// cannot have forgotten to ask for one.
+public typealias AuthenticatedHandler = @Sendable (Request, Principal) async throws -> Response
+
+extension RouterBuilder {
+    /// Registers a route whose handler gets the caller found by `auth` (401 without one).
+    public mutating func on(_ method: HTTPMethod, _ pattern: String, bodyLimit: Int? = nil, auth: BearerAuthentication,
+                            _ handler: @escaping AuthenticatedHandler) {
+        on(method, pattern, bodyLimit: bodyLimit) { request in try await handler(request, try await auth.principal(for: request)) }
+    }
+
+    public mutating func get(_ pattern: String, auth: BearerAuthentication, _ handler: @escaping AuthenticatedHandler) {
+        on(.get, pattern, auth: auth, handler)
+    }
+
+    public mutating func post(_ pattern: String, bodyLimit: Int? = nil, auth: BearerAuthentication, _ handler: @escaping AuthenticatedHandler) {
+        on(.post, pattern, bodyLimit: bodyLimit, auth: auth, handler)
+    }
+
+    public mutating func patch(_ pattern: String, bodyLimit: Int? = nil, auth: BearerAuthentication, _ handler: @escaping AuthenticatedHandler) {
+        on(.patch, pattern, bodyLimit: bodyLimit, auth: auth, handler)
+    }
+
+    public mutating func delete(_ pattern: String, auth: BearerAuthentication, _ handler: @escaping AuthenticatedHandler) {
+        on(.delete, pattern, auth: auth, handler)
+    }
+}

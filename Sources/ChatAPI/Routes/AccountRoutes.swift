@@ -55,25 +55,22 @@ public enum AccountRoutes {
                 throw DomainError.refreshTokenReused
             }
         }
-        router.post("/v1/auth/logout", bodyLimit: bodyLimit) { request in
-            let principal = try await auth.principal(for: request)
+        router.post("/v1/auth/logout", bodyLimit: bodyLimit, auth: auth) { request, principal in
             let body = try JSONBody.decode(RefreshBody.self, from: request)
             try await LogOut(deps)(principal, refreshToken: body.refreshToken)
             logger.info("logout", metadata: ["parley.user.id": "\(principal.user.id)", "audit": "true"])
             return Response(status: .noContent)
         }
-        router.get("/v1/users/me") { request in
-            JSONBody.response(UserDTO(try await auth.principal(for: request).user))
+        router.get("/v1/users/me", auth: auth) { _, principal in
+            JSONBody.response(UserDTO(principal.user))
         }
 
-        router.get("/v1/admin/users") { request in
-            let principal = try await auth.principal(for: request)
+        router.get("/v1/admin/users", auth: auth) { request, principal in
             let limit = try request.queryInteger("limit", default: 20, range: 1...100)
             let page = try await ListUsers(deps)(principal, limit: limit, cursor: request.cursor)
             return JSONBody.response(ListDTO(items: page.items.map(UserDTO.init), nextCursor: page.nextCursor))
         }
-        router.patch("/v1/admin/users/{id}", bodyLimit: bodyLimit) { request in
-            let principal = try await auth.principal(for: request)
+        router.patch("/v1/admin/users/{id}", bodyLimit: bodyLimit, auth: auth) { request, principal in
             let id: User.ID = try request.identifier("id", of: "user")
             let body = try JSONBody.decode(UpdateUserBody.self, from: request)
             var role: Role?
@@ -89,12 +86,10 @@ public enum AccountRoutes {
             return JSONBody.response(UserDTO(user))
         }
 
-        router.get("/v1/api-keys") { request in
-            let principal = try await auth.principal(for: request)
+        router.get("/v1/api-keys", auth: auth) { request, principal in
             return JSONBody.response(ListDTO(items: try await ListAPIKeys(deps)(principal).map(APIKeyDTO.init), nextCursor: nil))
         }
-        router.post("/v1/api-keys", bodyLimit: bodyLimit) { request in
-            let principal = try await auth.principal(for: request)
+        router.post("/v1/api-keys", bodyLimit: bodyLimit, auth: auth) { request, principal in
             try await writes?.check(principal)
             let body = try JSONBody.decode(CreateAPIKeyBody.self, from: request)
             let (secret, key) = try await CreateAPIKey(deps)(principal, name: body.name, expiresInDays: body.expiresInDays)
@@ -104,8 +99,7 @@ public enum AccountRoutes {
                 status: .created
             )
         }
-        router.delete("/v1/api-keys/{id}") { request in
-            let principal = try await auth.principal(for: request)
+        router.delete("/v1/api-keys/{id}", auth: auth) { request, principal in
             try await RevokeAPIKey(deps)(principal, id: try request.identifier("id", of: "API key"))
             return Response(status: .noContent)
         }

@@ -13,8 +13,7 @@ public enum ModelRoutes {
         router.renderErrors(logger)
         let auth = BearerAuthentication(deps)
         let models = provider.models.map { ModelDTO(id: $0.id, provider: $0.provider) }
-        router.get("/v1/models") { request in
-            _ = try await auth.principal(for: request)
+        router.get("/v1/models", auth: auth) { request, principal in
             return JSONBody.response(ListDTO(items: models, nextCursor: nil))
         }
     }

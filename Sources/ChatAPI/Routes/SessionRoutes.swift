@@ -10,8 +10,7 @@ public enum SessionRoutes {
         let auth = BearerAuthentication(authDeps)
         let bodyLimit = 16 * 1024
 
-        router.post("/v1/sessions", bodyLimit: bodyLimit) { request in
-            let principal = try await auth.principal(for: request)
+        router.post("/v1/sessions", bodyLimit: bodyLimit, auth: auth) { request, principal in
             try await writes?.check(principal)
             let body = request.body.isEmpty ? CreateSessionBody(title: nil, model: nil, projectId: nil)
                 : try JSONBody.decode(CreateSessionBody.self, from: request)
@@ -23,44 +22,37 @@ public enum SessionRoutes {
             let session = try await CreateSession(chat)(principal, title: body.title, model: body.model, projectID: projectID)
             return JSONBody.response(ChatSessionDTO(session), status: .created)
         }
-        router.get("/v1/sessions") { request in
-            let principal = try await auth.principal(for: request)
+        router.get("/v1/sessions", auth: auth) { request, principal in
             let limit = try request.queryInteger("limit", default: 20, range: 1...100)
             let page = try await ListSessions(chat)(principal, limit: limit, cursor: request.cursor)
             return JSONBody.response(ListDTO(items: page.items.map(ChatSessionDTO.init), nextCursor: page.nextCursor))
         }
-        router.get("/v1/sessions/{id}") { request in
-            let principal = try await auth.principal(for: request)
+        router.get("/v1/sessions/{id}", auth: auth) { request, principal in
             return JSONBody.response(ChatSessionDTO(try await GetSession(chat)(principal, id: try request.identifier("id", of: "session"))))
         }
-        router.patch("/v1/sessions/{id}", bodyLimit: bodyLimit) { request in
-            let principal = try await auth.principal(for: request)
+        router.patch("/v1/sessions/{id}", bodyLimit: bodyLimit, auth: auth) { request, principal in
             let id: ChatSession.ID = try request.identifier("id", of: "session")
             let body = try JSONBody.decode(UpdateSessionBody.self, from: request)
             return JSONBody.response(ChatSessionDTO(try await UpdateSession(chat)(principal, id: id, title: body.title, model: body.model)))
         }
-        router.delete("/v1/sessions/{id}") { request in
-            let principal = try await auth.principal(for: request)
+        router.delete("/v1/sessions/{id}", auth: auth) { request, principal in
             try await DeleteSession(chat)(principal, id: try request.identifier("id", of: "session"))
             return Response(status: .noContent)
         }
-        router.get("/v1/sessions/{id}/messages") { request in
-            let principal = try await auth.principal(for: request)
+        router.get("/v1/sessions/{id}/messages", auth: auth) { request, principal in
             let limit = try request.queryInteger("limit", default: 50, range: 1...200)
             let page = try await ListMessages(chat)(principal, sessionID: try request.identifier("id", of: "session"),
                                                     limit: limit, cursor: request.cursor)
             return JSONBody.response(ListDTO(items: page.items.map(MessageDTO.init), nextCursor: page.nextCursor))
         }
-        router.post("/v1/sessions/{id}/fork", bodyLimit: bodyLimit) { request in
-            let principal = try await auth.principal(for: request)
+        router.post("/v1/sessions/{id}/fork", bodyLimit: bodyLimit, auth: auth) { request, principal in
             try await writes?.check(principal)
             let id: ChatSession.ID = try request.identifier("id", of: "session")
             let body = try JSONBody.decode(ForkBody.self, from: request)
             guard let messageID = Message.ID(body.messageId) else { throw Problem(.notFound, code: "not_found", detail: "message not found") }
             return JSONBody.response(ChatSessionDTO(try await ForkSession(chat)(principal, sessionID: id, through: messageID)), status: .created)
         }
-        router.get("/v1/sessions/{id}/export") { request in
-            let principal = try await auth.principal(for: request)
+        router.get("/v1/sessions/{id}/export", auth: auth) { request, principal in
             let id: ChatSession.ID = try request.identifier("id", of: "session")
             let format = request.queryItems["format"] ?? "markdown"
             guard format == "markdown" || format == "json" else { throw JSONBody.validation("format", "must be markdown or json") }

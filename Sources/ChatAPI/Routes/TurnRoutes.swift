@@ -13,8 +13,7 @@ public enum TurnRoutes {
         // Room for the longest message even if every character is escaped as \uXXXX.
         let bodyLimit = max(64 * 1024, turns.settings.maxMessageLength * 12 + 1024)
 
-        router.post("/v1/sessions/{id}/messages", bodyLimit: bodyLimit) { request in
-            let principal = try await auth.principal(for: request)
+        router.post("/v1/sessions/{id}/messages", bodyLimit: bodyLimit, auth: auth) { request, principal in
             let sessionID: ChatSession.ID = try request.identifier("id", of: "session")
             let body = try JSONBody.decode(SendMessageBody.self, from: request)
             let command = SendMessageCommand(content: body.content, model: body.model, temperature: body.temperature,
@@ -31,16 +30,14 @@ public enum TurnRoutes {
             RateLimitHeaders.apply(ticket.rateLimits, now: turns.chat.clock.now(), to: &response)
             return response
         }
-        router.get("/v1/sessions/{id}/messages/{mid}/events") { request in
-            let principal = try await auth.principal(for: request)
+        router.get("/v1/sessions/{id}/messages/{mid}/events", auth: auth) { request, principal in
             let sessionID: ChatSession.ID = try request.identifier("id", of: "session")
             let messageID: Message.ID = try request.identifier("mid", of: "message")
             let offset = try request.resumeOffset()
             let follower = try await FollowTurn(turns)(principal, sessionID: sessionID, messageID: messageID, after: offset)
             return eventStream(start: nil, follower: follower, pending: turns.registry.pending, metrics: metrics)
         }
-        router.get("/v1/usage") { request in
-            let principal = try await auth.principal(for: request)
+        router.get("/v1/usage", auth: auth) { request, principal in
             let now = turns.chat.clock.now()
             let tiers = try await turns.limiter.usage(userID: principal.user.id, limits: turns.policy.limits(for: principal.user.role), now: now)
             var response = JSONBody.response(UsageDTO(role: principal.user.role.rawValue, tiers: tiers.map(TierDTO.init),
@@ -48,8 +45,7 @@ public enum TurnRoutes {
             RateLimitHeaders.apply(tiers, now: now, to: &response)
             return response
         }
-        router.post("/v1/sessions/{id}/stop", bodyLimit: 0) { request in
-            let principal = try await auth.principal(for: request)
+        router.post("/v1/sessions/{id}/stop", bodyLimit: 0, auth: auth) { request, principal in
             let message = try await StopTurn(turns)(principal, sessionID: try request.identifier("id", of: "session"))
             let saved: Bool? = turns.registry.pending.message(id: message.id) == nil ? nil : false
             return JSONBody.response(TurnEndDTO(message: MessageDTO(message), saved: saved))

@@ -54,11 +54,9 @@ struct ServeCommand: AsyncParsableCommand {
         } else if let token = config.metricsToken {
             SystemRoutes.registerMetrics(on: &routes, registry: registry, token: token)
         }
-        AccountRoutes.register(on: &routes, deps: services.auth, authLimit: services.authLimit, writes: services.writes, logger: apiLogger)
-        ModelRoutes.register(on: &routes, provider: services.provider, deps: services.auth, logger: apiLogger)
-        SessionRoutes.register(on: &routes, chat: services.chat, auth: services.auth, writes: services.writes, logger: apiLogger)
-        ProjectRoutes.register(on: &routes, chat: services.chat, auth: services.auth, writes: services.writes, logger: apiLogger)
-        TurnRoutes.register(on: &routes, turns: services.turns, auth: services.auth, metrics: services.metrics.http, logger: apiLogger)
+        APIRoutes.register(on: &routes, APIServices(auth: services.auth, chat: services.chat, turns: services.turns, provider: services.provider,
+                                                    authLimit: services.authLimit, writes: services.writes, metrics: services.metrics.http),
+                           logger: apiLogger)
         let router = routes.build(defaultBodyLimit: config.maxBodyBytes, logger: Logger(label: "parley.http"))
         var serverSettings = config.server
         // Every connection is a descriptor: take all the system allows, and keep the connection
