@@ -32,6 +32,31 @@ public struct ThrowawayService: Sendable {
 
     public subscript(name: String) -> String? { environment[name] }
 
+    /// Whether a test that starts its own PostgreSQL can run here: its server binaries are
+    /// installed (in CI always: a missing one must fail, not skip).
+    public static var canStartPostgres: Bool {
+        ProcessInfo.processInfo.environment["CI"] != nil
+            || ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).contains {
+                FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/\($0)/bin/initdb")
+            }
+    }
+
+    /// Whether a test that starts its own Redis can run here (in CI always).
+    public static var canStartRedis: Bool {
+        ProcessInfo.processInfo.environment["CI"] != nil
+            || ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Whether the shared test PostgreSQL of `make test` is there (in CI always).
+    public static var postgresConfigured: Bool {
+        ProcessInfo.processInfo.environment["PARLEY_TEST_POSTGRES_URL"] != nil || ProcessInfo.processInfo.environment["CI"] != nil
+    }
+
+    /// Whether the shared test Redis of `make test` is there (in CI always).
+    public static var redisConfigured: Bool {
+        ProcessInfo.processInfo.environment["PARLEY_TEST_REDIS_URL"] != nil || ProcessInfo.processInfo.environment["CI"] != nil
+    }
+
     /// Runs `stop`, `restart` or `teardown`, and records an issue if it fails.
     public func run(_ command: String) async throws {
         let result = try await runProcess([script, command], environment: environment)

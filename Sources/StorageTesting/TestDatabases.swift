@@ -13,6 +13,15 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomTestStringConvert
 
     public var testDescription: String { rawValue }
 
+    /// The backends to run here: PostgreSQL when `make test` started one (always in CI, where
+    /// a missing one fails). Left out otherwise, and `postgresIsReachable` says so as a skip.
+    public static var available: [TestBackend] { postgresConfigured ? allCases : [.sqlite] }
+
+    /// Whether the PostgreSQL cases run: configured, or in CI (where a missing one is a failure).
+    public static var postgresConfigured: Bool {
+        ProcessInfo.processInfo.environment["PARLEY_TEST_POSTGRES_URL"] != nil || ProcessInfo.processInfo.environment["CI"] != nil
+    }
+
     /// A fresh, migrated database for one test, or nil when this backend is not configured
     /// here (outside CI only: in CI a missing Postgres fails the run).
     public func makeDatabase() async throws -> (any SQLDatabase)? {

@@ -9,7 +9,7 @@ import Testing
 
 /// What one user can make the server spend or store is bounded: upstream tokens, creations a
 /// minute, things kept, and password checks against one account.
-@Suite struct AbuseLimitTests {
+@Suite(.timeLimit(.minutes(5))) struct AbuseLimitTests {
     /// `max_tokens` above `CHAT_MAX_OUTPUT_TOKENS` is refused naming the limit; without one the
     /// answer is capped there upstream.
     @Test func outputTokensAreCapped() async throws {

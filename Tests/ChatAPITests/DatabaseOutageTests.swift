@@ -13,8 +13,8 @@ import Testing
 /// PostgreSQL stops in the middle of a run: requests get a 503 problem within the acquire
 /// timeout (not a hang, not a 500), readiness says the database is down, and both recover
 /// once it is back.
-@Suite struct DatabaseOutageTests {
-    @Test func requestsGet503WhileTheDatabaseIsDownAndRecover() async throws {
+@Suite(.timeLimit(.minutes(5))) struct DatabaseOutageTests {
+    @Test(.enabled(if: ThrowawayService.canStartPostgres, "no PostgreSQL server binaries to start a database of its own")) func requestsGet503WhileTheDatabaseIsDownAndRecover() async throws {
         guard let postgres = try await ThrowawayService.start("test-postgres.sh"), let url = postgres["PARLEY_TEST_POSTGRES_URL"] else { return }
         do {
             try await scenario(postgres, url: url)
@@ -66,8 +66,8 @@ import Testing
 
 /// The pool heals itself after killed backends, and a database that takes reads but not
 /// writes gives 503 for the writes, never 500, and serves the reads.
-@Suite struct DatabaseFaultTests {
-    @Test func killedBackendsAndAReadOnlyDatabase() async throws {
+@Suite(.timeLimit(.minutes(5))) struct DatabaseFaultTests {
+    @Test(.enabled(if: ThrowawayService.canStartPostgres, "no PostgreSQL server binaries to start a database of its own")) func killedBackendsAndAReadOnlyDatabase() async throws {
         guard let postgres = try await ThrowawayService.start("test-postgres.sh"), let url = postgres["PARLEY_TEST_POSTGRES_URL"] else { return }
         do {
             try await scenario(url: url)

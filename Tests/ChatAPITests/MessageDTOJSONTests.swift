@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// The hand-built `start` and `done` event documents say exactly what the generic encoder says.
-@Suite struct MessageDTOJSONTests {
+@Suite(.timeLimit(.minutes(5))) struct MessageDTOJSONTests {
     static let contents = ["", "plain words ", "quote \" backslash \\ slash /", "line\nbreak\r\ttab \u{08}\u{0C}\u{01}\u{1F}",
                            "Grüße ✈️ 日本語 \u{2028}", "<script>alert(1)</script>"]
 

@@ -4,8 +4,8 @@ import StorageTesting
 import Testing
 
 /// Projects and their system prompts over HTTP, on SQLite and PostgreSQL.
-@Suite struct ProjectAPITests {
-    @Test(arguments: TestBackend.allCases)
+@Suite(.timeLimit(.minutes(5))) struct ProjectAPITests {
+    @Test(arguments: TestBackend.available)
     func projectsPromptsAndSessions(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in
             let token = try #require(try await api.register("ann@example.org")["access_token"])
@@ -41,7 +41,7 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func anotherUsersProjectAndPromptsAreNotFound(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in
             let ann = try #require(try await api.register("ann@example.org")["access_token"])

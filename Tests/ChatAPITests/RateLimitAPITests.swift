@@ -12,7 +12,7 @@ import Testing
 
 /// Limits as clients meet them: headers on every limited answer, 429 naming the tier with
 /// `Retry-After`, `GET /v1/usage`.
-@Suite struct RateLimitAPITests {
+@Suite(.timeLimit(.minutes(5))) struct RateLimitAPITests {
     static let policy = RatePolicy(
         user: RateLimits(perMinute: 3, daily: 100, dailyTokens: nil, concurrentStreams: 1),
         guest: RateLimits(perMinute: 1, daily: 2, dailyTokens: nil, concurrentStreams: 1),
@@ -173,7 +173,7 @@ enum ClientAddressFixture {
 }
 
 /// The sign-in limit as a client sees it: two addresses of one IPv6 /64 share one allowance.
-@Suite struct AuthRateLimitKeyTests {
+@Suite(.timeLimit(.minutes(5))) struct AuthRateLimitKeyTests {
     @Test func addressesOfOneSlash64ShareTheSignInLimit() async throws {
         var routes = RouterBuilder()
         let limit = AuthRateLimit(limiter: InProcessRateLimiter(), perMinute: 2, clients: ClientAddress())

@@ -10,10 +10,10 @@ import StorageTesting
 import Testing
 
 /// Sending messages and reading answers over real HTTP, against the mock upstream over HTTP.
-@Suite struct TurnAPITests {
+@Suite(.timeLimit(.minutes(5))) struct TurnAPITests {
     /// Every token event's id is the byte length so far, the deltas add up to the stored
     /// answer, and the turn is saved, titled and charged.
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func streamedTurnIsCheckedEventByEvent(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in
             let token = try #require(try await api.register("ann@example.org")["access_token"])
@@ -66,7 +66,7 @@ import Testing
 
     /// Without `Accept: text/event-stream` the answer comes as one JSON document at the end;
     /// an upstream that sends no usage is charged an estimate, marked so.
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func jsonModeAnswersAfterCompletion(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in
             let token = try #require(try await api.register("ann@example.org")["access_token"])
@@ -135,7 +135,7 @@ import Testing
 
     /// A reader that leaves mid-stream does not stop the answer; resuming from its last event
     /// id gives exactly the missing bytes, live and after the end.
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func disconnectDoesNotStopTheTurnAndResumeFillsTheGap(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in
             let token = try #require(try await api.register("ann@example.org")["access_token"])
@@ -206,7 +206,7 @@ import Testing
     }
 
     /// Stop cancels the upstream transfer at once and saves the partial answer `interrupted`.
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func stopCancelsTheUpstreamAndKeepsThePartialAnswer(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in
             let token = try #require(try await api.register("ann@example.org")["access_token"])
@@ -239,7 +239,7 @@ import Testing
 
     /// A retried send with the same `Idempotency-Key` joins the first turn: one user message,
     /// one answer, one charge. Another body with that key is refused.
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func idempotencyKeyMakesARetryJoinTheFirstTurn(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in
             let token = try #require(try await api.register("ann@example.org")["access_token"])
@@ -283,7 +283,7 @@ import Testing
     }
 
     /// Deleting a session stops its answer; the turn is still charged.
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func deletingASessionStopsItsAnswer(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in
             let token = try #require(try await api.register("ann@example.org")["access_token"])
@@ -362,7 +362,7 @@ import Testing
 }
 
 /// Reading turns that are not live here, keep-alives, and what is built from a history.
-@Suite struct TurnFollowAndHistoryTests {
+@Suite(.timeLimit(.minutes(5))) struct TurnFollowAndHistoryTests {
     /// While nothing arrives, the stream carries a comment every keep-alive interval.
     @Test func idleStreamGetsKeepAliveComments() async throws {
         try await APIHarness.with(.sqlite, settings: { $0.keepAliveInterval = .milliseconds(200) }) { api in
@@ -383,7 +383,7 @@ import Testing
 
     /// An answer another instance generates (a `streaming` row with no live turn here) is
     /// followed through its checkpoints until it ends.
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func answerGeneratedElsewhereIsFollowedThroughCheckpoints(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend, settings: { $0.followPollInterval = .milliseconds(50) }, signals: OtherInstances()) { api in
             let token = try #require(try await api.register("ann@example.org")["access_token"])
@@ -411,7 +411,7 @@ import Testing
     /// Alone, a `streaming` row that no turn here holds cannot be finished by anyone: its
     /// reader gets what was saved and `done` at once, a stop ends it, and it is charged
     /// (estimated), instead of keep-alives and 503s forever.
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func anOrphanedAnswerEndsAtOnceForItsReaderAndItsStop(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in
             let token = try #require(try await api.register("ann@example.org")["access_token"])
@@ -441,7 +441,7 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func forkCopiesTheHistoryUpToAMessage(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in
             let token = try #require(try await api.register("ann@example.org")["access_token"])

@@ -2,7 +2,7 @@ import ChatCore
 import ChatCoreTesting
 import Testing
 
-@Suite struct AccountUseCaseTests {
+@Suite(.timeLimit(.minutes(5))) struct AccountUseCaseTests {
     let clock = ManualClock()
     var deps: AuthDependencies { AuthDependencies.inMemory(clock: clock) }
 
@@ -155,7 +155,7 @@ actor CountingHasher: PasswordHasher {
     }
 }
 
-@Suite struct LoginTimingTests {
+@Suite(.timeLimit(.minutes(5))) struct LoginTimingTests {
     @Test func unknownEmailCostsTheSameVerificationAsAWrongPassword() async throws {
         let hasher = CountingHasher()
         let base = AuthDependencies.inMemory()
@@ -173,7 +173,7 @@ actor CountingHasher: PasswordHasher {
     }
 }
 
-@Suite struct LoginRaceTests {
+@Suite(.timeLimit(.minutes(5))) struct LoginRaceTests {
     /// A sign-in must not write back a stale copy of the user: an admin's change made while
     /// the password was being checked stays.
     @Test func loginDoesNotUndoAConcurrentDisable() async throws {

@@ -3,12 +3,17 @@ import Foundation
 import Testing
 
 /// The in-memory turn that readers follow: offsets, waiting, cancellation, stop.
-@Suite struct TurnTests {
+@Suite(.timeLimit(.minutes(5))) struct TurnTests {
     static func makeTurn() -> Turn {
         let session = ChatSession.ID(UUID())
         let user = Message(id: Message.ID(UUID()), sessionID: session, role: .user, content: "hi", status: .complete, createdAt: Date(), updatedAt: Date())
         let answer = Message(id: Message.ID(UUID()), sessionID: session, role: .assistant, content: "", status: .streaming, createdAt: Date(), updatedAt: Date())
         return Turn(userMessage: user, assistantMessage: answer, ownerID: User.ID(UUID()), model: "mock")
+    }
+
+    /// Returns once a reader of `turn` waits (instead of sleeping and hoping it does by then).
+    static func untilWaiting(_ turn: Turn, count: Int = 1) async {
+        while turn.waitingReaders < count { await Task.yield() }
     }
 
     @Test func readersGetEverythingPastTheirOffsetAsOneDelta() async {
@@ -29,11 +34,11 @@ import Testing
     @Test func aWaitingReaderWakesForContentAndEnd() async {
         let turn = Self.makeTurn()
         async let update = turn.next(after: 0)
-        try? await Task.sleep(for: .milliseconds(20))
+        await Self.untilWaiting(turn)
         turn.append("a")
         #expect(await update == .content("a", offset: 1))
         async let end = turn.waitForEnd()
-        try? await Task.sleep(for: .milliseconds(20))
+        await Self.untilWaiting(turn)
         turn.finish(.shutdown(turn.assistantMessage))
         #expect(await end == .shutdown(turn.assistantMessage))
     }
@@ -41,7 +46,7 @@ import Testing
     @Test func cancellingAReaderDetachesItAndLeavesTheTurnRunning() async {
         let turn = Self.makeTurn()
         let reader = Task { await turn.next(after: 0) }
-        try? await Task.sleep(for: .milliseconds(20))
+        await Self.untilWaiting(turn)
         reader.cancel()
         #expect(await reader.value == .detached)
         let late = Task { await turn.next(after: 0) }
@@ -54,7 +59,7 @@ import Testing
     @Test func heartbeatWakesIdleReaders() async {
         let turn = Self.makeTurn()
         async let update = turn.next(after: 0)
-        try? await Task.sleep(for: .milliseconds(20))
+        await Self.untilWaiting(turn)
         turn.heartbeat()
         #expect(await update == .heartbeat)
     }

@@ -1,9 +1,10 @@
 import Foundation
+import HTTPServerTesting
 import Logging
 import RedisClient
 import Testing
 
-@Suite struct RedisClientTests {
+@Suite(.timeLimit(.minutes(5))) struct RedisClientTests {
     @Test func urlsAreParsedOrRefusedWithTheReason() throws {
         let full = try RedisConfiguration(url: "redis://app:s3cret@cache.internal:6380/2")
         #expect(full.host == "cache.internal" && full.port == 6380 && full.database == 2)
@@ -17,8 +18,8 @@ import Testing
     }
 
     /// Scripts run by SHA; after `SCRIPT FLUSH` (or a restart) the `NOSCRIPT` error loads them again.
-    @Test func scriptsSurviveAFlush() async throws {
-        guard let url = ProcessInfo.processInfo.environment["PARLEY_TEST_REDIS_URL"] else { return }
+    @Test(.enabled(if: ThrowawayService.redisConfigured, "no test Redis (make test starts one)")) func scriptsSurviveAFlush() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["PARLEY_TEST_REDIS_URL"], "PARLEY_TEST_REDIS_URL is not set")
         let client = RedisClient(configuration: try RedisConfiguration(url: url))
         let script = RedisScript("return tonumber(ARGV[1]) * 2")
         #expect(try await client.run(script, keys: [], arguments: ["21"]) == .integer(42))

@@ -4,7 +4,7 @@ import HTTPServerTesting
 import Testing
 
 /// Request bodies cost memory only where a route reads them, and only up to a server-wide budget.
-@Suite(.serialized) struct BodyBudgetTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct BodyBudgetTests {
     /// A route that takes no body, or no route at all, is answered at once: the server does
     /// not wait for (or buffer) the megabyte the head announced, and closes afterwards.
     @Test(arguments: [

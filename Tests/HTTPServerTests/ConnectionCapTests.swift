@@ -10,7 +10,7 @@ import Testing
 
 /// Caps on connections: per address, the idle time near the global cap, and what happens when
 /// the process runs out of descriptors.
-@Suite(.serialized) struct ConnectionCapTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ConnectionCapTests {
     @Test func oneAddressCannotHoldEveryConnection() async throws {
         var configuration = TestServer.defaultConfiguration
         configuration.maxConnectionsPerAddress = 3

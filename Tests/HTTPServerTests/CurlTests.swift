@@ -4,7 +4,7 @@ import HTTPServerTesting
 import Testing
 
 /// The same server, talked to by a real client: curl.
-@Suite(.serialized) struct CurlTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct CurlTests {
     @Test func reusesTheConnectionForSeveralRequests() async throws {
         try await TestServer.with(responder: testRouter()) { server in
             let url = "http://127.0.0.1:\(server.port)"

@@ -5,7 +5,7 @@ import Testing
 
 /// A real server on an ephemeral loopback port, driven with raw sockets.
 /// Serialized: several tests measure timeouts, and two cores shared by parallel tests would blur them.
-@Suite(.serialized) struct LiveServerTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct LiveServerTests {
     @Test func keepAliveReusesTheConnection() async throws {
         try await TestServer.with(responder: testRouter()) { server in
             try await blocking {

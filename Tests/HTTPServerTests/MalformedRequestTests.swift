@@ -4,7 +4,7 @@ import Testing
 
 /// Hostile and broken requests (RFC 9112 §2–§7, RFC 9110 §5): each must be refused with the
 /// status named beside it, however its bytes arrive, and the parser must stay failed.
-@Suite struct MalformedRequestTests {
+@Suite(.timeLimit(.minutes(5))) struct MalformedRequestTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let name: String
         let raw: String

@@ -2,7 +2,7 @@ import HTTPServer
 import Testing
 
 /// Valid requests: each must parse to the same result however its bytes are split.
-@Suite struct RequestParserTests {
+@Suite(.timeLimit(.minutes(5))) struct RequestParserTests {
     struct Fixture: CustomTestStringConvertible, Sendable {
         let name: String
         let raw: String

@@ -2,7 +2,7 @@ import HTTPServer
 import Testing
 
 /// The router in process, without sockets.
-@Suite struct RouterTests {
+@Suite(.timeLimit(.minutes(5))) struct RouterTests {
     struct Teapot: HTTPResponseError {
         var response: Response { .problem(HTTPStatus(code: 418, reason: "I'm a teapot"), detail: "short and stout") }
     }

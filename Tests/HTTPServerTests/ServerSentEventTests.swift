@@ -1,7 +1,7 @@
 import HTTPServer
 import Testing
 
-@Suite struct ServerSentEventTests {
+@Suite(.timeLimit(.minutes(5))) struct ServerSentEventTests {
     func text(_ event: ServerSentEvent) -> String { String(decoding: event.encoded(), as: UTF8.self) }
 
     @Test func singleLineEvent() {

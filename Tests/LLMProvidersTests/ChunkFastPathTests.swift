@@ -4,7 +4,7 @@ import Testing
 
 /// The chunk fast path agrees with the full decoder wherever it answers, and declines every
 /// shape it does not fully understand.
-@Suite struct ChunkFastPathTests {
+@Suite(.timeLimit(.minutes(5))) struct ChunkFastPathTests {
     static func chunk(_ delta: String, finish: String = "null") -> String {
         #"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"# + delta + #"},"finish_reason":"# + finish + "}]}"
     }

@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 /// The libcurl client against a real HTTP server on loopback (parley's own).
-@Suite struct CurlHTTPClientTests {
+@Suite(.timeLimit(.minutes(5))) struct CurlHTTPClientTests {
     final class Probe: Sendable {
         let started = Mutex(false)
         let cancelled = Mutex<ContinuousClock.Instant?>(nil)

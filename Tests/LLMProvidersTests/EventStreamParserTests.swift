@@ -1,7 +1,7 @@
 import LLMProviders
 import Testing
 
-@Suite struct EventStreamParserTests {
+@Suite(.timeLimit(.minutes(5))) struct EventStreamParserTests {
     func parse(_ text: String, pieces: [Int] = []) throws -> [UpstreamEvent] {
         var parser = EventStreamParser()
         let bytes = Array(text.utf8)

@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 
 /// The provider against `parley mock-llm`'s routes on a real loopback server.
-@Suite struct OpenAICompatibleProviderTests {
+@Suite(.timeLimit(.minutes(5))) struct OpenAICompatibleProviderTests {
     static let client = CurlHTTPClient()
 
     func withUpstream(_ body: (String) async throws -> Void) async throws {
@@ -217,7 +217,7 @@ import Testing
     }
 }
 
-@Suite struct ProviderRouterTests {
+@Suite(.timeLimit(.minutes(5))) struct ProviderRouterTests {
     @Test func routesByModelAndRefusesUnknownModels() async throws {
         let router = ProviderRouter([MockChatProvider(tokenDelay: .zero)])
         #expect(router.models == [ModelInfo(id: "mock", provider: "mock")])

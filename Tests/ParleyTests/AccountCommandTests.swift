@@ -3,7 +3,7 @@ import HTTPServerTesting
 import Testing
 
 /// `parley user create`, `parley migrate` and the account configuration, as real processes.
-@Suite(.serialized) struct AccountCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct AccountCommandTests {
     func parley(_ arguments: [String], stdin: String? = nil, environment: [String: String]) async throws -> ProcessResult {
         try await runProcess([ParleyProcess.binaryPath] + arguments, stdin: stdin.map { Array($0.utf8) }, environment: environment)
     }
@@ -123,11 +123,9 @@ import Testing
         #expect(!server.log.contains("\"listening\""))
     }
 
-    @Test func servesOnPostgres() async throws {
-        guard let url = ProcessInfo.processInfo.environment["PARLEY_TEST_POSTGRES_URL"] else {
-            if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("PARLEY_TEST_POSTGRES_URL is not set") }
-            return
-        }
+    @Test(.enabled(if: ThrowawayService.postgresConfigured, "no test PostgreSQL (make test starts one)"))
+    func servesOnPostgres() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["PARLEY_TEST_POSTGRES_URL"], "PARLEY_TEST_POSTGRES_URL is not set")
         // A schema of its own, so the migrations run on an empty namespace.
         let schema = "proc_" + UUID().uuidString.prefix(8).lowercased()
         let created = try await runProcess(["psql", url, "-qc", "CREATE SCHEMA \(schema)"])

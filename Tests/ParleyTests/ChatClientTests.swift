@@ -5,7 +5,7 @@ import Testing
 
 /// `parley chat` against a real server with the mock upstream: through a pseudo-terminal
 /// (driven by Python's pexpect), and in its scripting mode.
-@Suite(.serialized) struct ChatClientTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ChatClientTests {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/chat_terminal.py").path
 
     struct Server {

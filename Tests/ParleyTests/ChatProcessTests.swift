@@ -4,7 +4,7 @@ import Testing
 
 /// Chat turns through the real binaries: `parley serve` talking to `parley mock-llm` over
 /// HTTP, driven by curl as a client would, including crashes and shutdown mid-answer.
-@Suite(.serialized) struct ChatProcessTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ChatProcessTests {
     /// A `parley mock-llm` and a `parley serve` that uses it, on a SQLite file the test names.
     struct Stack {
         let mock: ParleyProcess
@@ -188,8 +188,8 @@ import Testing
     }
 
     /// Two instances on one Redis enforce one budget per user.
-    @Test func twoInstancesShareOneBudget() async throws {
-        guard let redis = Self.redisURL else { return }
+    @Test(.enabled(if: ThrowawayService.redisConfigured, "no test Redis (make test starts one)")) func twoInstancesShareOneBudget() async throws {
+        let redis = try #require(Self.redisURL, "PARLEY_TEST_REDIS_URL is not set")
         let stack = try await Stack()
         let limits = ["REDIS_URL": redis, "CHAT_RATE_LIMIT_PER_MINUTE": "3"]
         let (a, portA) = try await stack.serve(limits)
@@ -213,8 +213,8 @@ import Testing
 
     /// An instance killed mid-answer cannot release its stream lease; the lease expires and
     /// the user's place is free again on the other instance.
-    @Test func streamLeaseOfAKilledInstanceExpires() async throws {
-        guard let redis = Self.redisURL else { return }
+    @Test(.enabled(if: ThrowawayService.redisConfigured, "no test Redis (make test starts one)")) func streamLeaseOfAKilledInstanceExpires() async throws {
+        let redis = try #require(Self.redisURL, "PARLEY_TEST_REDIS_URL is not set")
         let stack = try await Stack()
         let limits = ["REDIS_URL": redis, "CHAT_MAX_CONCURRENT_STREAMS": "1", "STREAM_LEASE_SECONDS": "2"]
         let (a, portA) = try await stack.serve(limits)
@@ -243,8 +243,8 @@ import Testing
     }
 
     /// A stop sent to the instance that does not run the answer reaches the one that does.
-    @Test func stopReachesTheInstanceRunningTheAnswer() async throws {
-        guard let redis = Self.redisURL else { return }
+    @Test(.enabled(if: ThrowawayService.redisConfigured, "no test Redis (make test starts one)")) func stopReachesTheInstanceRunningTheAnswer() async throws {
+        let redis = try #require(Self.redisURL, "PARLEY_TEST_REDIS_URL is not set")
         let stack = try await Stack()
         let (a, portA) = try await stack.serve(["REDIS_URL": redis])
         let (b, portB) = try await stack.serve(["REDIS_URL": redis])

@@ -7,7 +7,7 @@ import Testing
 /// the end (`done` says `saved: false` while it is not), usage is recorded for every turn, no
 /// request gets a 500, and the server serves again without a restart. Answers still unsaved at
 /// shutdown are spooled and saved by the next start.
-@Suite(.serialized) struct DatabaseFaultProcessTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct DatabaseFaultProcessTests {
     struct Client: Sendable {
         let token: String
         let session: String
@@ -29,7 +29,7 @@ import Testing
         }
     }
 
-    @Test(.timeLimit(.minutes(3))) func postgresOutagesLoseNoFinishedAnswer() async throws {
+    @Test(.timeLimit(.minutes(3)), .enabled(if: ThrowawayService.canStartPostgres, "no PostgreSQL server binaries to start a database of its own")) func postgresOutagesLoseNoFinishedAnswer() async throws {
         guard let postgres = try await ThrowawayService.start("test-postgres.sh"), let url = postgres["PARLEY_TEST_POSTGRES_URL"] else { return }
         let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
         let mockPort = try await mock.waitForPort()

@@ -4,7 +4,7 @@ import Testing
 
 /// Abuse can be attributed from the logs: the access line and the failed-login audit line name
 /// the client (through a trusted proxy, the address it forwarded) and the account tried.
-@Suite struct LogAttributionTests {
+@Suite(.timeLimit(.minutes(5))) struct LogAttributionTests {
     @Test func accessAndFailedLoginLinesNameTheClientAndAccount() async throws {
         let parley = try ParleyProcess(["serve"], environment: ["PORT": "0", "TRUSTED_PROXIES": "127.0.0.1"])
         let port = try await parley.waitForPort()

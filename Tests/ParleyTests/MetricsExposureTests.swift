@@ -3,7 +3,7 @@ import HTTPServerTesting
 import Testing
 
 /// `/metrics` shows failed-login and admin-change counts: it is never open on the public port.
-@Suite struct MetricsExposureTests {
+@Suite(.timeLimit(.minutes(5))) struct MetricsExposureTests {
     func status(_ url: String, token: String? = nil) async throws -> String {
         var arguments = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url]
         if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }

@@ -3,7 +3,7 @@ import HTTPServerTesting
 import Testing
 
 /// Which models `parley serve` offers, from its environment.
-@Suite(.serialized) struct ProviderConfigurationTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ProviderConfigurationTests {
     /// Starts serve, signs up, and returns the model ids `GET /v1/models` lists, and the log.
     func models(_ overrides: [String: String]) async throws -> (ids: [String], log: String) {
         let server = try ParleyProcess(["serve"], environment: ParleyProcess.testEnvironment(overrides.merging(["PORT": "0"]) { a, _ in a }))

@@ -3,7 +3,7 @@ import HTTPServerTesting
 import Testing
 
 /// Readiness asks each configured upstream whether it answers, and names the model that does not.
-@Suite struct ReadinessTests {
+@Suite(.timeLimit(.minutes(5))) struct ReadinessTests {
     func ready(_ port: Int) async throws -> (status: String, body: String) {
         let result = try await runProcess(["curl", "-s", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)/health/ready"])
         let parts = result.stdout.split(separator: "\n")

@@ -4,7 +4,7 @@ import HTTPServerTesting
 import Testing
 
 /// No secret reaches the logs: each shape on its own, then a whole flow at debug level.
-@Suite struct RedactionTests {
+@Suite(.timeLimit(.minutes(5))) struct RedactionTests {
     @Test(arguments: [
         ("upstream said: invalid key sk-proj-AbCdEf1234567890", "sk-proj-AbCdEf1234567890"),
         ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "eyJhbGciOiJIUzI1NiJ9"),

@@ -4,7 +4,7 @@ import Testing
 
 /// The files around the code stay true to it: `.env.example`, the Dockerfile's packages,
 /// `docker-compose.yml`.
-@Suite struct RepositoryFilesTests {
+@Suite(.timeLimit(.minutes(5))) struct RepositoryFilesTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static func read(_ path: String) throws -> String {

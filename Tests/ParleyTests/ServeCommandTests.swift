@@ -3,7 +3,7 @@ import HTTPServerTesting
 import Testing
 
 /// `parley serve` and `parley mock-llm` as real processes: the binary the README starts.
-@Suite(.serialized) struct ServeCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ServeCommandTests {
     @Test func healthAnswersWithStatusAndVersion() async throws {
         let parley = try ParleyProcess(["serve"], environment: ["PORT": "0"])
         let port = try await parley.waitForPort()
@@ -97,7 +97,7 @@ import Testing
 }
 
 /// The open-file limit: raised to the hard limit at start, with the connection cap kept below it.
-@Suite struct DescriptorLimitTests {
+@Suite(.timeLimit(.minutes(5))) struct DescriptorLimitTests {
     @Test func theConnectionCapFitsTheOpenFileLimit() async throws {
         let env = ParleyProcess.testEnvironment(["PORT": "0", "HTTP_MAX_CONNECTIONS": "10000"])
         let server = try ParleyProcess(["prlimit", "--nofile=100:300", ParleyProcess.binaryPath, "serve"], environment: env, executable: "/usr/bin/env")

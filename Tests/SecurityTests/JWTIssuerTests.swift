@@ -3,7 +3,7 @@ import Foundation
 import Security
 import Testing
 
-@Suite struct JWTIssuerTests {
+@Suite(.timeLimit(.minutes(5))) struct JWTIssuerTests {
     let secret = Array("a-test-secret-of-at-least-32-bytes!!".utf8)
     let now = Date(timeIntervalSince1970: 1_800_000_000)
     let user = User(id: User.ID(UUID()), email: nil, passwordHash: nil, role: .user, createdAt: Date(timeIntervalSince1970: 0))
@@ -82,7 +82,7 @@ import Testing
     }
 }
 
-@Suite struct PasswordAndSecretTests {
+@Suite(.timeLimit(.minutes(5))) struct PasswordAndSecretTests {
     @Test func argon2idHashesVerifyAndCarryOWASPParameters() async throws {
         let hasher = Argon2PasswordHasher()
         let hash = try await hasher.hash("correct horse battery")

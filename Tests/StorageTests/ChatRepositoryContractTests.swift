@@ -5,7 +5,7 @@ import StorageTesting
 import Testing
 
 /// The chat repositories' contract, on every database.
-@Suite struct ChatRepositoryContractTests {
+@Suite(.timeLimit(.minutes(5))) struct ChatRepositoryContractTests {
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
     struct Fixture {
@@ -40,7 +40,7 @@ import Testing
 
     /// A project deleted between the use case's check and the write: the foreign key refuses
     /// the write, and the repository says "project not found" (a 404), never a raw SQL error.
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func aWriteNamingAVanishedProjectIsProjectNotFound(_ backend: TestBackend) async throws {
         guard let f = try await fixture(backend) else { return }
         let vanished = Project.ID(UUID())
@@ -64,7 +64,7 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func sessionsBelongToTheirOwner(_ backend: TestBackend) async throws {
         guard let f = try await fixture(backend) else { return }
         let s = session(of: f.ann)
@@ -83,7 +83,7 @@ import Testing
         await f.db.close()
     }
 
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func sessionsArePagedByLatestActivity(_ backend: TestBackend) async throws {
         guard let f = try await fixture(backend) else { return }
         var all: [ChatSession] = []
@@ -104,7 +104,7 @@ import Testing
         await f.db.close()
     }
 
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func messagesGetPositionsEvenWhenAppendedAtOnce(_ backend: TestBackend) async throws {
         guard let f = try await fixture(backend) else { return }
         let s = session(of: f.ann)
@@ -128,7 +128,7 @@ import Testing
         await f.db.close()
     }
 
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func streamingMessagesAreCheckpointedAndInterruptedAfterACrash(_ backend: TestBackend) async throws {
         guard let f = try await fixture(backend) else { return }
         let s = session(of: f.ann)
@@ -152,7 +152,7 @@ import Testing
         await f.db.close()
     }
 
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func projectsOwnPromptsAndDetachSessionsWhenDeleted(_ backend: TestBackend) async throws {
         guard let f = try await fixture(backend) else { return }
         let project = Project(id: Project.ID(UUID()), ownerID: f.ann.id, name: "Research", description: nil, createdAt: t0, updatedAt: t0)
@@ -171,7 +171,7 @@ import Testing
         await f.db.close()
     }
 
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func usageIsSummedSinceATime(_ backend: TestBackend) async throws {
         guard let f = try await fixture(backend) else { return }
         for (offset, tokens) in [(-10.0, 100), (0.0, 10), (5.0, 20)] {
@@ -187,7 +187,7 @@ import Testing
     /// A turn's first writes are one transaction: both messages at the next positions, the
     /// session retitled only from its default title on its first message, the key recorded
     /// once and honoured only within its window, then purged.
-    @Test(arguments: TestBackend.allCases)
+    @Test(arguments: TestBackend.available)
     func turnsBeginAtomicallyAndKeysExpire(_ backend: TestBackend) async throws {
         guard let f = try await fixture(backend) else { return }
         var s = session(of: f.ann)

@@ -122,6 +122,9 @@ public final class Turn: Sendable {
         state.withLock { String(decoding: $0.content, as: UTF8.self) }
     }
 
+    /// Readers waiting for something to happen (tests wait on it instead of sleeping).
+    var waitingReaders: Int { state.withLock { $0.waiters.count } }
+
     /// Bytes of content generated so far.
     public var byteCount: Int { state.withLock { $0.content.count } }
 
