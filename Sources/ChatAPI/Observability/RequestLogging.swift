@@ -68,17 +68,28 @@ public struct RequestLogging: Middleware {
             try await RequestContext.$clientAddress.withValue(client) { try await next(request) }
         }
         response.headers.set("X-Request-ID", id)
-        let elapsed = ContinuousClock.now - started
+        let toHead = ContinuousClock.now - started
         // Unmatched paths are one series, so a scanner cannot create unbounded label values.
         let route = request.route ?? "unmatched"
-        metrics?.requests.increment([route, request.method.rawValue, String(response.status.code)])
-        metrics?.latency.observe(elapsed, [route, request.method.rawValue])
-        let level: Logger.Level = route.hasPrefix("/health") || route == "/metrics" ? .debug : .info
-        logger.log(level: level, "request", metadata: [
-            "parley.request_id": "\(id)", "parley.client": "\(client)", "parley.method": "\(request.method.rawValue)", "parley.route": "\(route)",
-            "parley.status": "\(response.status.code)",
-            "parley.duration_ms": "\((elapsed.seconds * 100_000).rounded() / 100)",
-        ])
+        let status = response.status.code, method = request.method.rawValue
+        metrics?.requests.increment([route, method, String(status)])
+        metrics?.latency.observe(toHead, [route, method])
+        let streamed: Bool = if case .stream = response.body { true } else { false }
+        if streamed { metrics?.streamOpened() }
+        // The access line is written when the response ends, not at its head: a streamed
+        // answer's line then says how long it really ran and how much it sent.
+        let logger = self.logger, metrics = self.metrics
+        response.onFinish { finish in
+            if streamed { metrics?.streamClosed() }
+            let level: Logger.Level = route.hasPrefix("/health") || route == "/metrics" ? .debug : .info
+            let total = ContinuousClock.now - started
+            logger.log(level: level, "request", metadata: [
+                "parley.request_id": "\(id)", "parley.client": "\(client)", "parley.method": "\(method)", "parley.route": "\(route)",
+                "parley.status": "\(status)", "parley.duration_ms": "\((total.seconds * 100_000).rounded() / 100)",
+                "parley.head_ms": "\((toHead.seconds * 100_000).rounded() / 100)", "parley.bytes": "\(finish.bodyBytes)",
+                "parley.completed": "\(finish.completed)",
+            ])
+        }
         return response
     }
 

@@ -11,17 +11,15 @@ public struct APIServices: Sendable {
     public let provider: any ChatProvider
     public var authLimit: AuthRateLimit?
     public var writes: WriteRateLimit?
-    public var metrics: HTTPMetrics?
 
     public init(auth: AuthDependencies, chat: ChatDependencies, turns: TurnDependencies, provider: any ChatProvider,
-                authLimit: AuthRateLimit? = nil, writes: WriteRateLimit? = nil, metrics: HTTPMetrics? = nil) {
+                authLimit: AuthRateLimit? = nil, writes: WriteRateLimit? = nil) {
         self.auth = auth
         self.chat = chat
         self.turns = turns
         self.provider = provider
         self.authLimit = authLimit
         self.writes = writes
-        self.metrics = metrics
     }
 }
 
@@ -33,6 +31,6 @@ public enum APIRoutes {
         ModelRoutes.register(on: &router, provider: api.provider, deps: api.auth, logger: logger)
         SessionRoutes.register(on: &router, chat: api.chat, auth: api.auth, writes: api.writes, logger: logger)
         ProjectRoutes.register(on: &router, chat: api.chat, auth: api.auth, writes: api.writes, logger: logger)
-        TurnRoutes.register(on: &router, turns: api.turns, auth: api.auth, metrics: api.metrics, logger: logger)
+        TurnRoutes.register(on: &router, turns: api.turns, auth: api.auth, logger: logger)
     }
 }

@@ -6,8 +6,7 @@ public import Logging
 /// Sending a message, following its answer, stopping it (docs/architecture.md, *Turns*). The answer is generated
 /// by a job of its own: these routes are only its readers.
 public enum TurnRoutes {
-    public static func register(on router: inout RouterBuilder, turns: TurnDependencies, auth authDeps: AuthDependencies,
-                                metrics: HTTPMetrics? = nil, logger: Logger) {
+    public static func register(on router: inout RouterBuilder, turns: TurnDependencies, auth authDeps: AuthDependencies, logger: Logger) {
         router.renderErrors(logger)
         let auth = BearerAuthentication(authDeps)
         // Room for the longest message even if every character is escaped as \uXXXX.
@@ -22,7 +21,7 @@ public enum TurnRoutes {
             var response: Response
             if request.wantsEventStream {
                 let start = TurnStartDTO(userMessage: MessageDTO(ticket.userMessage), assistantMessageId: ticket.assistantMessageID.description)
-                response = eventStream(start: start, follower: ticket.follower, pending: turns.registry.pending, metrics: metrics)
+                response = eventStream(start: start, follower: ticket.follower, pending: turns.registry.pending)
             } else {
                 var follower = ticket.follower
                 response = try await completedTurn(user: ticket.userMessage, follower: &follower, pending: turns.registry.pending)
@@ -35,7 +34,7 @@ public enum TurnRoutes {
             let messageID: Message.ID = try request.identifier("mid", of: "message")
             let offset = try request.resumeOffset()
             let follower = try await FollowTurn(turns)(principal, sessionID: sessionID, messageID: messageID, after: offset)
-            return eventStream(start: nil, follower: follower, pending: turns.registry.pending, metrics: metrics)
+            return eventStream(start: nil, follower: follower, pending: turns.registry.pending)
         }
         router.get("/v1/usage", auth: auth) { request, principal in
             let now = turns.chat.clock.now()
@@ -54,10 +53,8 @@ public enum TurnRoutes {
 
     /// The turn as Server-Sent Events: `start` (on send), a `token` per delta whose id is the
     /// byte length delivered so far, then `done` or `error`; a comment while nothing happens.
-    static func eventStream(start: TurnStartDTO?, follower: TurnFollower, pending: PendingSaves, metrics: HTTPMetrics?) -> Response {
+    static func eventStream(start: TurnStartDTO?, follower: TurnFollower, pending: PendingSaves) -> Response {
         .eventStream { events in
-            metrics?.streamOpened()
-            defer { metrics?.streamClosed() }
             var follower = follower
             if let start { try await events.send(ServerSentEvent(event: "start", data: start.json)) }
             while true {

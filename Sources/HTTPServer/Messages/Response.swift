@@ -6,11 +6,28 @@ public struct Response: Sendable {
     public var status: HTTPStatus
     public var headers: HTTPFields
     public var body: ResponseBody
+    /// Called once, on the connection's queue, when the response has been written in full or
+    /// abandoned because the connection closed: where a streamed response's real duration and
+    /// size can be logged and measured (the head leaves long before its end). Add to it with
+    /// `onFinish(_:)`, which keeps what was there.
+    public private(set) var finish: (@Sendable (ResponseFinish) -> Void)?
 
     public init(status: HTTPStatus = .ok, headers: HTTPFields = HTTPFields(), body: ResponseBody = .empty) {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    /// Adds `action` to what runs when the response is finished (after any added before).
+    public mutating func onFinish(_ action: @escaping @Sendable (ResponseFinish) -> Void) {
+        if let earlier = finish {
+            finish = { done in
+                earlier(done)
+                action(done)
+            }
+        } else {
+            finish = action
+        }
     }
 
     /// A complete body with its content type.
@@ -28,6 +45,19 @@ public struct Response: Sendable {
         var response = Response(status: status, contentType: "application/problem+json", body: Array(json.utf8))
         for field in extraHeaders { response.headers.add(field.name, field.value) }
         return response
+    }
+}
+
+/// How a response ended, for `Response.onFinish`.
+public struct ResponseFinish: Sendable {
+    /// Body bytes handed to the connection (before any chunk framing).
+    public let bodyBytes: Int
+    /// False when the connection closed before the whole response was written.
+    public let completed: Bool
+
+    public init(bodyBytes: Int, completed: Bool) {
+        self.bodyBytes = bodyBytes
+        self.completed = completed
     }
 }
 

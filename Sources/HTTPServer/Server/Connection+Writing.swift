@@ -5,6 +5,7 @@ import Musl
 #endif
 import Dispatch
 import Logging
+import Synchronization
 
 /// Writing responses: complete bodies, streamed bodies with back-pressure, and the final
 /// flush and lingering close. Everything here runs on the connection's queue, except `send`,
@@ -13,25 +14,45 @@ extension Connection {
     /// Writes a response; for a streamed body, runs its producer with back-pressure.
     /// Runs in the handler's task, hopping to the connection's queue for every socket step.
     func send(_ response: Response, for head: RequestHead) async {
+        let finish = response.finish
         switch response.body {
         case .bytes(let bytes):
-            io.queue.async { self.writeComplete(response, bytes: bytes, head: head) }
+            io.queue.async {
+                let written = self.writeComplete(response, bytes: bytes, head: head)
+                finish?(ResponseFinish(bodyBytes: written ? bytes.count : 0, completed: written))
+            }
         case .stream(let produce):
-            guard await onQueue({ self.writeStreamHead(response, head: head) }) else { return }
-            if head.method == .head {
-                io.queue.async { self.finishStream(bodySent: false) }
+            guard await onQueue({ self.writeStreamHead(response, head: head) }) else {
+                finish?(ResponseFinish(bodyBytes: 0, completed: false))
                 return
             }
-            let writer = ResponseBodyWriter { bytes in try await self.writeBody(bytes) }
+            if head.method == .head {
+                io.queue.async {
+                    self.finishStream(bodySent: false)
+                    finish?(ResponseFinish(bodyBytes: 0, completed: true))
+                }
+                return
+            }
+            let sent = BodyByteCount()
+            let writer = ResponseBodyWriter { bytes in
+                try await self.writeBody(bytes)
+                sent.add(bytes.count)
+            }
             do {
                 try await produce(writer)
-                io.queue.async { self.finishStream(bodySent: true) }
+                io.queue.async {
+                    self.finishStream(bodySent: true)
+                    finish?(ResponseFinish(bodyBytes: sent.value, completed: true))
+                }
             } catch {
                 // A half-sent body cannot be completed or replaced by an error: end the connection.
                 if !(error is ConnectionClosedError) && !(error is CancellationError) {
                     context.logger.warning("response stream failed", metadata: ["parley.error.type": "\(type(of: error))"])
                 }
-                io.queue.async { self.close() }
+                io.queue.async {
+                    self.close()
+                    finish?(ResponseFinish(bodyBytes: sent.value, completed: false))
+                }
             }
         }
     }
@@ -47,14 +68,17 @@ extension Connection {
         return head.keepAlive && !draining && !bodyLeftUnread
     }
 
-    func writeComplete(_ response: Response, bytes: [UInt8], head: RequestHead) {
-        guard case .handling = phase else { return }
+    /// Queues a complete response; false if the connection was gone already.
+    @discardableResult
+    func writeComplete(_ response: Response, bytes: [UInt8], head: RequestHead) -> Bool {
+        guard case .handling = phase else { return false }
         let framing = ResponseFraming.length(response.status.forbidsBody ? 0 : bytes.count)
         let keepAlive = keepAliveDecision(head, framing: framing)
         ResponseHeadEncoder.encode(response, framing: framing, keepAlive: keepAlive, requestVersion: head.version, into: &outbound)
         if head.method != .head && !response.status.forbidsBody { outbound.append(contentsOf: bytes) }
         context.recordResponse()
         responseComplete(keepAlive: keepAlive)
+        return true
     }
 
     func writeStreamHead(_ response: Response, head: RequestHead) -> Bool {
@@ -218,4 +242,11 @@ extension Connection {
         phase = .closing
         flush()
     }
+}
+
+/// Body bytes a streamed response has written, counted by its producer's task.
+final class BodyByteCount: Sendable {
+    private let count = Atomic<Int>(0)
+    func add(_ bytes: Int) { count.add(bytes, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
 }
