@@ -3,7 +3,7 @@ public import FoundationEssentials
 import Synchronization
 
 /// A clock that moves only when told to.
-public final class ManualClock: ChatCore.Clock {
+public final class ManualClock: WallClock {
     private let current: Mutex<Date>
 
     public init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {

@@ -20,9 +20,9 @@ public struct AuthRateLimit: Sendable {
     let limiter: any RateLimiter
     let perMinute: Int
     let clients: ClientAddress
-    let clock: any Clock
+    let clock: any WallClock
 
-    public init(limiter: any RateLimiter, perMinute: Int, clients: ClientAddress, clock: any Clock = SystemClock()) {
+    public init(limiter: any RateLimiter, perMinute: Int, clients: ClientAddress, clock: any WallClock = SystemClock()) {
         self.limiter = limiter
         self.perMinute = perMinute
         self.clients = clients
@@ -52,9 +52,9 @@ public struct AuthRateLimit: Sendable {
 public struct WriteRateLimit: Sendable {
     let limiter: any RateLimiter
     let perMinute: Int
-    let clock: any Clock
+    let clock: any WallClock
 
-    public init(limiter: any RateLimiter, perMinute: Int, clock: any Clock = SystemClock()) {
+    public init(limiter: any RateLimiter, perMinute: Int, clock: any WallClock = SystemClock()) {
         self.limiter = limiter
         self.perMinute = perMinute
         self.clock = clock

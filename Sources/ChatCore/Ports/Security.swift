@@ -44,23 +44,3 @@ public protocol SecretGenerator: Sendable {
     /// A one-way digest of a secret (SHA-256, hex).
     func digest(_ secret: String) -> String
 }
-
-/// The current time; tests use a clock they move by hand.
-public protocol Clock: Sendable {
-    func now() -> Date
-}
-
-/// New identifiers.
-public protocol IDGenerator: Sendable {
-    func newUUID() -> UUID
-}
-
-public struct SystemClock: Clock {
-    public init() {}
-    public func now() -> Date { Date() }
-}
-
-public struct RandomIDGenerator: IDGenerator {
-    public init() {}
-    public func newUUID() -> UUID { UUID() }
-}

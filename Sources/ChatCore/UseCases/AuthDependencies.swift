@@ -8,7 +8,7 @@ public struct AuthDependencies: Sendable {
     public let hasher: any PasswordHasher
     public let accessTokens: any AccessTokenIssuer
     public let secrets: any SecretGenerator
-    public let clock: any Clock
+    public let clock: any WallClock
     public let ids: any IDGenerator
     public let refreshTokenLifetime: Duration
     public let guestLifetime: Duration
@@ -23,7 +23,7 @@ public struct AuthDependencies: Sendable {
     public init(
         users: any UserRepository, refreshTokens: any RefreshTokenRepository, apiKeys: any APIKeyRepository,
         hasher: any PasswordHasher, accessTokens: any AccessTokenIssuer, secrets: any SecretGenerator,
-        clock: any Clock = SystemClock(), ids: any IDGenerator = RandomIDGenerator(),
+        clock: any WallClock = SystemClock(), ids: any IDGenerator = RandomIDGenerator(),
         refreshTokenLifetime: Duration = .seconds(30 * 24 * 3600), guestLifetime: Duration = .seconds(24 * 3600),
         decoyPasswordHash: String
     ) {

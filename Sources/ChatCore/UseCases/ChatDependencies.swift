@@ -3,7 +3,7 @@ public struct ChatDependencies: Sendable {
     public let sessions: any ChatSessionRepository
     public let messages: any MessageRepository
     public let projects: any ProjectRepository
-    public let clock: any Clock
+    public let clock: any WallClock
     public let ids: any IDGenerator
     /// Model ids the server offers; the first is the default for new sessions.
     public let models: [String]
@@ -13,7 +13,7 @@ public struct ChatDependencies: Sendable {
     public var ownership = OwnershipLimits()
 
     public init(sessions: any ChatSessionRepository, messages: any MessageRepository, projects: any ProjectRepository,
-                clock: any Clock = SystemClock(), ids: any IDGenerator = RandomIDGenerator(), models: [String],
+                clock: any WallClock = SystemClock(), ids: any IDGenerator = RandomIDGenerator(), models: [String],
                 turns: TurnRegistry = TurnRegistry(keepAliveInterval: .seconds(15))) {
         self.sessions = sessions
         self.messages = messages

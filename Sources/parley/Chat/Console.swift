@@ -14,7 +14,7 @@ enum Console {
     }
 
     static func error(_ text: String) {
-        ConsoleError.write(text)
+        StandardError.write(text)
     }
 
     private static let input = DispatchQueue(label: "parley.chat.input")

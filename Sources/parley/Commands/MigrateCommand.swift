@@ -19,7 +19,7 @@ struct MigrateCommand: AsyncParsableCommand {
             await database.close()
             print(applied.isEmpty ? "database is up to date" : "applied: \(applied.joined(separator: ", "))")
         } catch {
-            ConsoleError.write("parley migrate: \(error)")
+            StandardError.write("parley migrate: \(error)")
             throw ExitCode(1)
         }
     }

@@ -85,12 +85,6 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-enum ConsoleError {
-    static func write(_ message: String) {
-        var line = message + "\n"
-        line.withUTF8 { bytes in _ = Glibc.write(2, bytes.baseAddress, bytes.count) }
-    }
-}
 
 extension AppConfiguration {
     /// Reads the configuration; a bad value ends the process with status 78 (EX_CONFIG)
@@ -99,7 +93,7 @@ extension AppConfiguration {
         do {
             return try AppConfiguration(environment: Environment.load())
         } catch {
-            ConsoleError.write("parley: \(error)")
+            StandardError.write("parley: \(error)")
             throw ExitCode(78)
         }
     }

@@ -29,7 +29,7 @@ struct UserCommand: AsyncParsableCommand {
             let config = try AppConfiguration.loadOrExit()
             LogSetup.bootstrap(format: config.logFormat, level: .warning)
             guard let password = PasswordPrompt.read(prompt: "Password for \(email): ") else {
-                ConsoleError.write("parley user create: no password given")
+                StandardError.write("parley user create: no password given")
                 throw ExitCode(1)
             }
             do {
@@ -38,10 +38,10 @@ struct UserCommand: AsyncParsableCommand {
                 await services.database.close()
                 print("created \(user.role.rawValue) \(user.email?.value ?? "") (\(user.id))")
             } catch let error as DomainError {
-                ConsoleError.write("parley user create: \(Self.explain(error))")
+                StandardError.write("parley user create: \(Self.explain(error))")
                 throw ExitCode(1)
             } catch {
-                ConsoleError.write("parley user create: \(error)")
+                StandardError.write("parley user create: \(error)")
                 throw ExitCode(1)
             }
         }
@@ -62,7 +62,7 @@ enum PasswordPrompt {
         let isTerminal = isatty(0) == 1
         var saved = termios()
         if isTerminal {
-            ConsoleError.writeRaw(prompt)
+            StandardError.writeRaw(prompt)
             tcgetattr(0, &saved)
             var silent = saved
             silent.c_lflag &= ~tcflag_t(ECHO)
@@ -71,7 +71,7 @@ enum PasswordPrompt {
         defer {
             if isTerminal {
                 tcsetattr(0, TCSANOW, &saved)
-                ConsoleError.writeRaw("\n")
+                StandardError.writeRaw("\n")
             }
         }
         guard let line = readLine(strippingNewline: true), !line.isEmpty else { return nil }
@@ -79,7 +79,7 @@ enum PasswordPrompt {
     }
 }
 
-extension ConsoleError {
+extension StandardError {
     static func writeRaw(_ text: String) {
         var copy = text
         copy.withUTF8 { bytes in _ = Glibc.write(2, bytes.baseAddress, bytes.count) }
