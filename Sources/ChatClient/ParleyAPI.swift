@@ -87,10 +87,10 @@ public final class ParleyAPI: Sendable {
     let http: CurlHTTPClient
     let store: CredentialStore
 
-    public init(baseURL: String, store: CredentialStore, http: CurlHTTPClient = CurlHTTPClient()) {
+    public init(baseURL: String, store: CredentialStore, http: CurlHTTPClient? = nil) throws {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.store = store
-        self.http = http
+        self.http = try http ?? CurlHTTPClient()
     }
 
     public var credentials: Credentials? { store.load(for: baseURL) }

@@ -41,7 +41,7 @@ import Testing
     }
 
     @Test func streamsABodyAsItArrives() async throws {
-        let client = CurlHTTPClient()
+        let client = try CurlHTTPClient()
         try await TestServer.with(responder: routes()) { server in
             let response = try await client.send(UpstreamRequest(url: "http://127.0.0.1:\(server.port)/events?count=50", method: "GET"))
             #expect(response.status == 200)
@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func postsABodyAndReadsErrorsAsStatuses() async throws {
-        let client = CurlHTTPClient()
+        let client = try CurlHTTPClient()
         try await TestServer.with(responder: routes()) { server in
             let payload = Array(String(repeating: "{\"k\":\"v\"}", count: 5000).utf8)
             let echo = try await client.send(UpstreamRequest(url: "http://127.0.0.1:\(server.port)/echo",
@@ -72,7 +72,7 @@ import Testing
     }
 
     @Test func unreachableUpstreamIsAConnectError() async throws {
-        let client = CurlHTTPClient()
+        let client = try CurlHTTPClient()
         let port = try await TestServer.with(responder: routes()) { $0.port }  // closed now
         await #expect(throws: UpstreamError.self) {
             _ = try await client.send(UpstreamRequest(url: "http://127.0.0.1:\(port)/events", method: "GET"))
@@ -85,7 +85,7 @@ import Testing
     }
 
     @Test func cancellingTheReaderStopsTheTransferAtOnce() async throws {
-        let client = CurlHTTPClient()
+        let client = try CurlHTTPClient()
         let probe = Probe()
         try await TestServer.with(responder: routes(probe)) { server in
             let url = "http://127.0.0.1:\(server.port)/hang"
@@ -106,7 +106,7 @@ import Testing
     }
 
     @Test func reusesConnectionsAndRunsManyTransfersAtOnce() async throws {
-        let client = CurlHTTPClient()
+        let client = try CurlHTTPClient()
         try await TestServer.with(responder: routes()) { server in
             let url = "http://127.0.0.1:\(server.port)/events?count=3"
             for _ in 0..<5 { _ = try await client.send(UpstreamRequest(url: url, method: "GET")).collect() }

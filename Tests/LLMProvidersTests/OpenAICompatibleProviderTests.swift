@@ -9,7 +9,7 @@ import Testing
 
 /// The provider against `parley mock-llm`'s routes on a real loopback server.
 @Suite(.timeLimit(.minutes(5))) struct OpenAICompatibleProviderTests {
-    static let client = CurlHTTPClient()
+    static let client = try! CurlHTTPClient()  // a test process that cannot make one cannot test anything
 
     func withUpstream(_ body: (String) async throws -> Void) async throws {
         var routes = RouterBuilder()

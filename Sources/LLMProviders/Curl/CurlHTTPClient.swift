@@ -39,12 +39,17 @@ public final class CurlHTTPClient: Sendable {
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-    public init() {
+    /// Throws `UpstreamError` (kind `connect`) when libcurl or the kernel cannot give what the
+    /// driver needs (memory, an epoll or eventfd descriptor).
+    public init() throws {
         _ = Self.globalInit
-        guard let handle = curl_multi_init() else { fatalError("libcurl could not create a multi handle (out of memory)") }
+        guard let handle = curl_multi_init() else { throw UpstreamError(.connect, "libcurl could not create a multi handle (out of memory)") }
         let loop = UnsafeMutablePointer<parley_curl_loop>.allocate(capacity: 1)
         guard parley_curl_loop_init(loop, handle) == 0 else {
-            fatalError("the upstream client could not make its epoll or eventfd descriptor (errno \(errno))")
+            let code = errno
+            loop.deallocate()
+            curl_multi_cleanup(handle)
+            throw UpstreamError(.connect, "the HTTP client could not make its epoll or eventfd descriptor (errno \(code))")
         }
         multi = Multi(handle: handle, loop: loop)
         let multi = self.multi

@@ -32,19 +32,32 @@ actor PostgresPool {
                 await connection.close()
                 continue
             }
-            if await connection.isHealthy() { return connection }
-            // Re-check after the await: another task may have changed the counts meanwhile.
+            let healthy = await connection.isHealthy()
+            // The actor may have run `close()` while this task awaited: re-check.
+            if closed {
+                open -= 1
+                await connection.close()
+                throw SQLError(.unavailable, "the database pool is closed")
+            }
+            if healthy { return connection }
             open -= 1
             await connection.close()
         }
         if open < size {
             open += 1
+            let connection: PostgresConnection
             do {
-                return try await PostgresConnection.connect(url: url, label: "parley.postgres.\(open)")
+                connection = try await PostgresConnection.connect(url: url, label: "parley.postgres.\(open)")
             } catch {
                 open -= 1
                 throw error
             }
+            if closed {
+                open -= 1
+                await connection.close()
+                throw SQLError(.unavailable, "the database pool is closed")
+            }
+            return connection
         }
         let id = nextWaiter
         nextWaiter += 1

@@ -28,7 +28,7 @@ struct ChatCommand: AsyncParsableCommand {
 
     func run() async throws {
         let base = url ?? ProcessInfo.processInfo.environment["PARLEY_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080"
-        let api = ParleyAPI(baseURL: base, store: CredentialStore())
+        let api = try ParleyAPI(baseURL: base, store: CredentialStore())
         if let message {
             throw ExitCode(await ScriptedChat(api: api, json: json).send(message == "-" ? await Console.readAll() : message, session: session))
         }

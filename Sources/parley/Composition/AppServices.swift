@@ -45,7 +45,7 @@ struct AppServices: Sendable {
             secrets: SecureSecretGenerator(), guestLifetime: config.auth.guestLifetime,
             decoyPasswordHash: decoyPasswordHash
         )
-        let (provider, upstreamChecks) = makeProvider(config.providers)
+        let (provider, upstreamChecks) = try makeProvider(config.providers)
         auth.ownership = config.rateLimits.ownership
         var chat = ChatDependencies(
             sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
@@ -95,11 +95,11 @@ struct AppServices: Sendable {
                            redis: redis, metrics: metrics)
     }
 
-    static func makeProvider(_ config: ProviderConfiguration) -> (any ChatProvider, [ReadinessCheck]) {
+    static func makeProvider(_ config: ProviderConfiguration) throws -> (any ChatProvider, [ReadinessCheck]) {
         var providers: [any ChatProvider] = []
         var checks: [ReadinessCheck] = []
         if !config.upstreams.isEmpty {
-            let client = CurlHTTPClient()
+            let client = try CurlHTTPClient()
             for upstream in config.upstreams {
                 var settings = OpenAICompatibleConfiguration(baseURL: upstream.baseURL, apiKey: upstream.apiKey, models: [upstream.model])
                 settings.connectTimeout = config.connectTimeout
