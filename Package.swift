@@ -94,8 +94,13 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(
+            name: "HTTPClient",
+            dependencies: ["CCurl"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "LLMProviders",
-            dependencies: ["ChatCore", "CCurl"],
+            dependencies: ["ChatCore", "HTTPClient"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -110,7 +115,7 @@ let package = Package(
         ),
         .target(
             name: "ChatClient",
-            dependencies: ["LLMProviders"],
+            dependencies: ["HTTPClient"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -126,6 +131,7 @@ let package = Package(
                 "ChatCore",
                 "MockLLM",
                 "LLMProviders",
+                "HTTPClient",
                 "Storage",
                 "Security",
                 "Coordination",
@@ -163,7 +169,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LLMProvidersTests",
-            dependencies: ["LLMProviders", "ChatCore", "MockLLM", "HTTPServer", "HTTPServerTesting"],
+            dependencies: ["LLMProviders", "HTTPClient", "ChatCore", "MockLLM", "HTTPServer", "HTTPServerTesting"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -179,7 +185,7 @@ let package = Package(
         .testTarget(
             name: "ChatAPITests",
             dependencies: ["ChatAPI", "ChatCore", "ChatCoreTesting", "Storage", "StorageTesting", "Security", "HTTPServer", "HTTPServerTesting",
-                           "LLMProviders", "MockLLM", "Coordination", "RedisClient", "Metrics", .product(name: "Logging", package: "swift-log")],
+                           "LLMProviders", "HTTPClient", "MockLLM", "Coordination", "RedisClient", "Metrics", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

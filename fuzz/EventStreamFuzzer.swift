@@ -5,9 +5,9 @@
 // at a time gives the same outcome (a line over the limit fails in all) and, when no line is
 // over it, the same events.
 
-private func events(_ bytes: [UInt8], pieces: [ArraySlice<UInt8>]) -> (events: [UpstreamEvent], tooLong: Bool) {
+private func events(_ bytes: [UInt8], pieces: [ArraySlice<UInt8>]) -> (events: [StreamEvent], tooLong: Bool) {
     var parser = EventStreamParser(maxLineBytes: 512)
-    var out: [UpstreamEvent] = []
+    var out: [StreamEvent] = []
     for piece in pieces {
         do {
             out += try parser.feed(Array(piece))

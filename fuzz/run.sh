@@ -9,7 +9,7 @@
 #
 # Each target is built from whole folders or files that depend on nothing else, so it cannot
 # drift from the module: the HTTP wire layer (Sources/HTTPServer/Parsing/ and Messages/HTTP*)
-# and Sources/LLMProviders/EventStreamParser.swift.
+# and Sources/HTTPClient/EventStreamParser.swift.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_TO_RUN=${1:-60}
@@ -23,7 +23,7 @@ for target in "${targets[@]}"; do
     case "$target" in
         request-parser) sources=("${wire[@]}" fuzz/RequestParserFuzzer.swift) ;;
         chunked-body)   sources=("${wire[@]}" fuzz/ChunkedBodyFuzzer.swift) ;;
-        event-stream)   sources=(Sources/LLMProviders/EventStreamParser.swift fuzz/EventStreamFuzzer.swift) ;;
+        event-stream)   sources=(Sources/HTTPClient/EventStreamParser.swift fuzz/EventStreamFuzzer.swift) ;;
         *) echo "unknown fuzz target: $target" >&2; exit 2 ;;
     esac
     echo "fuzz: building $target"

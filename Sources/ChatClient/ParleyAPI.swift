@@ -1,5 +1,5 @@
 import FoundationEssentials
-public import LLMProviders
+public import HTTPClient
 
 /// What went wrong talking to a parley server, in words that say how to fix it.
 public enum ClientError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -185,7 +185,7 @@ public final class ParleyAPI: Sendable {
         }
     }
 
-    static func answerEvent(_ event: UpstreamEvent) throws -> AnswerEvent? {
+    static func answerEvent(_ event: StreamEvent) throws -> AnswerEvent? {
         let data = Array(event.data.utf8)
         switch event.event {
         case "start":
@@ -228,7 +228,7 @@ public final class ParleyAPI: Sendable {
 
     /// Sends a request, refreshing the tokens once on a 401; throws for any status ≥ 400.
     func open(_ method: String, _ path: String, json: [String: String]? = nil, accept: String = "application/json",
-              authenticated: Bool = true) async throws -> UpstreamResponse {
+              authenticated: Bool = true) async throws -> IncomingResponse {
         var response = try await send(method, path, json: json, accept: accept, token: authenticated ? credentials?.accessToken : nil)
         if response.status == 401, authenticated {
             _ = try? await response.collect()
@@ -257,7 +257,7 @@ public final class ParleyAPI: Sendable {
         return true
     }
 
-    private func send(_ method: String, _ path: String, json: [String: String]?, accept: String, token: String?) async throws -> UpstreamResponse {
+    private func send(_ method: String, _ path: String, json: [String: String]?, accept: String, token: String?) async throws -> IncomingResponse {
         var headers = [("Accept", accept)]
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
         var body: [UInt8] = []
@@ -266,8 +266,8 @@ public final class ParleyAPI: Sendable {
             body = Array(try JSONEncoder().encode(json))
         }
         do {
-            return try await http.send(UpstreamRequest(url: baseURL + path, method: method, headers: headers, body: body, connectTimeout: .seconds(5)))
-        } catch let error as UpstreamError {
+            return try await http.send(OutgoingRequest(url: baseURL + path, method: method, headers: headers, body: body, connectTimeout: .seconds(5)))
+        } catch let error as HTTPClientError {
             throw ClientError.unreachable(url: baseURL, reason: error.message)
         }
     }

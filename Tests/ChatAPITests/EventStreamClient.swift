@@ -1,3 +1,4 @@
+import HTTPClient
 import Foundation
 import LLMProviders
 
@@ -8,18 +9,18 @@ struct EventStream {
     let headers: [String: String]
     private var iterator: AsyncThrowingStream<[UInt8], any Error>.AsyncIterator
     private var parser = EventStreamParser()
-    private var pending: [UpstreamEvent] = []
+    private var pending: [StreamEvent] = []
     /// Every byte received, comments included.
     private(set) var raw: [UInt8] = []
 
-    init(_ response: UpstreamResponse) {
+    init(_ response: IncomingResponse) {
         status = response.status
         headers = response.headers
         iterator = response.body.makeAsyncIterator()
     }
 
     /// The next event, or nil when the response has ended.
-    mutating func next() async throws -> UpstreamEvent? {
+    mutating func next() async throws -> StreamEvent? {
         while pending.isEmpty {
             guard let piece = try await iterator.next() else { return nil }
             raw += piece
@@ -29,14 +30,14 @@ struct EventStream {
     }
 
     /// Every remaining event.
-    mutating func rest() async throws -> [UpstreamEvent] {
-        var events: [UpstreamEvent] = []
+    mutating func rest() async throws -> [StreamEvent] {
+        var events: [StreamEvent] = []
         while let event = try await next() { events.append(event) }
         return events
     }
 }
 
-extension UpstreamEvent {
+extension StreamEvent {
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: Any] ?? [:] }
     var delta: String? { event == "token" ? json["delta"] as? String : nil }
     var message: [String: Any] { json["message"] as? [String: Any] ?? [:] }
@@ -47,7 +48,7 @@ extension APIHarness {
     func stream(_ method: String, _ path: String, token: String, json: String? = nil, headers: [(String, String)] = []) async throws -> EventStream {
         var fields = [("Authorization", "Bearer \(token)"), ("Accept", "text/event-stream")] + headers
         if json != nil { fields.append(("Content-Type", "application/json")) }
-        let request = UpstreamRequest(url: "http://127.0.0.1:\(port)\(path)", method: method, headers: fields, body: Array((json ?? "").utf8))
+        let request = OutgoingRequest(url: "http://127.0.0.1:\(port)\(path)", method: method, headers: fields, body: Array((json ?? "").utf8))
         return EventStream(try await Self.client.send(request))
     }
 
@@ -59,7 +60,7 @@ extension APIHarness {
     }
 
     /// Sends `content` as a stream and reads it to its end.
-    func send(_ content: String, session: String, token: String, headers: [(String, String)] = []) async throws -> [UpstreamEvent] {
+    func send(_ content: String, session: String, token: String, headers: [(String, String)] = []) async throws -> [StreamEvent] {
         var stream = try await self.stream("POST", "/v1/sessions/\(session)/messages", token: token,
                                            json: #"{"content":\#(jsonString(content))}"#, headers: headers)
         return try await stream.rest()

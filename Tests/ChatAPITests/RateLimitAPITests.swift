@@ -1,3 +1,4 @@
+import HTTPClient
 import ChatAPI
 import ChatCore
 import ChatCoreTesting

@@ -1,3 +1,4 @@
+import HTTPClient
 import ChatCore
 import ChatCoreTesting
 import Foundation
@@ -343,7 +344,7 @@ import Testing
             let token = try #require(try await api.register("ann@example.org")["access_token"])
             var sessions: [String] = []
             for _ in 0..<200 { sessions.append(try await api.newSession(token)) }
-            let results = try await withThrowingTaskGroup(of: (String, [UpstreamEvent]).self) { group in
+            let results = try await withThrowingTaskGroup(of: (String, [StreamEvent]).self) { group in
                 for (i, session) in sessions.enumerated() {
                     group.addTask { (session, try await api.send("n\(i) mock:tokens=20 mock:delay=20", session: session, token: token)) }
                 }

@@ -1,3 +1,4 @@
+import HTTPClient
 import Foundation
 import HTTPServer
 import HTTPServerTesting
@@ -43,11 +44,11 @@ import Testing
     @Test func streamsABodyAsItArrives() async throws {
         let client = try CurlHTTPClient()
         try await TestServer.with(responder: routes()) { server in
-            let response = try await client.send(UpstreamRequest(url: "http://127.0.0.1:\(server.port)/events?count=50", method: "GET"))
+            let response = try await client.send(OutgoingRequest(url: "http://127.0.0.1:\(server.port)/events?count=50", method: "GET"))
             #expect(response.status == 200)
             #expect(response.headers["content-type"] == "text/event-stream; charset=utf-8")
             var parser = EventStreamParser()
-            var events: [UpstreamEvent] = []
+            var events: [StreamEvent] = []
             var pieces = 0
             for try await piece in response.body {
                 pieces += 1
@@ -62,10 +63,10 @@ import Testing
         let client = try CurlHTTPClient()
         try await TestServer.with(responder: routes()) { server in
             let payload = Array(String(repeating: "{\"k\":\"v\"}", count: 5000).utf8)
-            let echo = try await client.send(UpstreamRequest(url: "http://127.0.0.1:\(server.port)/echo",
+            let echo = try await client.send(OutgoingRequest(url: "http://127.0.0.1:\(server.port)/echo",
                                                              headers: [("Content-Type", "application/json")], body: payload))
             #expect(try await echo.collect() == payload)
-            let failed = try await client.send(UpstreamRequest(url: "http://127.0.0.1:\(server.port)/fail", method: "GET"))
+            let failed = try await client.send(OutgoingRequest(url: "http://127.0.0.1:\(server.port)/fail", method: "GET"))
             #expect(failed.status == 500)
             #expect(String(decoding: try await failed.collect(), as: UTF8.self).contains("upstream broke"))
         }
@@ -74,12 +75,12 @@ import Testing
     @Test func unreachableUpstreamIsAConnectError() async throws {
         let client = try CurlHTTPClient()
         let port = try await TestServer.with(responder: routes()) { $0.port }  // closed now
-        await #expect(throws: UpstreamError.self) {
-            _ = try await client.send(UpstreamRequest(url: "http://127.0.0.1:\(port)/events", method: "GET"))
+        await #expect(throws: HTTPClientError.self) {
+            _ = try await client.send(OutgoingRequest(url: "http://127.0.0.1:\(port)/events", method: "GET"))
         }
         do {
-            _ = try await client.send(UpstreamRequest(url: "http://127.0.0.1:\(port)/events", method: "GET"))
-        } catch let error as UpstreamError {
+            _ = try await client.send(OutgoingRequest(url: "http://127.0.0.1:\(port)/events", method: "GET"))
+        } catch let error as HTTPClientError {
             #expect(error.kind == .connect)
         }
     }
@@ -90,7 +91,7 @@ import Testing
         try await TestServer.with(responder: routes(probe)) { server in
             let url = "http://127.0.0.1:\(server.port)/hang"
             let reader = Task {
-                let response = try await client.send(UpstreamRequest(url: url, method: "GET"))
+                let response = try await client.send(OutgoingRequest(url: url, method: "GET"))
                 for try await _ in response.body {}
             }
             // Cancel only once the upstream handler is streaming, however loaded the machine is.
@@ -109,14 +110,14 @@ import Testing
         let client = try CurlHTTPClient()
         try await TestServer.with(responder: routes()) { server in
             let url = "http://127.0.0.1:\(server.port)/events?count=3"
-            for _ in 0..<5 { _ = try await client.send(UpstreamRequest(url: url, method: "GET")).collect() }
+            for _ in 0..<5 { _ = try await client.send(OutgoingRequest(url: url, method: "GET")).collect() }
             #expect(server.server.openConnectionCount == 1, "sequential transfers did not share one connection")
             let completed = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<50 {
                     group.addTask {
                         var parser = EventStreamParser()
                         var count = 0
-                        for try await piece in try await client.send(UpstreamRequest(url: url, method: "GET")).body {
+                        for try await piece in try await client.send(OutgoingRequest(url: url, method: "GET")).body {
                             count += try parser.feed(piece).count
                         }
                         return count

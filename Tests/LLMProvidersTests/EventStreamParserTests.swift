@@ -1,11 +1,12 @@
+import HTTPClient
 import LLMProviders
 import Testing
 
 @Suite(.timeLimit(.minutes(5))) struct EventStreamParserTests {
-    func parse(_ text: String, pieces: [Int] = []) throws -> [UpstreamEvent] {
+    func parse(_ text: String, pieces: [Int] = []) throws -> [StreamEvent] {
         var parser = EventStreamParser()
         let bytes = Array(text.utf8)
-        var events: [UpstreamEvent] = []
+        var events: [StreamEvent] = []
         var offset = 0
         var cuts = pieces
         while offset < bytes.count {
@@ -39,11 +40,11 @@ import Testing
     @Test func parsesTheSameAtEverySplit() throws {
         let whole = try parse(Self.openAIStream)
         #expect(whole == [
-            UpstreamEvent(data: #"{"choices":[{"delta":{"content":"Hel"}}]}"#),
-            UpstreamEvent(data: #"{"choices":[{"delta":{"content":"lo"}}]}"#),
-            UpstreamEvent(event: "ping", data: ""),
-            UpstreamEvent(data: "first line\nsecond line", id: "7"),
-            UpstreamEvent(data: "[DONE]", id: "7"),
+            StreamEvent(data: #"{"choices":[{"delta":{"content":"Hel"}}]}"#),
+            StreamEvent(data: #"{"choices":[{"delta":{"content":"lo"}}]}"#),
+            StreamEvent(event: "ping", data: ""),
+            StreamEvent(data: "first line\nsecond line", id: "7"),
+            StreamEvent(data: "[DONE]", id: "7"),
         ])
         let count = Self.openAIStream.utf8.count
         for cut in 1..<count {
@@ -53,11 +54,11 @@ import Testing
     }
 
     @Test func crAloneEndsLines() throws {
-        #expect(try parse("data: a\rdata: b\r\r") == [UpstreamEvent(data: "a\nb")])
+        #expect(try parse("data: a\rdata: b\r\r") == [StreamEvent(data: "a\nb")])
     }
 
     @Test func byteOrderMarkAndFieldWithoutColon() throws {
-        #expect(try parse("\u{FEFF}data\n\ndata:x\n\n") == [UpstreamEvent(data: ""), UpstreamEvent(data: "x")])
+        #expect(try parse("\u{FEFF}data\n\ndata:x\n\n") == [StreamEvent(data: ""), StreamEvent(data: "x")])
     }
 
     @Test func eventWithoutDataIsNotDispatched() throws {
@@ -76,7 +77,7 @@ import Testing
     @Test func multiByteCharactersSplitAcrossReads() throws {
         let text = "data: héllo → 世界\n\n"
         for cut in 1..<text.utf8.count {
-            #expect(try parse(text, pieces: [cut]) == [UpstreamEvent(data: "héllo → 世界")])
+            #expect(try parse(text, pieces: [cut]) == [StreamEvent(data: "héllo → 世界")])
         }
     }
 }

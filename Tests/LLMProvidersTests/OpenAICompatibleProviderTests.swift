@@ -1,3 +1,4 @@
+import HTTPClient
 import ChatCore
 import Foundation
 import HTTPServer
@@ -140,9 +141,9 @@ import Testing
             let outcome = await Task {
                 withUnsafeCurrentTask { $0?.cancel() }
                 do {
-                    _ = try await Self.client.send(UpstreamRequest(url: url, method: "POST", headers: [], body: []))
+                    _ = try await Self.client.send(OutgoingRequest(url: url, method: "POST", headers: [], body: []))
                     return "sent"
-                } catch let error as UpstreamError {
+                } catch let error as HTTPClientError {
                     return error.kind == .cancelled ? "cancelled" : "\(error)"
                 } catch {
                     return "\(error)"

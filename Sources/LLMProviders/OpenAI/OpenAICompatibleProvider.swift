@@ -1,4 +1,5 @@
 public import ChatCore
+public import HTTPClient
 import FoundationEssentials
 import Synchronization
 
@@ -68,7 +69,7 @@ public final class OpenAICompatibleProvider: ChatProvider {
         var headers: [(String, String)] = []
         if let key = configuration.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
         headers += configuration.extraHeaders
-        let request = UpstreamRequest(url: configuration.baseURL + "/models", method: "GET", headers: headers,
+        let request = OutgoingRequest(url: configuration.baseURL + "/models", method: "GET", headers: headers,
                                       connectTimeout: min(timeout, configuration.connectTimeout))
         let client = self.client
         let ok = await withTaskGroup(of: Bool.self) { group in
@@ -125,10 +126,10 @@ public final class OpenAICompatibleProvider: ChatProvider {
         let upstream = upstreamRequest(for: request)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                let response: UpstreamResponse
+                let response: IncomingResponse
                 do {
                     response = try await self.client.send(upstream)
-                } catch let error as UpstreamError {
+                } catch let error as HTTPClientError {
                     if error.kind == .cancelled { throw CancellationError() }
                     throw AttemptFailure(error: ProviderError(.unreachable, error.message), retryable: true)
                 }
@@ -148,7 +149,7 @@ public final class OpenAICompatibleProvider: ChatProvider {
                             }
                         }
                     }
-                } catch let error as UpstreamError {
+                } catch let error as HTTPClientError {
                     if error.kind == .cancelled { throw CancellationError() }
                     throw AttemptFailure(error: ProviderError(.failed, "the upstream stream broke: \(error.message)"), retryable: !deliveredFlag.value)
                 } catch is EventStreamParser.LineTooLong {
@@ -174,7 +175,7 @@ public final class OpenAICompatibleProvider: ChatProvider {
         }
     }
 
-    private func upstreamRequest(for request: CompletionRequest) -> UpstreamRequest {
+    private func upstreamRequest(for request: CompletionRequest) -> OutgoingRequest {
         struct Body: Encodable {
             struct Message: Encodable {
                 let role: String
@@ -195,12 +196,12 @@ public final class OpenAICompatibleProvider: ChatProvider {
         var headers = [("Content-Type", "application/json"), ("Accept", "text/event-stream")]
         if let key = configuration.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
         headers += configuration.extraHeaders
-        return UpstreamRequest(url: configuration.baseURL + "/chat/completions", headers: headers,
+        return OutgoingRequest(url: configuration.baseURL + "/chat/completions", headers: headers,
                                body: (try? JSONEncoder().encode(body)).map { Array($0) } ?? [], connectTimeout: configuration.connectTimeout)
     }
 
     /// Maps a non-2xx answer to a failure carrying the upstream's own message.
-    private func failure(for response: UpstreamResponse) async -> AttemptFailure {
+    private func failure(for response: IncomingResponse) async -> AttemptFailure {
         let body = (try? await response.collect(limit: 64 * 1024)) ?? []
         var message = Self.errorMessage(body) ?? "HTTP \(response.status)"
         if let key = configuration.apiKey, !key.isEmpty { message = message.replacingAll(key, with: "[redacted]") }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ChatCore
+import HTTPClient
 import FoundationEssentials
 import LLMProviders
 import Logging

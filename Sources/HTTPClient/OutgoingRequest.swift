@@ -1,5 +1,5 @@
 /// An HTTP request to an upstream, with the limits that apply to it.
-public struct UpstreamRequest: Sendable {
+public struct OutgoingRequest: Sendable {
     public var url: String
     public var method: String
     public var headers: [(String, String)]
@@ -20,7 +20,7 @@ public struct UpstreamRequest: Sendable {
 /// The head of an upstream response and its body as it arrives. The pieces of `body` have
 /// no meaning of their own (a network read each); cancelling the task that iterates it, or
 /// dropping it, stops the transfer.
-public struct UpstreamResponse: Sendable {
+public struct IncomingResponse: Sendable {
     public let status: Int
     /// Header names lower-cased; a repeated header keeps its last value.
     public let headers: [String: String]
@@ -31,14 +31,14 @@ public struct UpstreamResponse: Sendable {
         var bytes: [UInt8] = []
         for try await piece in body {
             bytes += piece
-            if bytes.count > limit { throw UpstreamError(.tooLarge, "the upstream response is larger than \(limit) bytes") }
+            if bytes.count > limit { throw HTTPClientError(.tooLarge, "the upstream response is larger than \(limit) bytes") }
         }
         return bytes
     }
 }
 
 /// Why a transfer failed, with libcurl's message (never the request's headers or body).
-public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         /// The upstream could not be reached: DNS, refused, TLS handshake.
         case connect

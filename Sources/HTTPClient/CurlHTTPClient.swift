@@ -1,12 +1,11 @@
 private import CCurl
-import ChatCore
 import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
 import Synchronization
 
-/// A streaming HTTP client on libcurl: one multi handle drives every transfer from one
+/// A streaming HTTP client on libcurl (used for LLM upstreams and by `parley chat`): one multi handle drives every transfer from one
 /// dedicated thread, so there is no thread per request, connections are reused across
 /// transfers, and HTTP/2 is used when a TLS upstream offers it. libcurl never runs on the
 /// cooperative pool. The thread runs libcurl's socket interface on epoll (see the CCurl
@@ -39,17 +38,17 @@ public final class CurlHTTPClient: Sendable {
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-    /// Throws `UpstreamError` (kind `connect`) when libcurl or the kernel cannot give what the
+    /// Throws `HTTPClientError` (kind `connect`) when libcurl or the kernel cannot give what the
     /// driver needs (memory, an epoll or eventfd descriptor).
     public init() throws {
         _ = Self.globalInit
-        guard let handle = curl_multi_init() else { throw UpstreamError(.connect, "libcurl could not create a multi handle (out of memory)") }
+        guard let handle = curl_multi_init() else { throw HTTPClientError(.connect, "libcurl could not create a multi handle (out of memory)") }
         let loop = UnsafeMutablePointer<parley_curl_loop>.allocate(capacity: 1)
         guard parley_curl_loop_init(loop, handle) == 0 else {
             let code = errno
             loop.deallocate()
             curl_multi_cleanup(handle)
-            throw UpstreamError(.connect, "the HTTP client could not make its epoll or eventfd descriptor (errno \(code))")
+            throw HTTPClientError(.connect, "the HTTP client could not make its epoll or eventfd descriptor (errno \(code))")
         }
         multi = Multi(handle: handle, loop: loop)
         let multi = self.multi
@@ -69,13 +68,13 @@ public final class CurlHTTPClient: Sendable {
     }
 
     /// Starts a transfer and returns once the response head has arrived; the body follows
-    /// in `UpstreamResponse.body`. Throws `UpstreamError` if the upstream cannot be reached.
+    /// in `IncomingResponse.body`. Throws `HTTPClientError` if the upstream cannot be reached.
     /// Cancelling the calling task (before the head) or the task reading the body (after)
     /// removes the transfer from the multi handle at once, closing its connection.
-    public func send(_ request: UpstreamRequest) async throws -> UpstreamResponse {
+    public func send(_ request: OutgoingRequest) async throws -> IncomingResponse {
         // A caller cancelled already (a client that left, a stop) starts no transfer at all.
-        if Task.isCancelled { throw UpstreamError(.cancelled, "the transfer was cancelled before it started") }
-        guard let easy = curl_easy_init() else { throw UpstreamError(.connect, "libcurl could not create a handle") }
+        if Task.isCancelled { throw HTTPClientError(.cancelled, "the transfer was cancelled before it started") }
+        guard let easy = curl_easy_init() else { throw HTTPClientError(.connect, "libcurl could not create a handle") }
         let transfer = CurlTransfer(id: nextID.add(1, ordering: .relaxed).newValue, easy: easy)
         configure(transfer, request)
         let id = transfer.id
@@ -92,12 +91,12 @@ public final class CurlHTTPClient: Sendable {
         }
     }
 
-    private func configure(_ transfer: CurlTransfer, _ request: UpstreamRequest) {
+    private func configure(_ transfer: CurlTransfer, _ request: OutgoingRequest) {
         let easy = transfer.easy
         parley_curl_set_string(easy, CURLOPT_URL, request.url)
         parley_curl_set_long(easy, CURLOPT_NOSIGNAL, 1)
         parley_curl_set_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
-        parley_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeout.milliseconds)
+        parley_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout.components.seconds) * 1000 + Int(request.connectTimeout.components.attoseconds / 1_000_000_000_000_000))
         // HTTP/2 over TLS when the upstream offers it (one connection, many streams); HTTP/1.1 otherwise.
         parley_curl_set_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
         if request.method == "POST" || !request.body.isEmpty {
@@ -148,17 +147,17 @@ public final class CurlHTTPClient: Sendable {
                 switch command {
                 case .add(let transfer):
                     if transfer.cancelRequested.load(ordering: .acquiring) {
-                        finish(transfer, multi, error: UpstreamError(.cancelled, "the transfer was cancelled before it started"))
+                        finish(transfer, multi, error: HTTPClientError(.cancelled, "the transfer was cancelled before it started"))
                         continue
                     }
                     active[transfer.id] = transfer
                     curl_multi_add_handle(multi.handle, transfer.easy)
                 case .cancel(let id):
                     if let transfer = active.removeValue(forKey: id) {
-                        finish(transfer, multi, error: UpstreamError(.cancelled, "the transfer was cancelled"))
+                        finish(transfer, multi, error: HTTPClientError(.cancelled, "the transfer was cancelled"))
                     }
                 case .stop:
-                    for transfer in active.values { finish(transfer, multi, error: UpstreamError(.cancelled, "the client was shut down")) }
+                    for transfer in active.values { finish(transfer, multi, error: HTTPClientError(.cancelled, "the client was shut down")) }
                     curl_multi_cleanup(multi.handle)
                     parley_curl_loop_close(multi.loop)
                     multi.loop.deallocate()
@@ -182,7 +181,7 @@ public final class CurlHTTPClient: Sendable {
 
     /// Removes the transfer, frees its handle and header list, delivers the outcome, and
     /// releases the reference that libcurl's callbacks used.
-    private static func finish(_ transfer: CurlTransfer, _ multi: Multi, error: UpstreamError?) {
+    private static func finish(_ transfer: CurlTransfer, _ multi: Multi, error: HTTPClientError?) {
         curl_multi_remove_handle(multi.handle, transfer.easy)
         curl_easy_cleanup(transfer.easy)
         curl_slist_free_all(transfer.headerList)
@@ -190,16 +189,16 @@ public final class CurlHTTPClient: Sendable {
         Unmanaged.passUnretained(transfer).release()
     }
 
-    private static func upstreamError(_ code: CURLcode) -> UpstreamError {
+    private static func upstreamError(_ code: CURLcode) -> HTTPClientError {
         let message = String(cString: curl_easy_strerror(code))
         switch code {
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_SSL_CONNECT_ERROR,
              CURLE_PEER_FAILED_VERIFICATION:
-            return UpstreamError(.connect, message)
+            return HTTPClientError(.connect, message)
         case CURLE_OPERATION_TIMEDOUT:
-            return UpstreamError(.timeout, message)
+            return HTTPClientError(.timeout, message)
         default:
-            return UpstreamError(.transfer, message)
+            return HTTPClientError(.transfer, message)
         }
     }
 }

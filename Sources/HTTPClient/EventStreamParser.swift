@@ -1,5 +1,5 @@
 /// One event of an upstream `text/event-stream`.
-public struct UpstreamEvent: Sendable, Equatable {
+public struct StreamEvent: Sendable, Equatable {
     public var event: String
     public var data: String
     public var id: String?
@@ -36,8 +36,8 @@ public struct EventStreamParser: Sendable {
     }
 
     /// Consumes `bytes`; returns the events they completed, in order.
-    public mutating func feed(_ bytes: some Sequence<UInt8>) throws -> [UpstreamEvent] {
-        var events: [UpstreamEvent] = []
+    public mutating func feed(_ bytes: some Sequence<UInt8>) throws -> [StreamEvent] {
+        var events: [StreamEvent] = []
         for byte in bytes {
             if afterCR {
                 afterCR = false
@@ -58,7 +58,7 @@ public struct EventStreamParser: Sendable {
     }
 
     /// Ends one line; returns the event a blank line dispatches, if any.
-    private mutating func endLine() -> UpstreamEvent? {
+    private mutating func endLine() -> StreamEvent? {
         defer { line.removeAll(keepingCapacity: true) }
         if atStart {
             atStart = false
@@ -87,13 +87,13 @@ public struct EventStreamParser: Sendable {
         return nil
     }
 
-    private mutating func dispatch() -> UpstreamEvent? {
+    private mutating func dispatch() -> StreamEvent? {
         defer {
             eventType = ""
             data = []
             hasData = false
         }
         guard hasData else { return nil }
-        return UpstreamEvent(event: eventType.isEmpty ? "message" : eventType, data: data.joined(separator: "\n"), id: lastID)
+        return StreamEvent(event: eventType.isEmpty ? "message" : eventType, data: data.joined(separator: "\n"), id: lastID)
     }
 }

@@ -2,7 +2,7 @@ internal import CCurl
 import Synchronization
 
 /// One transfer on the shared multi handle. libcurl calls back into it on the driver thread;
-/// it turns the status line and headers into an `UpstreamResponse` and the body into pieces
+/// it turns the status line and headers into an `IncomingResponse` and the body into pieces
 /// of its stream.
 ///
 /// `@unchecked Sendable`: `status`, `headers`, `headResumed`, `easy` and `headerList` are
@@ -15,7 +15,7 @@ final class CurlTransfer: @unchecked Sendable {
     private var status = 0
     private var headers: [String: String] = [:]
     private var headResumed = false
-    private var head: CheckedContinuation<UpstreamResponse, any Error>?
+    private var head: CheckedContinuation<IncomingResponse, any Error>?
     private let body: AsyncThrowingStream<[UInt8], any Error>
     private let bodyContinuation: AsyncThrowingStream<[UInt8], any Error>.Continuation
     /// Set by the caller's cancellation from any thread; the driver never starts a transfer
@@ -29,7 +29,7 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     /// Set before the transfer is added to the multi handle, so callbacks always find it.
-    func setHeadContinuation(_ continuation: CheckedContinuation<UpstreamResponse, any Error>) {
+    func setHeadContinuation(_ continuation: CheckedContinuation<IncomingResponse, any Error>) {
         head = continuation
     }
 
@@ -65,7 +65,7 @@ final class CurlTransfer: @unchecked Sendable {
 
     /// The transfer ended: normally (`error == nil`) or not. Either the head was never
     /// delivered and the caller gets the error, or the body stream ends with it.
-    func finish(error: UpstreamError?) {
+    func finish(error: HTTPClientError?) {
         if !headResumed, let head {
             headResumed = true
             self.head = nil
@@ -74,7 +74,7 @@ final class CurlTransfer: @unchecked Sendable {
                 bodyContinuation.finish(throwing: error)
                 return
             }
-            head.resume(returning: UpstreamResponse(status: status, headers: headers, body: body))
+            head.resume(returning: IncomingResponse(status: status, headers: headers, body: body))
         }
         if let error { bodyContinuation.finish(throwing: error) } else { bodyContinuation.finish() }
     }
@@ -83,7 +83,7 @@ final class CurlTransfer: @unchecked Sendable {
         guard !headResumed, let head else { return }
         headResumed = true
         self.head = nil
-        head.resume(returning: UpstreamResponse(status: status, headers: headers, body: body))
+        head.resume(returning: IncomingResponse(status: status, headers: headers, body: body))
     }
 }
 
