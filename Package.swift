@@ -34,6 +34,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "ProcessTesting",
+            dependencies: ["HTTPServerTesting"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "ChatCore",
             dependencies: [.product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
@@ -147,6 +152,7 @@ let package = Package(
             name: "HTTPServerTests",
             dependencies: [
                 "HTTPServer",
+                "ProcessTesting",
                 "HTTPServerTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -179,18 +185,18 @@ let package = Package(
         ),
         .testTarget(
             name: "CoordinationTests",
-            dependencies: ["Coordination", "RedisClient", "ChatCore", "HTTPServerTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ProcessTesting", "Coordination", "RedisClient", "ChatCore", "HTTPServerTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ChatAPITests",
-            dependencies: ["ChatAPI", "ChatCore", "ChatCoreTesting", "Storage", "StorageTesting", "Security", "HTTPServer", "HTTPServerTesting",
+            dependencies: ["ProcessTesting", "ChatAPI", "ChatCore", "ChatCoreTesting", "Storage", "StorageTesting", "Security", "HTTPServer", "HTTPServerTesting",
                            "LLMProviders", "HTTPClient", "MockLLM", "Coordination", "RedisClient", "Metrics", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ParleyTests",
-            dependencies: ["HTTPServerTesting", "parley", "ChatClient"],
+            dependencies: ["ProcessTesting", "HTTPServerTesting", "parley", "ChatClient"],
             exclude: ["Scripts"],
             swiftSettings: strictSettings
         ),

@@ -4,6 +4,7 @@ import ChatCoreTesting
 import Foundation
 import HTTPServer
 import HTTPServerTesting
+import ProcessTesting
 import Logging
 import Security
 import Storage

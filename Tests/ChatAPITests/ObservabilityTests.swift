@@ -2,6 +2,7 @@ import ChatAPI
 import Foundation
 import HTTPServer
 import HTTPServerTesting
+import ProcessTesting
 import Logging
 import Metrics
 import RedisClient

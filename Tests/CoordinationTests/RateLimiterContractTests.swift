@@ -1,6 +1,7 @@
 import ChatCore
 import Foundation
 import HTTPServerTesting
+import ProcessTesting
 import Logging
 import Coordination
 import RedisClient

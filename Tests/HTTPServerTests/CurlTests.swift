@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import HTTPServerTesting
+import ProcessTesting
 import Testing
 
 /// The same server, talked to by a real client: curl.

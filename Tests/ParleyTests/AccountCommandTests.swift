@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServerTesting
+import ProcessTesting
 import Testing
 
 /// `parley user create`, `parley migrate` and the account configuration, as real processes.

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServerTesting
+import ProcessTesting
 @testable import parley
 import Testing
 

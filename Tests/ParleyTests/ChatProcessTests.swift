@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServerTesting
+import ProcessTesting
 import Testing
 
 /// Chat turns through the real binaries: `parley serve` talking to `parley mock-llm` over

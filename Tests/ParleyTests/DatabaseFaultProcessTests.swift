@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServerTesting
+import ProcessTesting
 import Testing
 
 /// PostgreSQL goes away under streamed answers, as an operator would see it: every user message

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServerTesting
+import ProcessTesting
 import Testing
 
 /// Abuse can be attributed from the logs: the access line and the failed-login audit line name

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServerTesting
+import ProcessTesting
 import Testing
 
 /// `/metrics` shows failed-login and admin-change counts: it is never open on the public port.

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServerTesting
+import ProcessTesting
 import Testing
 
 /// Readiness asks each configured upstream whether it answers, and names the model that does not.

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServerTesting
+import ProcessTesting
 import Testing
 
 /// The files around the code stay true to it: `.env.example`, the Dockerfile's packages,

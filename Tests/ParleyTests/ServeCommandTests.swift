@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServerTesting
+import ProcessTesting
 import Testing
 
 /// `parley serve` and `parley mock-llm` as real processes: the binary the README starts.

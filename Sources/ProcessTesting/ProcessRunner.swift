@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServerTesting
 
 /// The outcome of running a program to its end.
 public struct ProcessResult: Sendable {
