@@ -51,13 +51,13 @@ import Testing
     @Test func refreshRotatesAndReuseRevokesTheFamily() async throws {
         let deps = self.deps
         let first = try await Register(deps)(email: "a@b.co", password: "12345678")
-        let second = try await RefreshSession(deps)(refreshToken: first.refreshToken)
+        let second = try await RefreshTokens(deps)(refreshToken: first.refreshToken)
         #expect(second.refreshToken != first.refreshToken)
-        let third = try await RefreshSession(deps)(refreshToken: second.refreshToken)
+        let third = try await RefreshTokens(deps)(refreshToken: second.refreshToken)
         // The first token is replayed: reuse detected, and every token of the family dies.
-        await #expect(throws: DomainError.refreshTokenReused) { try await RefreshSession(deps)(refreshToken: first.refreshToken) }
+        await #expect(throws: DomainError.refreshTokenReused) { try await RefreshTokens(deps)(refreshToken: first.refreshToken) }
         await #expect(throws: DomainError.unauthenticated("the refresh token is not valid")) {
-            try await RefreshSession(deps)(refreshToken: third.refreshToken)
+            try await RefreshTokens(deps)(refreshToken: third.refreshToken)
         }
     }
 
@@ -66,7 +66,7 @@ import Testing
         let session = try await Register(deps)(email: "a@b.co", password: "12345678")
         clock.advance(.seconds(30 * 24 * 3600 + 1))
         await #expect(throws: DomainError.unauthenticated("the refresh token is not valid")) {
-            try await RefreshSession(deps)(refreshToken: session.refreshToken)
+            try await RefreshTokens(deps)(refreshToken: session.refreshToken)
         }
     }
 
@@ -77,7 +77,7 @@ import Testing
         _ = try await UpdateUser(deps)(Principal(user: admin, credential: .accessToken), id: session.user.id, role: nil, isActive: false)
         await #expect(throws: DomainError.accountDisabled) { try await Authenticate(deps)(bearer: session.accessToken) }
         await #expect(throws: DomainError.accountDisabled) { try await LogIn(deps)(email: "a@b.co", password: "12345678") }
-        await #expect(throws: DomainError.accountDisabled) { try await RefreshSession(deps)(refreshToken: session.refreshToken) }
+        await #expect(throws: DomainError.accountDisabled) { try await RefreshTokens(deps)(refreshToken: session.refreshToken) }
     }
 
     @Test func lastAdminCannotBeDemotedOrDisabled() async throws {
@@ -100,11 +100,11 @@ import Testing
 
     @Test func guestExpiresAndIsCleanedUp() async throws {
         let deps = self.deps
-        let guest = try await StartGuestSession(deps)()
+        let guest = try await SignInAsGuest(deps)()
         #expect(guest.user.role == .guest)
         #expect(try await Authenticate(deps)(bearer: guest.accessToken).user.role == .guest)
         clock.advance(.seconds(24 * 3600 + 1))
-        await #expect(throws: DomainError.self) { try await RefreshSession(deps)(refreshToken: guest.refreshToken) }
+        await #expect(throws: DomainError.self) { try await RefreshTokens(deps)(refreshToken: guest.refreshToken) }
         #expect(try await deps.users.deleteExpiredGuests(now: clock.now()) == 1)
     }
 
@@ -140,8 +140,8 @@ import Testing
             try await LogOut(deps)(bobPrincipal, refreshToken: ann.refreshToken)
         }
         try await LogOut(deps)(bobPrincipal, refreshToken: bob.refreshToken)
-        await #expect(throws: DomainError.self) { try await RefreshSession(deps)(refreshToken: bob.refreshToken) }
-        _ = try await RefreshSession(deps)(refreshToken: ann.refreshToken)
+        await #expect(throws: DomainError.self) { try await RefreshTokens(deps)(refreshToken: bob.refreshToken) }
+        _ = try await RefreshTokens(deps)(refreshToken: ann.refreshToken)
     }
 }
 

@@ -57,14 +57,14 @@ struct UserDTO: Encodable {
     }
 }
 
-struct SessionDTO: Encodable {
+struct AuthTokensDTO: Encodable {
     let accessToken: String
     let refreshToken: String
     let tokenType = "Bearer"
     let expiresIn: Int
     let user: UserDTO
 
-    init(_ session: SessionTokens) {
+    init(_ session: AuthTokens) {
         accessToken = session.accessToken
         refreshToken = session.refreshToken
         expiresIn = session.expiresIn

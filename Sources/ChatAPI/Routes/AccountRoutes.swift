@@ -22,7 +22,7 @@ public enum AccountRoutes {
                 let body = try JSONBody.decode(CredentialsBody.self, from: request)
                 let session = try await Register(deps)(email: body.email, password: body.password)
                 logger.info("account registered", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
-                return JSONBody.response(SessionDTO(session), status: .created)
+                return JSONBody.response(AuthTokensDTO(session), status: .created)
             }
         }
         router.post("/v1/auth/login", bodyLimit: bodyLimit) { request in
@@ -31,7 +31,7 @@ public enum AccountRoutes {
                 do {
                     let session = try await LogIn(deps)(email: body.email, password: body.password)
                     logger.info("login", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
-                    return JSONBody.response(SessionDTO(session))
+                    return JSONBody.response(AuthTokensDTO(session))
                 } catch let error as DomainError {
                     // The account tried, beside the client address every line of a request carries.
                     logger.info("failed login", metadata: [
@@ -43,13 +43,13 @@ public enum AccountRoutes {
         }
         router.post("/v1/auth/guest", bodyLimit: bodyLimit) { request in
             try await limited(request) {
-                JSONBody.response(SessionDTO(try await StartGuestSession(deps)()), status: .created)
+                JSONBody.response(AuthTokensDTO(try await SignInAsGuest(deps)()), status: .created)
             }
         }
         router.post("/v1/auth/refresh", bodyLimit: bodyLimit) { request in
             let body = try JSONBody.decode(RefreshBody.self, from: request)
             do {
-                return JSONBody.response(SessionDTO(try await RefreshSession(deps)(refreshToken: body.refreshToken)))
+                return JSONBody.response(AuthTokensDTO(try await RefreshTokens(deps)(refreshToken: body.refreshToken)))
             } catch DomainError.refreshTokenReused {
                 logger.warning("refresh token reused; family revoked", metadata: ["audit": "true"])
                 throw DomainError.refreshTokenReused

@@ -42,7 +42,7 @@ public struct AuthDependencies: Sendable {
 }
 
 /// What every successful sign-in returns.
-public struct SessionTokens: Sendable {
+public struct AuthTokens: Sendable {
     public let accessToken: String
     public let refreshToken: String
     /// Seconds until the access token expires.
@@ -52,11 +52,11 @@ public struct SessionTokens: Sendable {
 
 extension AuthDependencies {
     /// Issues an access token and a new refresh token, in `family` or a new one.
-    func issueSession(for user: User) async throws -> SessionTokens {
+    func issueTokens(for user: User) async throws -> AuthTokens {
         let now = clock.now()
         let (secret, token) = newRefreshToken(for: user, family: RefreshToken.Family(ids.newUUID()), now: now)
         try await refreshTokens.insert(token)
-        return try sessionTokens(for: user, refreshSecret: secret, now: now)
+        return try authTokens(for: user, refreshSecret: secret, now: now)
     }
 
     /// A new refresh token in `family`: the secret for the client and the row that stores its digest.
@@ -69,8 +69,8 @@ extension AuthDependencies {
         return (secret, token)
     }
 
-    func sessionTokens(for user: User, refreshSecret: String, now: Date) throws -> SessionTokens {
-        SessionTokens(
+    func authTokens(for user: User, refreshSecret: String, now: Date) throws -> AuthTokens {
+        AuthTokens(
             accessToken: try accessTokens.issue(for: user, now: now), refreshToken: refreshSecret,
             expiresIn: Int(accessTokens.lifetime.components.seconds), user: user
         )

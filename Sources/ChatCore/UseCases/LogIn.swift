@@ -9,7 +9,7 @@ public struct LogIn: Sendable {
         self.deps = deps
     }
 
-    public func callAsFunction(email rawEmail: String, password: String) async throws -> SessionTokens {
+    public func callAsFunction(email rawEmail: String, password: String) async throws -> AuthTokens {
         let now = deps.clock.now()
         let suspect = try await deps.loginThrottle?.admit(rawEmail, now: now) ?? false
         do {
@@ -20,7 +20,7 @@ public struct LogIn: Sendable {
         }
     }
 
-    private func signIn(_ rawEmail: String, _ password: String, suspect: Bool) async throws -> SessionTokens {
+    private func signIn(_ rawEmail: String, _ password: String, suspect: Bool) async throws -> AuthTokens {
         let email = try? EmailAddress(rawEmail)
         let user = try await email.asyncFlatMap { try await deps.users.find(email: $0) }
         guard let user, let hash = user.passwordHash, password.count <= PasswordPolicy.maximumLength else {
@@ -32,7 +32,7 @@ public struct LogIn: Sendable {
         try await deps.users.recordLogin(id: user.id, at: deps.clock.now())
         var signedIn = user
         signedIn.lastLoginAt = deps.clock.now()
-        return try await deps.issueSession(for: signedIn)
+        return try await deps.issueTokens(for: signedIn)
     }
 }
 

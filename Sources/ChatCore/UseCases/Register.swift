@@ -6,9 +6,9 @@ public struct Register: Sendable {
         self.deps = deps
     }
 
-    public func callAsFunction(email rawEmail: String, password: String) async throws -> SessionTokens {
+    public func callAsFunction(email rawEmail: String, password: String) async throws -> AuthTokens {
         let user = try await CreateUser(deps)(email: rawEmail, password: password, role: .user)
-        return try await deps.issueSession(for: user)
+        return try await deps.issueTokens(for: user)
     }
 }
 

@@ -1,13 +1,13 @@
 /// Trades a refresh token for a new access token and a new refresh token (rotation).
 /// A token presented a second time revokes its whole family: whoever holds a copy is shut out.
-public struct RefreshSession: Sendable {
+public struct RefreshTokens: Sendable {
     let deps: AuthDependencies
 
     public init(_ deps: AuthDependencies) {
         self.deps = deps
     }
 
-    public func callAsFunction(refreshToken: String) async throws -> SessionTokens {
+    public func callAsFunction(refreshToken: String) async throws -> AuthTokens {
         let now = deps.clock.now()
         guard let token = try await deps.refreshTokens.find(hash: deps.secrets.digest(refreshToken)),
               token.revokedAt == nil, token.expiresAt > now
@@ -26,7 +26,7 @@ public struct RefreshSession: Sendable {
             try await deps.refreshTokens.revokeFamily(token.family, at: now)
             throw DomainError.refreshTokenReused
         }
-        return try deps.sessionTokens(for: user, refreshSecret: secret, now: now)
+        return try deps.authTokens(for: user, refreshSecret: secret, now: now)
     }
 }
 
