@@ -20,7 +20,7 @@ public enum SystemRoutes {
     /// each dependency's state, so a load balancer sends no traffic to an instance that
     /// cannot serve it. `GET /metrics`: the Prometheus text exposition.
     /// `warnings` are counts readiness reports without failing (answers waiting to be saved).
-    public static func register(on router: inout RouterBuilder, version: String, readiness: [ReadinessCheck] = [],
+    public static func register(on router: inout RouterBuilder, version: String, instance: String? = nil, readiness: [ReadinessCheck] = [],
                                 warnings: @escaping @Sendable () -> [String: Int] = { [:] }, metrics: MetricsRegistry? = nil) {
         let body = Array("{\"status\":\"ok\",\"version\":\(jsonQuoted(version))}".utf8)
         router.get("/health") { _ in
@@ -35,7 +35,8 @@ public enum SystemRoutes {
             let checks = results.sorted { $0.key < $1.key }.map { "\(jsonQuoted($0.key)):\($0.value ? "\"ok\"" : "\"unavailable\"")" }
             let warned = warnings().filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\(jsonQuoted($0.key)):\($0.value)" }
             let extra = warned.isEmpty ? "" : ",\"warnings\":{\(warned.joined(separator: ","))}"
-            let json = "{\"status\":\(ready ? "\"ready\"" : "\"unavailable\""),\"checks\":{\(checks.joined(separator: ","))}\(extra)}"
+            let named = instance.map { ",\"instance\":\(jsonQuoted($0))" } ?? ""
+            let json = "{\"status\":\(ready ? "\"ready\"" : "\"unavailable\""),\"checks\":{\(checks.joined(separator: ","))}\(named)\(extra)}"
             var response = Response(status: ready ? .ok : .serviceUnavailable, contentType: "application/json", body: Array(json.utf8))
             if !ready { response.headers.add("Retry-After", "5") }
             return response

@@ -393,6 +393,8 @@ import Testing
             let now = api.clock.now()
             var answer = try await messages.append(Message(id: Message.ID(UUID()), sessionID: session, role: .assistant, content: "Hello, ",
                                                            status: .streaming, createdAt: now, updatedAt: now))
+            // Its owner's lease holds: it is alive, elsewhere.
+            try await messages.renewLease(of: answer.id, until: now.addingTimeInterval(60))
             var stream = try await api.stream("GET", "/v1/sessions/\(session)/messages/\(answer.id)/events", token: token)
             let first = try #require(try await stream.next())
             #expect(first.delta == "Hello, ")

@@ -210,6 +210,13 @@ import Testing
         #expect(try await f.turns.begin(start("k1"), keysValidSince: t0) == .alreadyStarted(try #require(first.idempotency)))
         #expect(try await f.messages.all(sessionID: s.id).count == 2)
 
+        // One answer per session at a time, whoever begins it: a second begin while the first
+        // answer is streaming is refused, by the database.
+        await #expect(throws: DomainError.turnInProgress) { try await f.turns.begin(start(nil), keysValidSince: t0) }
+        var finished = answer
+        finished.status = .complete
+        try await f.messages.update(finished)
+
         // A later turn does not retitle; an expired key starts a new turn.
         try await f.sessions.update(ChatSession(id: s.id, ownerID: s.ownerID, projectID: nil, title: ChatSession.defaultTitle, model: "mock",
                                                 createdAt: t0, updatedAt: t0))

@@ -50,11 +50,17 @@ public protocol MessageRepository: Sendable {
     func update(_ message: Message) async throws
     /// After a crash: every message still `streaming` becomes `interrupted`; returns how many.
     func interruptStreaming(at: Date) async throws -> Int
-    /// Every answer still marked `streaming`, with its session's owner and model.
-    func streamingAnswers() async throws -> [(message: Message, ownerID: User.ID, model: String)]
+    /// Answers still marked `streaming`, with their session's owner and model: all of them, or
+    /// (with `lapsedBefore`) only those whose owner's lease ended before that time.
+    func streamingAnswers(lapsedBefore: Date?) async throws -> [(message: Message, ownerID: User.ID, model: String)]
     /// Writes `message` only if its row is still `streaming` (a save that got there first
-    /// wins); true if it was written.
-    func updateIfStreaming(_ message: Message) async throws -> Bool
+    /// wins) and, with `lapsedBefore`, its lease has lapsed; true if it was written.
+    func updateIfStreaming(_ message: Message, lapsedBefore: Date?) async throws -> Bool
+    /// A checkpoint of an answer being generated: its content so far, and its owner's lease
+    /// extended to `leaseUntil`.
+    func checkpoint(_ message: Message, leaseUntil: Date) async throws
+    /// Extends the lease on an answer being generated (while its upstream is silent).
+    func renewLease(of id: Message.ID, until: Date) async throws
 }
 
 public protocol UsageRepository: Sendable {

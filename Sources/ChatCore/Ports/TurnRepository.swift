@@ -9,13 +9,19 @@ public struct TurnStart: Sendable {
     public var firstMessageTitle: String
     public var defaultTitle: String
     public var idempotency: IdempotencyRecord?
+    /// The instance that generates the answer, and until when its lease holds.
+    public var ownerInstance: String
+    public var leaseUntil: Date
 
-    public init(userMessage: Message, assistantMessage: Message, firstMessageTitle: String, defaultTitle: String, idempotency: IdempotencyRecord?) {
+    public init(userMessage: Message, assistantMessage: Message, firstMessageTitle: String, defaultTitle: String, idempotency: IdempotencyRecord?,
+                ownerInstance: String = "local", leaseUntil: Date = .distantFuture) {
         self.userMessage = userMessage
         self.assistantMessage = assistantMessage
         self.firstMessageTitle = firstMessageTitle
         self.defaultTitle = defaultTitle
         self.idempotency = idempotency
+        self.ownerInstance = ownerInstance
+        self.leaseUntil = leaseUntil
     }
 }
 

@@ -16,6 +16,8 @@ public struct TurnDependencies: Sendable {
     public let cache: (cache: any ResponseCache, ttl: Duration, digest: @Sendable (String) -> String)?
     public let observer: (any TurnObserver)?
     public let logger: Logger
+    /// This instance's name on the answers it generates (`INSTANCE_ID`).
+    public var instanceID = "local"
 
     public init(chat: ChatDependencies, store: any TurnRepository, usage: any UsageRepository, provider: any ChatProvider,
                 settings: ChatSettings, limiter: any RateLimiter, policy: RatePolicy,

@@ -144,14 +144,17 @@ struct TurnRunner: Sendable {
         return text
     }
 
-    /// Keeps the turn's stream lease alive while it runs, renewing at a third of its lifetime.
+    /// Keeps the turn's leases alive while it runs, renewing at a third of their lifetime: its
+    /// stream place (if streams are capped) and its ownership of the answer's row, so that no
+    /// other instance ends it while the upstream is silent.
     private func renewLease(of turn: Turn) -> Task<Void, Never>? {
-        guard let lease = turn.lease else { return nil }
-        let limiter = deps.limiter, ttl = deps.policy.streamLease, clock = deps.chat.clock
+        let limiter = deps.limiter, ttl = deps.policy.streamLease, clock = deps.chat.clock, messages = deps.chat.messages
         return Task {
             while true {
                 do { try await Task.sleep(for: ttl / 3) } catch { return }
-                try? await limiter.renewStream(userID: turn.ownerID, lease: lease, now: clock.now(), ttl: ttl)
+                let now = clock.now()
+                if let lease = turn.lease { try? await limiter.renewStream(userID: turn.ownerID, lease: lease, now: now, ttl: ttl) }
+                try? await messages.renewLease(of: turn.assistantMessage.id, until: now.adding(ttl))
             }
         }
     }
@@ -173,7 +176,7 @@ struct TurnRunner: Sendable {
         snapshot.content = turn.content
         snapshot.updatedAt = deps.chat.clock.now()
         do {
-            try await deps.chat.messages.update(snapshot)
+            try await deps.chat.messages.checkpoint(snapshot, leaseUntil: snapshot.updatedAt.adding(deps.policy.streamLease))
         } catch {
             deps.logger.warning("checkpoint of an answer failed", metadata: ["parley.error": "\(error)"])
         }

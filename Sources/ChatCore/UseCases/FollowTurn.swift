@@ -31,18 +31,18 @@ public struct FollowTurn: Sendable {
             throw DomainError.notFound("message")
         }
         if message.status == .streaming {
-            let recovery = RecoverAnswers(deps)
-            guard !recovery.othersMayGenerate, !deps.registry.holds(session: sessionID), let owner else {
-                // Another instance may be generating it: follow its checkpoints.
+            // No turn here holds it. Alone, nothing will finish it; with other instances, its
+            // owner is gone once its lease has lapsed. Then end it now, so its reader gets what
+            // was saved and `done` at once, not keep-alives forever.
+            guard !deps.registry.holds(session: sessionID), let owner,
+                  let ended = try await RecoverAnswers(deps).end(message, ownerID: owner.id, model: owner.model) else {
+                if let saved = try await deps.chat.messages.find(id: messageID, sessionID: sessionID), saved.status != .streaming {
+                    return try stored(saved, after: offset, badOffset)
+                }
+                // Another instance generates it: follow its checkpoints (the sweep ends it if that instance dies).
                 return TurnFollower(.elsewhere(message, messages: deps.chat.messages, settings: deps.settings), offset: offset)
             }
-            // Alone, and no turn here holds it: nothing will finish it. End it now, so its
-            // reader gets what was saved and `done` at once, not keep-alives forever.
-            if let ended = try await recovery.end(message, ownerID: owner.id, model: owner.model) {
-                message = ended
-            } else if let saved = try await deps.chat.messages.find(id: messageID, sessionID: sessionID) {
-                message = saved
-            }
+            message = ended
         }
         return try stored(message, after: offset, badOffset)
     }

@@ -11,16 +11,20 @@ public struct RecoverAnswers: Sendable {
         self.deps = deps
     }
 
-    /// Every answer left `streaming` (a crash): how many were ended.
-    public func all() async throws -> Int {
+    /// Answers nothing generates any more: alone (no other instance), every answer left
+    /// `streaming` (a crash of this one); with other instances, those whose owner's lease has
+    /// lapsed, so a live answer of another instance is never touched. How many were ended.
+    public func orphaned() async throws -> Int {
         var ended = 0
-        for answer in try await deps.chat.messages.streamingAnswers() {
+        for answer in try await deps.chat.messages.streamingAnswers(lapsedBefore: othersMayGenerate ? deps.chat.clock.now() : nil) {
+            if deps.registry.turn(forMessage: answer.message.id) != nil || deps.registry.pending.message(id: answer.message.id) != nil { continue }
             if try await end(answer.message, ownerID: answer.ownerID, model: answer.model) != nil { ended += 1 }
         }
         return ended
     }
 
-    /// Ends one orphaned answer; nil if it was no longer `streaming` (saved meanwhile).
+    /// Ends one orphaned answer; nil if it was no longer `streaming` (saved meanwhile), or,
+    /// with other instances, its owner's lease still holds.
     func end(_ answer: Message, ownerID: User.ID, model: String) async throws -> Message? {
         let context = try await deps.chat.messages.recent(sessionID: answer.sessionID, count: deps.settings.maxContextMessages + 1)
             .filter { $0.position < answer.position }
@@ -31,7 +35,7 @@ public struct RecoverAnswers: Sendable {
             promptTokens: TurnContext.estimatedTokens(context.map { ContextMessage(role: $0.role, content: $0.content) }),
             completionTokens: TurnContext.estimatedTokens(answer.content), estimated: true
         )
-        guard try await deps.chat.messages.updateIfStreaming(message) else { return nil }
+        guard try await deps.chat.messages.updateIfStreaming(message, lapsedBefore: othersMayGenerate ? message.updatedAt : nil) else { return nil }
         if let usage = message.usage {
             try await deps.usage.record(UsageEvent(
                 id: UsageEvent.ID(deps.chat.ids.newUUID()), userID: ownerID, sessionID: message.sessionID, model: model,

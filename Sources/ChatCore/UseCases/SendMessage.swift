@@ -68,7 +68,8 @@ public struct SendMessage: Sendable {
                               userMessageID: user.id, assistantMessageID: assistant.id, createdAt: now)
         }
         let start = TurnStart(userMessage: user, assistantMessage: assistant, firstMessageTitle: ChatSession.title(fromFirstMessage: command.content),
-                              defaultTitle: ChatSession.defaultTitle, idempotency: record)
+                              defaultTitle: ChatSession.defaultTitle, idempotency: record, ownerInstance: deps.instanceID,
+                              leaseUntil: now.adding(deps.policy.streamLease))
         let turn: Turn
         let request: CompletionRequest
         var admission: Admission?

@@ -28,12 +28,12 @@ public struct StopTurn: Sendable {
                 try await Task.sleep(for: .milliseconds(50))
                 if let saved = try await deps.chat.messages.find(id: running.id, sessionID: sessionID), saved.status != .streaming { return saved }
             }
-            // No instance confirmed: if the row has not moved for a stream lease, its owner is gone.
+            // No instance confirmed: if its owner's lease has lapsed, the owner is gone; end it.
             guard let latest = try await deps.chat.messages.find(id: running.id, sessionID: sessionID), latest.status == .streaming,
-                  deps.chat.clock.now().timeIntervalSince(latest.updatedAt) > deps.policy.streamLease.seconds else {
+                  let ended = try await recovery.end(latest, ownerID: principal.user.id, model: session.model) else {
                 throw DomainError.unavailable("the instance generating this answer did not confirm the stop; try again")
             }
-            return try await recovery.end(latest, ownerID: principal.user.id, model: session.model) ?? latest
+            return ended
         }
         // Alone, and no turn here holds it: end it with what it has.
         if deps.registry.holds(session: sessionID) { throw DomainError.unavailable("the answer is just starting; stop it again in a moment") }

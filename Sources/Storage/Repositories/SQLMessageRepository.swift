@@ -87,18 +87,33 @@ public struct SQLMessageRepository: MessageRepository {
          .bool(message.usage?.estimated ?? false), .date(message.updatedAt)]
     }
 
-    public func streamingAnswers() async throws -> [(message: Message, ownerID: User.ID, model: String)] {
+    public func streamingAnswers(lapsedBefore: Date?) async throws -> [(message: Message, ownerID: User.ID, model: String)] {
         let columns = Self.columns.split(separator: ",").map { "m." + $0.trimmingWhiteSpaceForSQL() }.joined(separator: ", ")
+        let lapsed = lapsedBefore == nil ? "" : " AND (m.lease_until IS NULL OR m.lease_until < $1)"
         return try await database.query(
-            "SELECT \(columns), s.owner_id, s.model FROM messages m JOIN chat_sessions s ON s.id = m.session_id WHERE m.status = 'streaming'", []
+            "SELECT \(columns), s.owner_id, s.model FROM messages m JOIN chat_sessions s ON s.id = m.session_id WHERE m.status = 'streaming'\(lapsed)",
+            lapsedBefore.map { [.date($0)] } ?? []
         ).map { row in (try Self.decode(row), User.ID(try row.uuid("owner_id")), try row.string("model")) }
     }
 
-    public func updateIfStreaming(_ message: Message) async throws -> Bool {
-        try await database.execute(
-            "UPDATE messages SET content = $2, status = $3, finish_reason = $4, prompt_tokens = $5, completion_tokens = $6, usage_estimated = $7, updated_at = $8 WHERE id = $1 AND status = 'streaming'",
-            Self.updateValues(message)
+    public func updateIfStreaming(_ message: Message, lapsedBefore: Date?) async throws -> Bool {
+        let lapsed = lapsedBefore == nil ? "" : " AND (lease_until IS NULL OR lease_until < $9)"
+        return try await database.execute(
+            "UPDATE messages SET content = $2, status = $3, finish_reason = $4, prompt_tokens = $5, completion_tokens = $6, usage_estimated = $7, updated_at = $8 WHERE id = $1 AND status = 'streaming'\(lapsed)",
+            Self.updateValues(message) + (lapsedBefore.map { [.date($0)] } ?? [])
         ) == 1
+    }
+
+    public func checkpoint(_ message: Message, leaseUntil: Date) async throws {
+        _ = try await database.execute(
+            "UPDATE messages SET content = $2, updated_at = $3, lease_until = $4 WHERE id = $1 AND status = 'streaming'",
+            [.text(message.id.description), .text(message.content), .date(message.updatedAt), .date(leaseUntil)]
+        )
+    }
+
+    public func renewLease(of id: Message.ID, until: Date) async throws {
+        _ = try await database.execute("UPDATE messages SET lease_until = $2 WHERE id = $1 AND status = 'streaming'",
+                                       [.text(id.description), .date(until)])
     }
 
     public func interruptStreaming(at: Date) async throws -> Int {

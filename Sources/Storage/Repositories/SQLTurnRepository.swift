@@ -44,6 +44,11 @@ public struct SQLTurnRepository: TurnRepository {
                         .first?.string("title") else {
                         throw DomainError.notFound("session")
                     }
+                    // One answer per session, whichever instance runs it (the session row is locked
+                    // on PostgreSQL; a unique index on streaming answers holds it in any case).
+                    if try await !connection.query("SELECT id FROM messages WHERE session_id = $1 AND status = 'streaming'", [.text(sessionID)]).isEmpty {
+                        throw DomainError.turnInProgress
+                    }
                     let last = try await connection.query(
                         "SELECT COALESCE(MAX(position), 0) AS last FROM messages WHERE session_id = $1", [.text(sessionID)]
                     ).first?.int("last") ?? 0
@@ -52,6 +57,8 @@ public struct SQLTurnRepository: TurnRepository {
                     assistant.position = last + 2
                     try await SQLMessageRepository.insert(user, into: connection)
                     try await SQLMessageRepository.insert(assistant, into: connection)
+                    _ = try await connection.execute("UPDATE messages SET owner_instance = $2, lease_until = $3 WHERE id = $1",
+                                                     [.text(assistant.id.description), .text(start.ownerInstance), .date(start.leaseUntil)])
                     let newTitle = last == 0 && title == start.defaultTitle ? start.firstMessageTitle : title
                     _ = try await connection.execute("UPDATE chat_sessions SET title = $2, updated_at = $3 WHERE id = $1",
                                                      [.text(sessionID), .text(newTitle), .date(user.createdAt)])

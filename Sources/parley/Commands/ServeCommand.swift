@@ -18,7 +18,7 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let termination = Signals.waitForTermination()
         let config = try AppConfiguration.loadOrExit()
-        LogSetup.bootstrap(format: config.logFormat, level: config.logLevel, secrets: config.secrets)
+        LogSetup.bootstrap(format: config.logFormat, level: config.logLevel, secrets: config.secrets, instance: config.instanceID)
         let logger = Logger(label: "parley")
         logger.info("starting parley", metadata: ["parley.version": "\(Parley.version)"])
         for note in config.defaultsUsed { logger.info("using a default", metadata: ["parley.default": "\(note)"]) }
@@ -31,6 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let housekeeping = services.startHousekeeping(logger: logger)
+        let sweep = services.startSweep(logger: logger)
 
         let apiLogger = Logger(label: "parley.api")
         var routes = RouterBuilder()
@@ -38,7 +39,8 @@ struct ServeCommand: AsyncParsableCommand {
                                   clients: ClientAddress(trusted: config.rateLimits.trustedProxies)))
         if let origins = config.corsOrigins { routes.use(CORS(origins: origins)) }
         let pending = services.turns.registry.pending
-        SystemRoutes.register(on: &routes, version: Parley.version, readiness: services.readiness, warnings: { ["unsaved_answers": pending.count] })
+        SystemRoutes.register(on: &routes, version: Parley.version, instance: config.instanceID, readiness: services.readiness,
+                              warnings: { ["unsaved_answers": pending.count] })
         let registry = services.metrics.http.registry
         var metricsServer: Server?
         if config.metricsToken == nil || config.metricsListener != nil {
@@ -77,10 +79,12 @@ struct ServeCommand: AsyncParsableCommand {
                                           grace: config.shutdownGrace, logger: logger, termination: termination)
         } catch {
             housekeeping.cancel()
+            sweep?.cancel()
             await services.closeConnections()
             throw ExitCode(1)
         }
         housekeeping.cancel()
+        sweep?.cancel()
         await services.closeConnections()
     }
 }

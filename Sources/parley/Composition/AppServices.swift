@@ -70,7 +70,7 @@ struct AppServices: Sendable {
             LoginThrottle(limiter: limiter, maxFailures: $0, window: config.rateLimits.loginFailureWindow)
         }
         let writes = config.rateLimits.writesPerMinute.map { WriteRateLimit(limiter: limiter, perMinute: $0) }
-        let turns = TurnDependencies(
+        var turns = TurnDependencies(
             chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database), provider: provider,
             settings: config.chat, limiter: limiter, policy: config.rateLimits.policy, signals: redis.map(RedisTurnSignals.init),
             cache: config.rateLimits.responseCacheTTL.map { ttl in
@@ -79,12 +79,13 @@ struct AppServices: Sendable {
             },
             observer: metrics, logger: Logger(label: "parley.turns")
         )
+        turns.instanceID = config.instanceID
         // Answers the last run finished but could not save were spooled: save them first. Then
         // answers a crash left `streaming` that nothing will finish: end them interrupted with
         // what was checkpointed, and charge them (estimated).
         let replayed = try await PendingSaves.replay(from: config.storage.spoolPath, messages: chat.messages, usage: turns.usage)
         if replayed > 0 { logger.notice("spooled answers saved", metadata: ["parley.count": "\(replayed)"]) }
-        let interrupted = try await RecoverAnswers(turns).all()
+        let interrupted = try await RecoverAnswers(turns).orphaned()
         if interrupted > 0 { logger.warning("answers left streaming by a crash ended as interrupted", metadata: ["parley.count": "\(interrupted)"]) }
         if let redisConfiguration = config.rateLimits.redis {
             RedisTurnSignals.listen(configuration: redisConfiguration, registry: chat.turns, logger: Logger(label: "parley.redis")).start()
@@ -183,6 +184,25 @@ struct AppServices: Sendable {
     func closeConnections() async {
         await database.close()
         await redis?.close()
+    }
+
+    /// With other instances (Redis configured), ends every third of a stream lease the answers
+    /// whose owner stopped renewing its lease (an instance that died): saved `interrupted`,
+    /// charged, and their readers on any instance told. Alone, start-up did that already.
+    func startSweep(logger: Logger) -> Task<Void, Never>? {
+        guard turns.signals != nil else { return nil }
+        let turns = self.turns, interval = max(.seconds(1), turns.policy.streamLease / 3)
+        return Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                do {
+                    let ended = try await RecoverAnswers(turns).orphaned()
+                    if ended > 0 { logger.warning("answers of an instance that stopped renewing its lease ended as interrupted", metadata: ["parley.count": "\(ended)"]) }
+                } catch {
+                    logger.debug("sweep of lapsed answers failed", metadata: ["parley.error": "\(error)"])
+                }
+            }
+        }
     }
 
     /// Removes expired guests (with their data) and expired idempotency keys, now and every

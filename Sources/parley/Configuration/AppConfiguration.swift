@@ -26,6 +26,9 @@ struct AppConfiguration: Sendable {
     /// Where `/metrics` is served: its own listener (`METRICS_HOST`:`METRICS_PORT`), or the main
     /// port behind `METRICS_TOKEN`; with neither, nowhere.
     var metricsListener: (host: String, port: Int)?
+    /// `INSTANCE_ID`: this instance's name on its log lines, readiness and the answers it
+    /// generates; by default the host name and a random suffix, new at each start.
+    var instanceID: String
     var metricsToken: String?
     /// Values that must never reach a log line: provider keys, JWT secrets, the Redis password.
     var secrets: [String] {
@@ -41,6 +44,10 @@ struct AppConfiguration: Sendable {
     /// Reads and checks every variable; the first bad one stops start-up with its name.
     init(environment env: Environment) throws(ConfigurationError) {
         server.host = env.string("HOST", default: "127.0.0.1")
+        instanceID = env.string("INSTANCE_ID", default: Self.defaultInstanceID())
+        guard instanceID.utf8.count <= 64, instanceID.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw ConfigurationError(variable: "INSTANCE_ID", message: "must be 1 to 64 visible ASCII characters")
+        }
         server.port = try env.integer("PORT", default: 8080, range: 0...65535)
         server.maxConnections = try env.integer("HTTP_MAX_CONNECTIONS", default: 10_000, range: 1...1_000_000)
         server.maxConnectionsPerAddress = try env.integer("HTTP_MAX_CONNECTIONS_PER_ADDRESS", default: 64, range: 1...1_000_000)
@@ -92,5 +99,13 @@ struct AppConfiguration: Sendable {
         if env["DATABASE_URL"] == nil { defaultsUsed.append("DATABASE_URL unset: SQLite database at \(storage.sqlitePath ?? "")") }
         if env["REDIS_URL"] == nil { defaultsUsed.append("REDIS_URL unset: rate limits kept in this process") }
         if env["JWT_SECRET"] == nil { defaultsUsed.append("JWT_SECRET unset: development secret kept at \(auth.devSecretPath)") }
+    }
+
+    /// The host name (a container's id) and six random hex digits.
+    static func defaultInstanceID() -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        let host = gethostname(&name, name.count) == 0 ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "parley"
+        let suffix = String(UInt32.random(in: 0...0xFF_FFFF), radix: 16)
+        return String(host.filter { $0.isASCII && !$0.isWhitespace }.prefix(40)) + "-" + String(repeating: "0", count: 6 - suffix.count) + suffix
     }
 }
