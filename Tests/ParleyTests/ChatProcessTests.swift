@@ -117,6 +117,33 @@ import Testing
         stack.mock.signal(SIGTERM)
     }
 
+    /// SIGTERM drains: readiness is 503 at once (a balancer stops sending traffic), a new send
+    /// gets 503 with Retry-After, and an answer that can finish within the grace period does.
+    @Test func sigtermDrainsBeforeItStops() async throws {
+        let stack = try await Stack()
+        let (parley, port) = try await stack.serve(["SHUTDOWN_GRACE_SECONDS": "8", "AUTH_RATE_LIMIT_PER_MINUTE": "0"])
+        let (token, session) = try await Self.guestWithSession(port)
+        let (otherToken, otherSession) = try await Self.guestWithSession(port)
+        #expect(try await runProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/health/ready"]).stdout == "200")
+        let answer = Task { try await Self.streamSend(port, token: token, session: session, content: "drain me mock:tokens=20 mock:delay=100") }
+        #expect(try await Self.waitForRunningTurns(port, count: 1))
+        parley.signal(SIGTERM)
+        try await Task.sleep(for: .milliseconds(300))
+        let ready = try await runProcess(["curl", "-s", "-w", "\n%{http_code}", "http://127.0.0.1:\(port)/health/ready"])
+        #expect(ready.stdout.hasSuffix("\n503"), "\(ready.stdout)")
+        #expect(ready.stdout.contains(#""accepting":"unavailable""#))
+        let refused = try await runProcess(["curl", "-s", "-D", "-", "-o", "/dev/null", "-H", "Authorization: Bearer \(otherToken)",
+                                            "-H", "Content-Type: application/json", "-d", #"{"content":"too late"}"#,
+                                            "http://127.0.0.1:\(port)/v1/sessions/\(otherSession)/messages"])
+        #expect(refused.stdout.hasPrefix("HTTP/1.1 503"), "\(refused.stdout)")
+        #expect(refused.stdout.lowercased().contains("retry-after:"))
+        let events = try await answer.value
+        #expect(events.last?.event == "done", "the running answer finished within the grace period")
+        #expect((events.last?.json["message"] as? [String: Any])?["status"] as? String == "complete")
+        #expect(await parley.waitForExit() == 0)
+        stack.mock.signal(SIGTERM)
+    }
+
     /// SIGTERM with 50 answers streaming: each stream ends with `error: server_shutdown`, each
     /// answer is saved `interrupted` before the process exits 0 within the grace period.
     @Test func sigtermEndsOpenStreamsWithServerShutdownAndSavesThem() async throws {
@@ -125,7 +152,7 @@ import Testing
         var clients: [(token: String, session: String)] = []
         for _ in 0..<50 { clients.append(try await Self.guestWithSession(port)) }
         let streams = clients.map { client in
-            Task { try await Self.streamSend(port, token: client.token, session: client.session, content: "long mock:tokens=500 mock:delay=20") }
+            Task { try await Self.streamSend(port, token: client.token, session: client.session, content: "long mock:tokens=3000 mock:delay=20") }
         }
         // Every stream has started (its answer is running) before the signal.
         let metrics = try await Self.waitForRunningTurns(port, count: 50)

@@ -39,7 +39,9 @@ struct ServeCommand: AsyncParsableCommand {
                                   clients: ClientAddress(trusted: config.rateLimits.trustedProxies)))
         if let origins = config.corsOrigins { routes.use(CORS(origins: origins)) }
         let pending = services.turns.registry.pending
-        SystemRoutes.register(on: &routes, version: Parley.version, instance: config.instanceID, readiness: services.readiness,
+        let draining = DrainState()
+        SystemRoutes.register(on: &routes, version: Parley.version, instance: config.instanceID,
+                              readiness: [ReadinessCheck("accepting") { !draining.isDraining }] + services.readiness,
                               warnings: { ["unsaved_answers": pending.count] })
         let registry = services.metrics.http.registry
         var metricsServer: Server?
@@ -75,7 +77,7 @@ struct ServeCommand: AsyncParsableCommand {
         let server = Server(configuration: serverSettings, responder: router, logger: Logger(label: "parley.http"))
         services.metrics.watch(server: server, turns: services.turns.registry, database: services.database)
         do {
-            try await ServerLifecycle.run(server, alongside: [metricsServer].compactMap { $0 }, turns: services.turns.registry,
+            try await ServerLifecycle.run(server, alongside: [metricsServer].compactMap { $0 }, turns: services.turns.registry, draining: draining,
                                           grace: config.shutdownGrace, logger: logger, termination: termination)
         } catch {
             housekeeping.cancel()

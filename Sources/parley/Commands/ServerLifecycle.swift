@@ -5,6 +5,7 @@ import ChatCore
 import Dispatch
 import HTTPServer
 import Logging
+import Synchronization
 
 /// Runs a server until SIGTERM or SIGINT, then shuts it down gracefully.
 enum ServerLifecycle {
@@ -12,14 +13,17 @@ enum ServerLifecycle {
     /// command: Dispatch arms a signal source asynchronously, and a SIGTERM that arrived
     /// between ignoring the signal and arming the source would be lost.
     ///
-    /// On the signal the server stops accepting and the running turns get most of the grace
-    /// period to finish; those still running are then stopped, saved and their readers told
-    /// `server_shutdown`, which ends their streams, so the server can close every connection.
+    /// On the signal the instance drains: it goes on serving, but `draining` makes readiness
+    /// answer 503 at once (a balancer stops sending it traffic) and new sends are refused with
+    /// 503 and `Retry-After`, while the running turns get most of the grace period to finish;
+    /// those still running are then stopped, saved and their readers told `server_shutdown`,
+    /// which ends their streams. Then the server stops accepting and closes every connection
+    /// within what is left of the grace period.
     ///
     /// `alongside` are servers of their own (the metrics listener), started after the main one
     /// and stopped with it.
-    static func run(_ server: Server, alongside others: [Server] = [], turns: TurnRegistry? = nil, grace: Duration, logger: Logger,
-                    termination received: Task<Int32, Never>) async throws {
+    static func run(_ server: Server, alongside others: [Server] = [], turns: TurnRegistry? = nil, draining: DrainState? = nil,
+                    grace: Duration, logger: Logger, termination received: Task<Int32, Never>) async throws {
         // A write to a socket the peer closed must fail with EPIPE, not kill the process.
         signal(SIGPIPE, SIG_IGN)
         do {
@@ -31,10 +35,14 @@ enum ServerLifecycle {
             throw error
         }
         let signalNumber = await received.value
-        logger.info("termination signal received", metadata: ["parley.signal": "\(signalNumber)"])
-        async let turnsStopped: Void? = turns?.shutdown(gracePeriod: grace)
-        await server.shutdown(gracePeriod: grace)
-        await turnsStopped
+        logger.info("termination signal received; draining", metadata: ["parley.signal": "\(signalNumber)"])
+        draining?.begin()
+        let deadline = ContinuousClock.now + grace
+        // The last part of the grace period is the connections': time to write the final
+        // events of stopped answers and close.
+        let connectionsShare = min(.seconds(1), grace / 3)
+        await turns?.shutdown(gracePeriod: grace - connectionsShare)
+        await server.shutdown(gracePeriod: max(connectionsShare, deadline - ContinuousClock.now))
         // Answers finished but not yet saved: a last chance, then the spool file.
         _ = await turns?.pending.finish(within: .seconds(2), logger: logger)
         for other in others { await other.shutdown(gracePeriod: .zero) }
@@ -72,4 +80,11 @@ enum Signals {
 final class SignalSources: @unchecked Sendable {
     private var sources: [any DispatchSourceSignal] = []
     func keep(_ source: any DispatchSourceSignal) { sources.append(source) }
+}
+
+/// Whether this instance is draining (a termination signal came): readiness then answers 503.
+final class DrainState: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func begin() { flag.store(true, ordering: .relaxed) }
+    var isDraining: Bool { flag.load(ordering: .relaxed) }
 }
