@@ -93,7 +93,9 @@ import Testing
         let start = ContinuousClock.now
         parley.signal(SIGINT)
         #expect(await parley.waitForExit() == 0)
-        #expect(ContinuousClock.now - start < .seconds(2))
+        // Well under the 10 s grace period an idle server has no reason to wait for (the
+        // margin is for a machine busy with the other suites' processes).
+        #expect(ContinuousClock.now - start < .seconds(5))
     }
 }
 
