@@ -11,6 +11,21 @@ import Storage
 import StorageTesting
 import Testing
 
+/// The account routes on `database`, with a quiet logger: what the outage tests exercise.
+func accountRoutes(on database: any SQLDatabase) -> (RouterBuilder, Logger) {
+    let deps = AuthDependencies(
+        users: SQLUserRepository(database: database), refreshTokens: SQLRefreshTokenRepository(database: database),
+        apiKeys: SQLAPIKeyRepository(database: database), hasher: PlainPasswordHasher(),
+        accessTokens: JWTIssuer(secret: Array("test-secret-test-secret-test-secret!".utf8)),
+        secrets: SecureSecretGenerator(), decoyPasswordHash: "plain$-"
+    )
+    var logger = Logger(label: "test")
+    logger.logLevel = .critical
+    var routes = RouterBuilder()
+    AccountRoutes.register(on: &routes, deps: deps, logger: logger)
+    return (routes, logger)
+}
+
 /// PostgreSQL stops in the middle of a run: requests get a 503 problem within the acquire
 /// timeout (not a hang, not a 500), readiness says the database is down, and both recover
 /// once it is back.
@@ -29,16 +44,7 @@ import Testing
     func scenario(_ postgres: ThrowawayService, url: String) async throws {
         let database = try await PostgresDatabase(url: url, poolSize: 4, acquireTimeout: .seconds(1))
         try await Migrator(database: database, directory: migrationsDirectory).migrate()
-        let deps = AuthDependencies(
-            users: SQLUserRepository(database: database), refreshTokens: SQLRefreshTokenRepository(database: database),
-            apiKeys: SQLAPIKeyRepository(database: database), hasher: PlainPasswordHasher(),
-            accessTokens: JWTIssuer(secret: Array("test-secret-test-secret-test-secret!".utf8)),
-            secrets: SecureSecretGenerator(), decoyPasswordHash: "plain$-"
-        )
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        var routes = RouterBuilder()
-        AccountRoutes.register(on: &routes, deps: deps, logger: logger)
+        var (routes, logger) = accountRoutes(on: database)
         SystemRoutes.register(on: &routes, version: "test", readiness: [ReadinessCheck("database") { await database.ping() }])
         try await TestServer.with(responder: routes.build(logger: logger)) { server in
             let api = APIClient(port: server.port)
@@ -89,16 +95,7 @@ import Testing
         let killBackends = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'parley_test' AND pid <> pg_backend_pid()"
         let database = try await PostgresDatabase(url: url, poolSize: 4, acquireTimeout: .seconds(2))
         try await Migrator(database: database).migrate()
-        let deps = AuthDependencies(
-            users: SQLUserRepository(database: database), refreshTokens: SQLRefreshTokenRepository(database: database),
-            apiKeys: SQLAPIKeyRepository(database: database), hasher: PlainPasswordHasher(),
-            accessTokens: JWTIssuer(secret: Array("test-secret-test-secret-test-secret!".utf8)),
-            secrets: SecureSecretGenerator(), decoyPasswordHash: "plain$-"
-        )
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        var routes = RouterBuilder()
-        AccountRoutes.register(on: &routes, deps: deps, logger: logger)
+        let (routes, logger) = accountRoutes(on: database)
         try await TestServer.with(responder: routes.build(logger: logger)) { server in
             let api = APIClient(port: server.port)
             let token = try #require(try await api.register("ann@example.org")["access_token"])
