@@ -110,3 +110,108 @@ import Testing
         #expect(await c.waitForExit() == 0)
     }
 }
+
+/// Two instances behind nginx with the repository's proxy settings (deploy/nginx): tokens pass
+/// through one by one, the client's address survives the proxy, and an instance that drains
+/// loses no send.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct BehindNginxTests {
+    static var nginxInstalled: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") || ProcessInfo.processInfo.environment["CI"] != nil }
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func freePort() async throws -> Int {
+        let result = try await runProcess(["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"])
+        return try #require(Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
+    /// Seconds from the request to the first `token` event and to `done`, read as they arrive.
+    static func timedStream(_ port: Int, token: String, session: String, content: String, forwardedFor: String) async throws -> (first: Double, done: Double) {
+        let script = """
+        import http.client, json, sys, time
+        c = http.client.HTTPConnection("127.0.0.1", \(port), timeout=30)
+        body = json.dumps({"content": sys.argv[1]})
+        start = time.monotonic()
+        c.request("POST", "/v1/sessions/\(session)/messages", body, {"Authorization": "Bearer \(token)", "Accept": "text/event-stream",
+                  "Content-Type": "application/json", "X-Forwarded-For": "\(forwardedFor)"})
+        r = c.getresponse()
+        first = None
+        while True:
+            line = r.fp.readline()
+            if not line: break
+            if line.startswith(b"event: token") and first is None: first = time.monotonic() - start
+            if line.startswith(b"event: done"): print(first, time.monotonic() - start); break
+        """
+        let result = try await runProcess(["python3", "-c", script, content])
+        let parts = result.stdout.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        try #require(parts.count == 2, "\(result.stdout) \(result.stderr)")
+        return (parts[0], parts[1])
+    }
+
+    @Test(.enabled(if: nginxInstalled && ThrowawayService.canStartPostgres && ThrowawayService.canStartRedis, "needs nginx, PostgreSQL and Redis"))
+    func streamsPassThroughNginxAndADrainingInstanceLosesNoSend() async throws {
+        let postgres = try #require(try await ThrowawayService.start("test-postgres.sh"))
+        let redis = try #require(try await ThrowawayService.start("test-redis.sh"))
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-nginx-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer {
+            Task { try? await postgres.run("teardown"); try? await redis.run("teardown") }
+            try? FileManager.default.removeItem(at: folder)
+        }
+        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
+        let mockPort = try await mock.waitForPort()
+        defer { mock.signal(SIGTERM) }
+        let shared = ["REDIS_URL": try #require(redis["PARLEY_TEST_REDIS_URL"]), "TRUSTED_PROXIES": "127.0.0.1",
+                      "GUEST_RATE_LIMIT_PER_MINUTE": "0", "GUEST_DAILY_MESSAGE_QUOTA": "0", "SHUTDOWN_GRACE_SECONDS": "5"]
+        let url = try #require(postgres["PARLEY_TEST_POSTGRES_URL"])
+        let (a, portA) = try await ClusterTests.serve(url, mockPort: mockPort, shared.merging(["INSTANCE_ID": "a"]) { $1 })
+        let (b, portB) = try await ClusterTests.serve(url, mockPort: mockPort, shared.merging(["INSTANCE_ID": "b"]) { $1 })
+        let port = try await Self.freePort()
+        let dir = folder.path
+        let config = """
+        daemon off; worker_processes 1; pid \(dir)/nginx.pid; error_log \(dir)/error.log;
+        events { worker_connections 256; }
+        http {
+            access_log off;
+            client_body_temp_path \(dir)/body; proxy_temp_path \(dir)/proxy; fastcgi_temp_path \(dir)/fastcgi;
+            uwsgi_temp_path \(dir)/uwsgi; scgi_temp_path \(dir)/scgi;
+            upstream parley { server 127.0.0.1:\(portA) max_fails=1 fail_timeout=5s; server 127.0.0.1:\(portB) max_fails=1 fail_timeout=5s; keepalive 16; }
+            server { listen 127.0.0.1:\(port); include \(Self.root.path)/deploy/nginx/parley-locations.conf; }
+        }
+        """
+        try config.write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
+        let nginx = Process()
+        nginx.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
+        nginx.arguments = ["-c", dir + "/nginx.conf", "-p", dir]
+        nginx.standardOutput = FileHandle.nullDevice
+        nginx.standardError = FileHandle.nullDevice
+        try nginx.run()
+        defer { nginx.terminate() }
+        var up = false
+        for _ in 0..<100 where !up {
+            up = (try? await runProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/health"]))?.stdout == "200"
+            if !up { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        try #require(up, "nginx did not come up: \((try? String(contentsOfFile: dir + "/error.log", encoding: .utf8)) ?? "")")
+
+        // 1. Tokens one by one through the proxy: the first long before the last.
+        let (token, session) = try await ChatProcessTests.guestWithSession(port)
+        let timing = try await Self.timedStream(port, token: token, session: session, content: "through nginx mock:tokens=10 mock:delay=200",
+                                                forwardedFor: "198.51.100.7")
+        #expect(timing.done >= 1.8, "the answer takes two seconds: \(timing)")
+        #expect(timing.first < timing.done - 1, "the first token came through at once, not buffered: \(timing)")
+        // 2. The client's address survived the proxy.
+        let lines = (a.log + b.log).split(separator: "\n").filter { $0.contains("\"message\":\"request\"") && $0.contains("/v1/sessions/{id}/messages") }
+        #expect(lines.contains { $0.contains("\"parley.client\":\"198.51.100.7\"") }, "\(lines)")
+
+        // 3. A drains while sends keep coming through nginx: none is lost.
+        a.signal(SIGTERM)
+        var statuses: [Int] = []
+        for i in 0..<6 {
+            let (t, s) = try await ChatProcessTests.guestWithSession(port)
+            statuses.append(try await ClusterTests.send(port, t, s, "during the drain \(i) mock:tokens=3 mock:delay=50"))
+        }
+        #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+        #expect(await a.waitForExit(timeout: .seconds(15)) == 0)
+        b.signal(SIGTERM)
+        #expect(await b.waitForExit() == 0)
+    }
+}

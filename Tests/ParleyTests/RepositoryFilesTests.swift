@@ -77,7 +77,7 @@ import Testing
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-compose-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        for file in ["docker-compose.yml", "Dockerfile"] {
+        for file in ["docker-compose.yml", "Dockerfile", "deploy"] {
             try FileManager.default.copyItem(at: Self.root.appendingPathComponent(file), to: folder.appendingPathComponent(file))
         }
         try (try Self.read(".env.example") + "\n" + extra).write(to: folder.appendingPathComponent(".env"), atomically: true, encoding: .utf8)
@@ -94,6 +94,10 @@ import Testing
             #expect(result.stdout.contains(expected), "\(expected) in\n\(result.stdout)")
         }
         #expect(!result.stdout.contains("APP_ENV: development"))
+        // The cluster profile: three named instances behind nginx with the repository's proxy settings.
+        for expected in ["INSTANCE_ID: parley-1", "INSTANCE_ID: parley-3", "image: nginx:1.27", "deploy/nginx/parley-locations.conf", "- cluster"] {
+            #expect(result.stdout.contains(expected), "\(expected)")
+        }
     }
 
     /// Without the two secrets compose refuses to start, naming what is missing.
