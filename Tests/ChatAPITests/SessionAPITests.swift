@@ -107,19 +107,4 @@ import Testing
             #expect(contents == ["m5", "m4", "m3", "m2", "m1"])
         }
     }
-
-    @Test func invalidInputGetsPreciseErrors() async throws {
-        try await APIHarness.with(.sqlite) { api in
-            let token = try #require(try await api.register("ann@example.org")["access_token"])
-            let badModel = try await api.call("POST", "/v1/sessions", token: token, json: #"{"model":"gpt-9"}"#)
-            #expect(badModel.status == 422)
-            #expect(badModel["detail"] == "model must be one of the models this server offers: mock, other-model, mock-model")
-            #expect(try await api.call("POST", "/v1/sessions", token: token, json: #"{"title":"\#(String(repeating: "t", count: 201))"}"#).status == 422)
-            #expect(try await api.call("POST", "/v1/sessions", token: token, json: #"{"title":"   "}"#).status == 422)
-            #expect(try await api.call("POST", "/v1/sessions", token: token, json: #"{"project_id":"\#(UUID())"}"#)["detail"] == "project not found")
-            #expect(try await api.call("GET", "/v1/sessions?limit=500", token: token).status == 422)
-            #expect(try await api.call("GET", "/v1/sessions?cursor=zzz", token: token).status == 422)
-            #expect(try await api.call("GET", "/v1/sessions").status == 401)
-        }
-    }
 }
