@@ -114,13 +114,17 @@ import Testing
     /// Checks for accounts with recent failures may fill only half of the hashing capacity:
     /// the rest stays for everyone else.
     @Test func suspectChecksGetOnlyAShareOfTheHasher() async throws {
-        let hasher = Argon2PasswordHasher(concurrency: 1, maxWaiting: 3)  // 4 at once; suspects 2
+        // Slow checks (20 passes), so the first two are surely still in the hasher, however
+        // loaded the machine, when the third arrives.
+        var slow = Argon2PasswordHasher.Parameters()
+        slow.iterations = 20
+        let hasher = Argon2PasswordHasher(parameters: slow, concurrency: 1, maxWaiting: 3)  // 4 at once; suspects 2
         let hash = try await hasher.hash("password")
         let results = try await withThrowingTaskGroup(of: (Bool, Bool).self) { group in
             for _ in 0..<2 {
                 group.addTask { (true, (try? await hasher.verify("password", against: hash, suspect: true)) != nil) }
             }
-            try await Task.sleep(for: .milliseconds(5))
+            try await Task.sleep(for: .milliseconds(50))
             group.addTask { (true, (try? await hasher.verify("password", against: hash, suspect: true)) != nil) }
             group.addTask { (false, (try? await hasher.verify("password", against: hash, suspect: false)) != nil) }
             return try await group.reduce(into: [(Bool, Bool)]()) { $0.append($1) }

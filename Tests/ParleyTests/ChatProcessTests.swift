@@ -125,7 +125,7 @@ import Testing
         let (token, session) = try await Self.guestWithSession(port)
         let (otherToken, otherSession) = try await Self.guestWithSession(port)
         #expect(try await runProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/health/ready"]).stdout == "200")
-        let answer = Task { try await Self.streamSend(port, token: token, session: session, content: "drain me mock:tokens=20 mock:delay=100") }
+        let answer = Task { try await Self.streamSend(port, token: token, session: session, content: "drain me mock:tokens=50 mock:delay=100") }
         #expect(try await Self.waitForRunningTurns(port, count: 1))
         parley.signal(SIGTERM)
         try await Task.sleep(for: .milliseconds(300))
