@@ -24,18 +24,27 @@ case "${1:-}" in
 start)
     dir=$(mktemp -d /tmp/parley-pg.XXXXXX)
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
     as_pg "$bindir/initdb" -D "$dir/data" -U parley --auth=trust -E UTF8 >/dev/null
-    # In the config file, not on the command line, so `restart` comes back on the same port.
-    as_pg tee -a "$dir/data/postgresql.conf" >/dev/null <<CONF
+    as_pg cp "$dir/data/postgresql.conf" "$dir/postgresql.conf.initial"
+    close_inherited_fds
+    # A free port can be taken by another test's server between the check and the start (the
+    # tests start several at once): try again on another port.
+    started=""
+    for _ in 1 2 3 4 5; do
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+        # In the config file, not on the command line, so `restart` comes back on the same port.
+        as_pg cp "$dir/postgresql.conf.initial" "$dir/data/postgresql.conf"
+        as_pg tee -a "$dir/data/postgresql.conf" >/dev/null <<CONF
 port = $port
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
 fsync = ${PARLEY_PG_FSYNC:-off}
 max_connections = 200
 CONF
-    close_inherited_fds
-    as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 start >/dev/null
+        if as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 30 start >/dev/null; then started=yes; break; fi
+        sleep 0.2
+    done
+    [ -n "$started" ] || { echo "PostgreSQL did not start; its log:" >&2; cat "$dir/log" >&2; exit 1; }
     as_pg "$bindir/createdb" -h 127.0.0.1 -p "$port" -U parley parley_test
     echo "export PARLEY_TEST_POSTGRES_DIR=$dir"
     echo "export PARLEY_TEST_POSTGRES_URL=postgres://parley@127.0.0.1:$port/parley_test"

@@ -13,20 +13,25 @@ close_inherited_fds() {
         [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null || true
     done
 }
+# Starts the server configured in $1 and waits until it answers; fails if the one answering
+# on its port is not this one (another test's server took the port first).
 launch() {
     close_inherited_fds
-    "$server" "$1/redis.conf" >/dev/null
+    "$server" "$1/redis.conf" >/dev/null 2>&1 || return 1
     for _ in $(seq 1 100); do
-        redis-cli -p "$(cat "$1/port")" ping >/dev/null 2>&1 && return 0
+        if [ "$(redis-cli -p "$(cat "$1/port")" config get dir 2>/dev/null | tail -n 1)" = "$1" ]; then return 0; fi
         sleep 0.05
     done
-    echo "redis-server did not start; see $1/log" >&2
-    exit 1
+    return 1
 }
 
 case "${1:-}" in
 start)
     dir=$(mktemp -d /tmp/parley-redis.XXXXXX)
+    # A free port can be taken by another test's server between the check and the start (the
+    # tests start several at once): try again on another port.
+    started=""
+    for _ in 1 2 3 4 5; do
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
     echo "$port" > "$dir/port"
     cat > "$dir/redis.conf" <<CONF
@@ -39,7 +44,9 @@ logfile $dir/log
 save ""
 appendonly no
 CONF
-    launch "$dir"
+    if launch "$dir"; then started=yes; break; fi
+    done
+    [ -n "$started" ] || { echo "redis-server did not start; see $dir/log" >&2; exit 1; }
     echo "export PARLEY_TEST_REDIS_DIR=$dir"
     echo "export PARLEY_TEST_REDIS_URL=redis://127.0.0.1:$port/0"
     ;;

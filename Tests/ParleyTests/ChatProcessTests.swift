@@ -121,7 +121,7 @@ import Testing
     /// gets 503 with Retry-After, and an answer that can finish within the grace period does.
     @Test func sigtermDrainsBeforeItStops() async throws {
         let stack = try await Stack()
-        let (parley, port) = try await stack.serve(["SHUTDOWN_GRACE_SECONDS": "8", "AUTH_RATE_LIMIT_PER_MINUTE": "0"])
+        let (parley, port) = try await stack.serve(["SHUTDOWN_GRACE_SECONDS": "30", "AUTH_RATE_LIMIT_PER_MINUTE": "0"])
         let (token, session) = try await Self.guestWithSession(port)
         let (otherToken, otherSession) = try await Self.guestWithSession(port)
         #expect(try await runProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/health/ready"]).stdout == "200")
