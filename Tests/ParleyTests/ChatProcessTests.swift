@@ -215,24 +215,25 @@ import Testing
         return (Int(lines.last ?? "") ?? 0, json?["tier"] as? String)
     }
 
-    /// Two instances on one Redis enforce one budget per user.
-    @Test(.enabled(if: ThrowawayService.redisConfigured, "no test Redis (make test starts one)")) func twoInstancesShareOneBudget() async throws {
+    /// Three instances on one Redis enforce one budget per user.
+    @Test(.enabled(if: ThrowawayService.redisConfigured, "no test Redis (make test starts one)")) func threeInstancesShareOneBudget() async throws {
         let redis = try #require(Self.redisURL, "PARLEY_TEST_REDIS_URL is not set")
         let stack = try await Stack()
         let limits = ["REDIS_URL": redis, "CHAT_RATE_LIMIT_PER_MINUTE": "3"]
         let (a, portA) = try await stack.serve(limits)
         let (b, portB) = try await stack.serve(limits)
+        let (c, portC) = try await stack.serve(limits)
         let token = try await Self.register(portA, "shared-\(UUID())@example.org")
         let session = try #require(try await Self.call(portA, "POST", "/v1/sessions", token: token)["id"] as? String)
-        #expect(try await Self.send(portA, token: token, session: session, content: "one mock:tokens=1").status == 200)
-        #expect(try await Self.send(portB, token: token, session: session, content: "two mock:tokens=1").status == 200)
-        #expect(try await Self.send(portA, token: token, session: session, content: "three mock:tokens=1").status == 200)
-        for port in [portB, portA] {
+        for (port, word) in [(portA, "one"), (portB, "two"), (portC, "three")] {
+            #expect(try await Self.send(port, token: token, session: session, content: "\(word) mock:tokens=1").status == 200)
+        }
+        for port in [portC, portB, portA] {
             let refused = try await Self.send(port, token: token, session: session, content: "four")
             #expect(refused.status == 429)
             #expect(refused.tier == "per_minute")
         }
-        for parley in [a, b] {
+        for parley in [a, b, c] {
             parley.signal(SIGTERM)
             #expect(await parley.waitForExit() == 0)
         }
