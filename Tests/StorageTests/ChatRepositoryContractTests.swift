@@ -128,8 +128,11 @@ import Testing
         await f.db.close()
     }
 
+    /// A streaming answer is checkpointed with its owner's lease; only once the lease has
+    /// lapsed is it among the answers to recover, and a conditional write ends it only while
+    /// it is still streaming (and lapsed), so a save that got there first wins.
     @Test(arguments: TestBackend.available)
-    func streamingMessagesAreCheckpointedAndInterruptedAfterACrash(_ backend: TestBackend) async throws {
+    func streamingAnswersAreCheckpointedLeasedAndRecoveredOnlyOnceLapsed(_ backend: TestBackend) async throws {
         guard let f = try await fixture(backend) else { return }
         let s = session(of: f.ann)
         try await f.sessions.create(s)
@@ -137,18 +140,26 @@ import Testing
         var answer = try await f.messages.append(message(s, .assistant, "", status: .streaming))
         answer.content = "partial answer with \"quotes\" and\nnewlines"
         answer.updatedAt = t0.addingTimeInterval(2)
-        try await f.messages.update(answer)
-        #expect(try await f.messages.interruptStreaming(at: t0.addingTimeInterval(3)) == 1)
-        let stored = try #require(try await f.messages.find(id: answer.id, sessionID: s.id))
-        #expect(stored.status == .interrupted)
-        #expect(stored.content == answer.content)
-        var done = stored
+        try await f.messages.checkpoint(answer, leaseUntil: t0.addingTimeInterval(30))
+        #expect(try await f.messages.find(id: answer.id, sessionID: s.id)?.content == answer.content)
+        #expect(try await f.messages.streamingAnswers(lapsedBefore: t0.addingTimeInterval(10)).isEmpty, "its lease holds")
+        #expect(try await f.messages.streamingAnswers(lapsedBefore: nil).map(\.message.id) == [answer.id], "alone, every streaming answer")
+        let lapsed = try await f.messages.streamingAnswers(lapsedBefore: t0.addingTimeInterval(31))
+        #expect(lapsed.map(\.message.id) == [answer.id])
+        #expect(lapsed.first?.ownerID == f.ann.id)
+        var ended = answer
+        ended.status = .interrupted
+        #expect(try await !f.messages.updateIfStreaming(ended, lapsedBefore: t0.addingTimeInterval(10)), "not while the lease holds")
+        #expect(try await f.messages.updateIfStreaming(ended, lapsedBefore: t0.addingTimeInterval(31)))
+        #expect(try await f.messages.find(id: answer.id, sessionID: s.id)?.status == .interrupted)
+        #expect(try await !f.messages.updateIfStreaming(ended, lapsedBefore: nil), "no longer streaming")
+        var done = ended
         done.status = .complete
         done.finishReason = "stop"
         done.usage = TokenUsage(promptTokens: 12, completionTokens: 34, estimated: true)
         try await f.messages.update(done)
         #expect(try await f.messages.find(id: answer.id, sessionID: s.id)?.usage == done.usage)
-        #expect(try await f.messages.interruptStreaming(at: t0) == 0)
+        #expect(try await f.messages.streamingAnswers(lapsedBefore: nil).isEmpty)
         await f.db.close()
     }
 

@@ -46,10 +46,8 @@ public protocol MessageRepository: Sendable {
     func streaming(sessionID: ChatSession.ID) async throws -> Message?
     /// Every message of the session, oldest first (export, fork).
     func all(sessionID: ChatSession.ID) async throws -> [Message]
-    /// Writes content, status, finish reason, usage and update time (checkpoints and the end of a turn).
+    /// Writes content, status, finish reason, usage and update time (the end of a turn).
     func update(_ message: Message) async throws
-    /// After a crash: every message still `streaming` becomes `interrupted`; returns how many.
-    func interruptStreaming(at: Date) async throws -> Int
     /// Answers still marked `streaming`, with their session's owner and model: all of them, or
     /// (with `lapsedBefore`) only those whose owner's lease ended before that time.
     func streamingAnswers(lapsedBefore: Date?) async throws -> [(message: Message, ownerID: User.ID, model: String)]

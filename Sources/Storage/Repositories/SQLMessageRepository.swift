@@ -116,10 +116,6 @@ public struct SQLMessageRepository: MessageRepository {
                                        [.text(id.description), .date(until)])
     }
 
-    public func interruptStreaming(at: Date) async throws -> Int {
-        try await database.execute("UPDATE messages SET status = 'interrupted', updated_at = $1 WHERE status = 'streaming'", [.date(at)])
-    }
-
     static func insert(_ message: Message, into connection: any SQLConnection) async throws {
         _ = try await connection.execute(
             "INSERT INTO messages (\(columns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", values(message)
