@@ -40,13 +40,15 @@ start_mock() {
     echo "mock-llm did not start"; exit 1
 }
 
-# start_parley PORT MOCK_PORT [VAR=value…]: `parley serve` without limits in the way, on a fresh
+# start_parley PORT MOCK_PORT [VAR=value…]: `parley serve` without limits in the way (every load
+# comes from 127.0.0.1 and one user creates thousands of sessions), on a fresh
 # SQLite file unless DATABASE_URL is given; sets PARLEY_PID.
 start_parley() {
     local port=$1 mock=$2; shift 2
     env PORT="$port" LOG_LEVEL=warning HTTP_MAX_CONNECTIONS=100000 DATABASE_URL="sqlite://$WORK/parley-$port.db" \
         LLM_BASE_URL="http://127.0.0.1:$mock/v1" LLM_MODEL=mock-model SSE_KEEPALIVE_SECONDS=15 \
         CHAT_RATE_LIMIT_PER_MINUTE=0 CHAT_DAILY_MESSAGE_QUOTA=0 CHAT_MAX_CONCURRENT_STREAMS=0 AUTH_RATE_LIMIT_PER_MINUTE=0 \
+        HTTP_MAX_CONNECTIONS_PER_ADDRESS=100000 WRITE_RATE_LIMIT_PER_MINUTE=0 USER_MAX_SESSIONS=10000000 LOGIN_MAX_FAILURES=0 \
         "$@" "$PARLEY_BIN" serve >"$OUT/parley-$port.log" 2>&1 &
     PIDS+=($!); PARLEY_PID=$!
     wait_health "$port" parley "$OUT/parley-$port.log"
