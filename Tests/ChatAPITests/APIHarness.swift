@@ -25,8 +25,10 @@ struct APIHarness: APICalls {
     /// The mock upstream's server, to watch its connections.
     let upstream: Server
 
-    /// A client for streamed replies, shared by the tests (one libcurl multi handle).
-    static let client = try! CurlHTTPClient()  // a test process that cannot make one cannot test anything
+    /// One client for the tests (one libcurl multi handle); a process that cannot make one
+    /// fails each test that needs it.
+    static let sharedClient = Result { try CurlHTTPClient() }
+    static var client: CurlHTTPClient { get throws { try sharedClient.get() } }
 
     /// Runs `body` against a server on `backend`; nil-returning backends (Postgres outside CI) skip.
     static func with(_ backend: TestBackend, settings configure: (inout ChatSettings) -> Void = { _ in },
@@ -65,7 +67,7 @@ struct APIHarness: APICalls {
                 upstreamSettings.backoffBase = .milliseconds(20)
                 upstreamSettings.maxRetryAfter = .seconds(2)
                 let provider = ProviderRouter([MockChatProvider(tokenDelay: .milliseconds(1)),
-                                               OpenAICompatibleProvider(configuration: upstreamSettings, client: client)])
+                                               OpenAICompatibleProvider(configuration: upstreamSettings, client: try client)])
                 var chat = ChatDependencies(sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
                                             projects: SQLProjectRepository(database: database), clock: clock,
                                             models: ["mock", "other-model", MockUpstream.model],

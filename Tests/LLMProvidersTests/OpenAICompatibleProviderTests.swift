@@ -10,7 +10,9 @@ import Testing
 
 /// The provider against `parley mock-llm`'s routes on a real loopback server.
 @Suite(.timeLimit(.minutes(5))) struct OpenAICompatibleProviderTests {
-    static let client = try! CurlHTTPClient()  // a test process that cannot make one cannot test anything
+    /// One client for the suite; a process that cannot make one fails each test that needs it.
+    static let sharedClient = Result { try CurlHTTPClient() }
+    static var client: CurlHTTPClient { get throws { try sharedClient.get() } }
 
     func withUpstream(_ body: (String) async throws -> Void) async throws {
         var routes = RouterBuilder()
@@ -20,12 +22,12 @@ import Testing
         }
     }
 
-    func provider(_ base: String, headers: [(String, String)] = [], configure: (inout OpenAICompatibleConfiguration) -> Void = { _ in }) -> OpenAICompatibleProvider {
+    func provider(_ base: String, headers: [(String, String)] = [], configure: (inout OpenAICompatibleConfiguration) -> Void = { _ in }) throws -> OpenAICompatibleProvider {
         var configuration = OpenAICompatibleConfiguration(baseURL: base, apiKey: "sk-test-secret", models: ["mock-model"])
         configuration.extraHeaders = headers
         configuration.backoffBase = .milliseconds(20)
         configure(&configuration)
-        return OpenAICompatibleProvider(configuration: configuration, client: Self.client)
+        return OpenAICompatibleProvider(configuration: configuration, client: try Self.client)
     }
 
     let request = CompletionRequest(model: "mock-model", messages: [ContextMessage(role: .system, content: "be brief"),
@@ -47,7 +49,7 @@ import Testing
 
     @Test func streamsDeltasFinishAndUsage() async throws {
         try await withUpstream { base in
-            let result = await drain(provider(base, headers: [("X-Mock-Tokens", "6"), ("X-Mock-Delay-Ms", "5")]).complete(request))
+            let result = await drain(try provider(base, headers: [("X-Mock-Tokens", "6"), ("X-Mock-Delay-Ms", "5")]).complete(request))
             #expect(result.error == nil)
             #expect(result.text == "alpha beta gamma alpha beta gamma ")
             #expect(result.events.filter { if case .delta = $0 { true } else { false } }.count == 6)
@@ -58,7 +60,7 @@ import Testing
 
     @Test func retriesA500ThenSucceeds() async throws {
         try await withUpstream { base in
-            let p = provider(base, headers: [("X-Mock-Fail", "500"), ("X-Mock-Fail-Times", "2"), ("X-Mock-Scenario", UUID().uuidString),
+            let p = try provider(base, headers: [("X-Mock-Fail", "500"), ("X-Mock-Fail-Times", "2"), ("X-Mock-Scenario", UUID().uuidString),
                                              ("X-Mock-Tokens", "3"), ("X-Mock-Delay-Ms", "0")])
             let result = await drain(p.complete(request))
             #expect(result.error == nil)
@@ -68,7 +70,7 @@ import Testing
 
     @Test func honoursRetryAfterOn429() async throws {
         try await withUpstream { base in
-            let p = provider(base, headers: [("X-Mock-Fail", "429"), ("X-Mock-Fail-Times", "1"), ("X-Mock-Scenario", UUID().uuidString),
+            let p = try provider(base, headers: [("X-Mock-Fail", "429"), ("X-Mock-Fail-Times", "1"), ("X-Mock-Scenario", UUID().uuidString),
                                              ("X-Mock-Tokens", "2"), ("X-Mock-Delay-Ms", "0")])
             let started = ContinuousClock.now
             let result = await drain(p.complete(request))
@@ -79,7 +81,7 @@ import Testing
 
     @Test func persistent500FailsWithTheUpstreamMessageAfterRetries() async throws {
         try await withUpstream { base in
-            let result = await drain(provider(base, headers: [("X-Mock-Fail", "500")]).complete(request))
+            let result = await drain(try provider(base, headers: [("X-Mock-Fail", "500")]).complete(request))
             #expect(result.error == ProviderError(.failed, "the mock upstream failed as asked"))
         }
     }
@@ -87,7 +89,7 @@ import Testing
     @Test func clientErrorsAreNotRetried() async throws {
         try await withUpstream { base in
             let started = ContinuousClock.now
-            let result = await drain(provider(base, headers: [("X-Mock-Tokens", "-1")]) { $0.backoffBase = .seconds(5) }.complete(request))
+            let result = await drain(try provider(base, headers: [("X-Mock-Tokens", "-1")]) { $0.backoffBase = .seconds(5) }.complete(request))
             #expect(result.error?.kind == .rejected)
             #expect(ContinuousClock.now - started < .seconds(2))
         }
@@ -95,7 +97,7 @@ import Testing
 
     @Test func stallBeforeTheFirstTokenTimesOut() async throws {
         try await withUpstream { base in
-            let p = provider(base, headers: [("X-Mock-Fail", "stall")]) { $0.firstTokenTimeout = .milliseconds(300) }
+            let p = try provider(base, headers: [("X-Mock-Fail", "stall")]) { $0.firstTokenTimeout = .milliseconds(300) }
             let started = ContinuousClock.now
             let result = await drain(p.complete(request))
             #expect(result.error?.kind == .timeout)
@@ -107,7 +109,7 @@ import Testing
     /// by the first-token time, not waited on forever.
     @Test(.timeLimit(.minutes(1))) func stallBeforeTheResponseHeadTimesOut() async throws {
         try await withUpstream { base in
-            let p = provider(base, headers: [("X-Mock-Fail", "stall-head")]) { $0.firstTokenTimeout = .milliseconds(300) }
+            let p = try provider(base, headers: [("X-Mock-Fail", "stall-head")]) { $0.firstTokenTimeout = .milliseconds(300) }
             let started = ContinuousClock.now
             let result = await drain(p.complete(request))
             #expect(result.error?.kind == .timeout)
@@ -119,7 +121,7 @@ import Testing
     @Test(.timeLimit(.minutes(1))) func anAnswerPastItsCeilingEndsAsATimeout() async throws {
         try await withUpstream { base in
             // 200 tokens 20 ms apart take 4 s; the ceiling cuts them at 1.5 s, however loaded the machine.
-            let p = provider(base, headers: [("X-Mock-Tokens", "200"), ("X-Mock-Delay-Ms", "20")]) { $0.maxAnswerDuration = .milliseconds(1500) }
+            let p = try provider(base, headers: [("X-Mock-Tokens", "200"), ("X-Mock-Delay-Ms", "20")]) { $0.maxAnswerDuration = .milliseconds(1500) }
             let started = ContinuousClock.now
             let result = await drain(p.complete(request))
             #expect(result.error?.kind == .timeout)
@@ -184,7 +186,7 @@ import Testing
 
     @Test func dropMidStreamKeepsThePartialTextAndFails() async throws {
         try await withUpstream { base in
-            let result = await drain(provider(base, headers: [("X-Mock-Fail", "drop"), ("X-Mock-Tokens", "8"), ("X-Mock-Delay-Ms", "5")]).complete(request))
+            let result = await drain(try provider(base, headers: [("X-Mock-Fail", "drop"), ("X-Mock-Tokens", "8"), ("X-Mock-Delay-Ms", "5")]).complete(request))
             #expect(result.error?.kind == .failed)
             #expect(result.text == "alpha beta gamma alpha ")
         }
@@ -192,7 +194,7 @@ import Testing
 
     @Test func unreachableUpstreamFailsAfterRetries() async throws {
         let port = try await TestServer.with(responder: RouterBuilder().build()) { $0.port }
-        let result = await drain(provider("http://127.0.0.1:\(port)/v1").complete(request))
+        let result = await drain(try provider("http://127.0.0.1:\(port)/v1").complete(request))
         #expect(result.error?.kind == .unreachable)
     }
 
@@ -203,7 +205,7 @@ import Testing
                      body: Array("{\"error\":{\"message\":\"bad key \(r.headers["Authorization"] ?? "")\"}}".utf8))
         }
         try await TestServer.with(responder: routes.build()) { server in
-            let result = await drain(provider("http://127.0.0.1:\(server.port)/v1").complete(request))
+            let result = await drain(try provider("http://127.0.0.1:\(server.port)/v1").complete(request))
             #expect(result.error?.kind == .rejected)
             #expect(result.error?.message.contains("sk-test-secret") == false)
             #expect(result.error?.message.contains("[redacted]") == true)
