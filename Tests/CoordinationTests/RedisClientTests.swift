@@ -33,7 +33,9 @@ import Testing
 
     @Test func anUnreachableServerFailsFast() async throws {
         var configuration = try RedisConfiguration(url: "redis://127.0.0.1:1")
-        configuration.connectTimeout = .milliseconds(200)
+        // Ten waits for this timeout would take 20 s; failing fast takes milliseconds (the bound
+        // below leaves room for a machine busy with the other suites).
+        configuration.connectTimeout = .seconds(2)
         var quiet = Logger(label: "test.redis")
         quiet.logLevel = .critical
         let client = RedisClient(configuration: configuration, logger: quiet)
@@ -41,6 +43,6 @@ import Testing
         for _ in 0..<10 {
             await #expect(throws: RedisError.self) { try await client.command("PING") }
         }
-        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(ContinuousClock.now - started < .seconds(5))
     }
 }

@@ -42,9 +42,7 @@ public struct ClientAddress: Sendable {
     }
 
     /// Whether `address` is one of the trusted proxies.
-    public func isTrustedProxy(_ address: String) -> Bool { isTrusted(address) }
-
-    func isTrusted(_ address: String) -> Bool {
+    public func isTrusted(_ address: String) -> Bool {
         guard let bytes = Self.bytes(of: address) else { return false }
         return trusted.contains { $0.contains(bytes) }
     }

@@ -46,8 +46,7 @@ public enum TurnRoutes {
         }
         router.post("/v1/sessions/{id}/stop", bodyLimit: 0, auth: auth) { request, principal in
             let message = try await StopTurn(turns)(principal, sessionID: try request.identifier("id", of: "session"))
-            let saved: Bool? = turns.registry.pending.message(id: message.id) == nil ? nil : false
-            return JSONBody.response(TurnEndDTO(message: MessageDTO(message), saved: saved))
+            return JSONBody.response(doneDTO(message, offset: 0, pending: turns.registry.pending))
         }
     }
 
@@ -99,7 +98,7 @@ public enum TurnRoutes {
     static func doneDTO(_ message: Message, offset: Int, pending: PendingSaves, cached: Bool? = nil) -> TurnEndDTO {
         let stored = message.content.utf8.count
         return TurnEndDTO(message: MessageDTO(message), cached: cached, cutAt: offset > stored ? stored : nil,
-                          saved: pending.message(id: message.id) == nil ? nil : false)
+                          saved: pending.savedFlag(message.id))
     }
 
     /// Without `Accept: text/event-stream`: waits for the end and answers once. The turn goes
@@ -113,7 +112,7 @@ public enum TurnRoutes {
                 throw CancellationError()
             case .ended(.done(let message)):
                 return JSONBody.response(CompletedTurnDTO(userMessage: MessageDTO(user), message: MessageDTO(message),
-                                                          saved: pending.message(id: message.id) == nil ? nil : false))
+                                                          saved: pending.savedFlag(message.id)))
             case .ended(.cached(let message)):
                 return JSONBody.response(CompletedTurnDTO(userMessage: MessageDTO(user), message: MessageDTO(message), cached: true))
             case .ended(.shutdown(let message)):
@@ -145,5 +144,13 @@ extension Request {
             return offset
         }
         return try queryInteger("after", default: 0, range: 0...Int(Int32.max))
+    }
+}
+
+extension PendingSaves {
+    /// The `saved` member of an answer's JSON: `false` while the database has not taken it,
+    /// absent (nil) once it has.
+    func savedFlag(_ id: Message.ID) -> Bool? {
+        message(id: id) == nil ? nil : false
     }
 }

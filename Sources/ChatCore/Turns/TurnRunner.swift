@@ -145,16 +145,20 @@ struct TurnRunner: Sendable {
     }
 
     /// Keeps the turn's leases alive while it runs, renewing at a third of their lifetime: its
-    /// stream place (if streams are capped) and its ownership of the answer's row, so that no
-    /// other instance ends it while the upstream is silent.
+    /// stream place (if streams are capped) and, when other instances may sweep (signals
+    /// configured), its ownership of the answer's row, so that none ends it while the upstream
+    /// is silent. Alone, nothing reads the row's lease, and no task is needed for it: an idle
+    /// stream costs no timer of its own.
     private func renewLease(of turn: Turn) -> Task<Void, Never>? {
+        let ownsRow = deps.signals != nil
+        guard turn.lease != nil || ownsRow else { return nil }
         let limiter = deps.limiter, ttl = deps.policy.streamLease, clock = deps.chat.clock, messages = deps.chat.messages
         return Task {
             while true {
                 do { try await Task.sleep(for: ttl / 3) } catch { return }
                 let now = clock.now()
                 if let lease = turn.lease { try? await limiter.renewStream(userID: turn.ownerID, lease: lease, now: now, ttl: ttl) }
-                try? await messages.renewLease(of: turn.assistantMessage.id, until: now.adding(ttl))
+                if ownsRow { try? await messages.renewLease(of: turn.assistantMessage.id, until: now.adding(ttl)) }
             }
         }
     }

@@ -21,6 +21,9 @@ final class ServerContext: Sendable {
     private let responses = Atomic<Int>(0)
     private let peakBuffered = Atomic<Int>(0)
     private let bodyBytes = Atomic<Int>(0)
+    /// `open.byID.count`, readable without the lock: every response re-arms an idle timer
+    /// whose length depends on it.
+    private let openCount = Atomic<Int>(0)
 
     init(configuration: ServerConfiguration, responder: any HTTPResponder, logger: Logger) {
         self.configuration = configuration
@@ -38,6 +41,7 @@ final class ServerContext: Sendable {
             if !exempt, fromAddress >= configuration.maxConnectionsPerAddress { return .addressFull }
             open.byID[connection.id] = connection
             open.byAddress[connection.remoteAddress] = fromAddress + 1
+            openCount.store(open.byID.count, ordering: .relaxed)
             return nil
         }
     }
@@ -45,13 +49,14 @@ final class ServerContext: Sendable {
     func connectionClosed(_ connection: Connection) {
         open.withLock { open in
             guard open.byID.removeValue(forKey: connection.id) != nil else { return }
+            openCount.store(open.byID.count, ordering: .relaxed)
             let left = open.byAddress[connection.remoteAddress, default: 1] - 1
             open.byAddress[connection.remoteAddress] = left > 0 ? left : nil
         }
     }
 
     var openConnections: [Connection] { open.withLock { Array($0.byID.values) } }
-    var openConnectionCount: Int { open.withLock { $0.byID.count } }
+    var openConnectionCount: Int { openCount.load(ordering: .relaxed) }
 
     /// The keep-alive idle time now: the configured one, shrinking linearly from three quarters
     /// of the connection cap to one second at the cap.

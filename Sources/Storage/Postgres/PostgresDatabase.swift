@@ -29,11 +29,10 @@ public final class PostgresDatabase: SQLDatabase {
         }
     }
 
-    /// A statement that only reads, so running it twice cannot do anything twice.
+    /// A statement that only reads (a plain `SELECT`, as every read of the repositories is),
+    /// so running it twice cannot do anything twice.
     static func isRead(_ sql: String) -> Bool {
-        let head = sql.prefix { $0 != " " && $0 != "\n" }.uppercased()
-        return head == "SELECT" || (head == "WITH" && !sql.uppercased().contains("INSERT") && !sql.uppercased().contains("UPDATE")
-            && !sql.uppercased().contains("DELETE"))
+        sql.prefix { $0 != " " && $0 != "\n" }.uppercased() == "SELECT"
     }
 
     public func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {

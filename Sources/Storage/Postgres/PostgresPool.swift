@@ -33,12 +33,7 @@ actor PostgresPool {
                 continue
             }
             let healthy = await connection.isHealthy()
-            // The actor may have run `close()` while this task awaited: re-check.
-            if closed {
-                open -= 1
-                await connection.close()
-                throw SQLError(.unavailable, "the database pool is closed")
-            }
+            try await dropIfClosed(connection)
             if healthy { return connection }
             open -= 1
             await connection.close()
@@ -52,11 +47,7 @@ actor PostgresPool {
                 open -= 1
                 throw error
             }
-            if closed {
-                open -= 1
-                await connection.close()
-                throw SQLError(.unavailable, "the database pool is closed")
-            }
+            try await dropIfClosed(connection)
             return connection
         }
         let id = nextWaiter
@@ -68,6 +59,15 @@ actor PostgresPool {
         }
         defer { timer.cancel() }
         return try await withCheckedThrowingContinuation { waiters.append((id, $0)) }
+    }
+
+    /// The actor may have run `close()` while a task awaited: a connection it got meanwhile is
+    /// closed, not handed out.
+    private func dropIfClosed(_ connection: PostgresConnection) async throws {
+        guard closed else { return }
+        open -= 1
+        await connection.close()
+        throw SQLError(.unavailable, "the database pool is closed")
     }
 
     private func expire(_ id: Int) {

@@ -22,22 +22,12 @@ public struct SQLChatSessionRepository: ChatSessionRepository {
     }
 
     static func insert(_ session: ChatSession, into connection: any SQLConnection) async throws {
-        try await projectMustExist {
+        try await SQLProjectRepository.projectMustExist {
             _ = try await connection.execute(
                 "INSERT INTO chat_sessions (\(columns)) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 [.text(session.id.description), .text(session.ownerID.description), .optional(session.projectID?.description), .text(session.title),
                  .text(session.model), .date(session.createdAt), .date(session.updatedAt)]
             )
-        }
-    }
-
-    /// The use case checked the project, but it may be deleted before the write lands: the
-    /// foreign key then refuses the write, and that is the same "project not found".
-    static func projectMustExist(_ write: () async throws -> Void) async throws {
-        do {
-            try await write()
-        } catch let error as SQLError where error.kind == .foreignKeyViolation {
-            throw DomainError.notFound("project")
         }
     }
 
@@ -58,7 +48,7 @@ public struct SQLChatSessionRepository: ChatSessionRepository {
     }
 
     public func update(_ session: ChatSession) async throws {
-        try await Self.projectMustExist {
+        try await SQLProjectRepository.projectMustExist {
             _ = try await database.execute(
                 "UPDATE chat_sessions SET project_id = $3, title = $4, model = $5, updated_at = $6 WHERE id = $1 AND owner_id = $2",
                 [.text(session.id.description), .text(session.ownerID.description), .optional(session.projectID?.description), .text(session.title),

@@ -88,7 +88,7 @@ public struct SQLMessageRepository: MessageRepository {
     }
 
     public func streamingAnswers(lapsedBefore: Date?) async throws -> [(message: Message, ownerID: User.ID, model: String)] {
-        let columns = Self.columns.split(separator: ",").map { "m." + $0.trimmingWhiteSpaceForSQL() }.joined(separator: ", ")
+        let columns = Self.columns.split(separator: ", ").map { "m.\($0)" }.joined(separator: ", ")
         let lapsed = lapsedBefore == nil ? "" : " AND (m.lease_until IS NULL OR m.lease_until < $1)"
         return try await database.query(
             "SELECT \(columns), s.owner_id, s.model FROM messages m JOIN chat_sessions s ON s.id = m.session_id WHERE m.status = 'streaming'\(lapsed)",
@@ -177,8 +177,4 @@ public struct SQLUsageRepository: UsageRepository {
             [.text(userID.description), .date(since)]
         ).first?.int("used") ?? 0
     }
-}
-
-extension Substring {
-    func trimmingWhiteSpaceForSQL() -> String { String(self.drop { $0 == " " }) }
 }

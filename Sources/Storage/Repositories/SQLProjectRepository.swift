@@ -46,8 +46,18 @@ public struct SQLProjectRepository: ProjectRepository {
         try await database.execute("DELETE FROM projects WHERE id = $1 AND owner_id = $2", [.text(id.description), .text(ownerID.description)]) == 1
     }
 
+    /// The use case checked the project, but it may be deleted before the write lands: the
+    /// foreign key then refuses the write, and that is the same "project not found".
+    static func projectMustExist(_ write: () async throws -> Void) async throws {
+        do {
+            try await write()
+        } catch let error as SQLError where error.kind == .foreignKeyViolation {
+            throw DomainError.notFound("project")
+        }
+    }
+
     public func addPrompt(_ prompt: Prompt) async throws {
-        try await SQLChatSessionRepository.projectMustExist {
+        try await Self.projectMustExist {
             _ = try await database.execute(
                 "INSERT INTO prompts (id, project_id, text, position, created_at) VALUES ($1, $2, $3, $4, $5)",
                 [.text(prompt.id.description), .text(prompt.projectID.description), .text(prompt.text), .integer(prompt.position), .date(prompt.createdAt)]

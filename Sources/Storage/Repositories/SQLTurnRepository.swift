@@ -22,7 +22,9 @@ public struct SQLTurnRepository: TurnRepository {
     }
 
     /// One transaction. On PostgreSQL the session's row is locked first so that appends to
-    /// one session take turns; SQLite has one writer anyway. A concurrent request with the same
+    /// one session take turns; SQLite has one writer anyway. A second answer in a session whose
+    /// answer is still streaming (another instance's) breaks the unique index on streaming
+    /// answers: `DomainError.turnInProgress`. A concurrent request with the same
     /// key makes the insert of the key fail as a duplicate: the transaction is rolled back and
     /// the loop reads the record the other request committed.
     public func begin(_ start: TurnStart, keysValidSince: Date) async throws -> TurnBeginning {
@@ -43,11 +45,6 @@ public struct SQLTurnRepository: TurnRepository {
                     guard let title = try await connection.query("SELECT title FROM chat_sessions WHERE id = $1\(lock)", [.text(sessionID)])
                         .first?.string("title") else {
                         throw DomainError.notFound("session")
-                    }
-                    // One answer per session, whichever instance runs it (the session row is locked
-                    // on PostgreSQL; a unique index on streaming answers holds it in any case).
-                    if try await !connection.query("SELECT id FROM messages WHERE session_id = $1 AND status = 'streaming'", [.text(sessionID)]).isEmpty {
-                        throw DomainError.turnInProgress
                     }
                     let last = try await connection.query(
                         "SELECT COALESCE(MAX(position), 0) AS last FROM messages WHERE session_id = $1", [.text(sessionID)]
@@ -72,7 +69,13 @@ public struct SQLTurnRepository: TurnRepository {
                     return .started(user: user, assistant: assistant)
                 }
             } catch let error as SQLError where error.kind == .uniqueViolation && attempt < 5 {
-                continue
+                // One answer per session, whichever instance runs it: the unique index on
+                // streaming answers refused this one. Only then is the session looked at, so a
+                // send costs no extra query; any other duplicate is a concurrent idempotency key.
+                if try await database.query("SELECT id FROM messages WHERE session_id = $1 AND status = 'streaming'", [.text(sessionID)]).isEmpty {
+                    continue
+                }
+                throw DomainError.turnInProgress
             }
         }
         throw SQLError(.other, "could not place a turn in its session")

@@ -70,7 +70,7 @@ struct AppConfiguration: Sendable {
         rateLimits = try RateLimitConfiguration(environment: env)
         // A load balancer in front brings every client's connections from its own address.
         let proxies = ClientAddress(trusted: rateLimits.trustedProxies)
-        server.isExemptFromAddressCap = { proxies.isTrustedProxy($0) }
+        server.isExemptFromAddressCap = { proxies.isTrusted($0) }
         storage = try StorageConfiguration(environment: env)
         auth = try AuthConfiguration(environment: env, storage: storage)
         providers = try ProviderConfiguration(environment: env, production: auth.production)
