@@ -1,3 +1,4 @@
+import Dispatch
 public import FoundationEssentials
 public import Logging
 import Synchronization
@@ -57,7 +58,7 @@ public final class PendingSaves: Sendable {
         }
         if over, let spoolPath {
             logger.error("too many answers waiting for the database; spooling them to disk", metadata: ["parley.count": "\(count)"])
-            _ = try? spool(to: spoolPath)
+            Task { _ = try? await Self.offThePool { try self.spool(to: spoolPath) } }
         }
         if start { Task { await drain(messages: messages, usage: usageRepository, logger: logger) } }
     }
@@ -109,7 +110,7 @@ public final class PendingSaves: Sendable {
             return 0
         }
         do {
-            let spooled = try spool(to: spoolPath)
+            let spooled = try await Self.offThePool { try self.spool(to: spoolPath) }
             logger.warning("answers the database did not take were spooled; the next start saves them",
                            metadata: ["parley.count": "\(spooled)", "parley.spool": "\(spoolPath)"])
             return spooled
@@ -142,7 +143,7 @@ public final class PendingSaves: Sendable {
     /// Writes the answers a previous run spooled, then removes the file; returns how many.
     /// A usage event recorded before (its id taken) counts as written.
     public static func replay(from path: String, messages: any MessageRepository, usage: any UsageRepository) async throws -> Int {
-        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path)) else { return 0 }
+        guard let data = try? await offThePool({ try Data(contentsOf: URL(fileURLWithPath: path)) }) else { return 0 }
         let decoder = JSONDecoder()
         var count = 0
         for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
@@ -153,8 +154,15 @@ public final class PendingSaves: Sendable {
             }
             count += 1
         }
-        try FileManager.default.removeItem(atPath: path)
+        try await offThePool { try FileManager.default.removeItem(atPath: path) }
         return count
+    }
+
+    /// File work runs on a Dispatch queue, never on the cooperative pool.
+    static func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        }
     }
 }
 
