@@ -43,15 +43,18 @@ public struct ClientAddress: Sendable {
 
     /// Whether `address` is one of the trusted proxies.
     public func isTrusted(_ address: String) -> Bool {
-        guard let bytes = Self.bytes(of: address) else { return false }
+        guard !trusted.isEmpty, let bytes = Self.bytes(of: address) else { return false }
         return trusted.contains { $0.contains(bytes) }
     }
 
     public func resolve(_ request: Request) -> String {
         // Every field line, in order: a proxy that appends a line of its own rather than
         // extending the last one must not leave the client's own line as the only one read.
+        // Every access line resolves the client: without trusted proxies or the header that
+        // costs nothing beyond the look-up.
+        guard !trusted.isEmpty else { return request.remoteAddress }
         let lines = request.headers.values("X-Forwarded-For")
-        guard isTrusted(request.remoteAddress), !lines.isEmpty else { return request.remoteAddress }
+        guard !lines.isEmpty, isTrusted(request.remoteAddress) else { return request.remoteAddress }
         let hops = lines.joined(separator: ",").split(separator: ",").map { String($0.filter { $0 != " " && $0 != "\t" }) }
         // The rightmost hop a trusted proxy did not add is the client; a malformed one is not
         // believed, and the proxy's own address stands instead.
