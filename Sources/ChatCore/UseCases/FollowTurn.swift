@@ -1,5 +1,3 @@
-import FoundationEssentials
-
 /// Attaches a reader to an assistant message's turn from a byte offset: live if this process
 /// generates it, from storage otherwise.
 public struct FollowTurn: Sendable {

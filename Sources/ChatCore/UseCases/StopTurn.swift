@@ -1,5 +1,3 @@
-import FoundationEssentials
-
 /// Stops the turn running in a session: the upstream transfer is cancelled at once and the
 /// answer is saved `interrupted` with what was generated.
 public struct StopTurn: Sendable {
