@@ -33,6 +33,12 @@ final class RedisConnection: @unchecked Sendable {
         return try result.get()
     }
 
+    /// Runs a command and waits for its reply on the calling thread. Only for a thread of its
+    /// own (the stream reader's), never the cooperative pool.
+    func commandWaiting(_ arguments: [String]) -> Result<RedisValue, RedisError> {
+        queue.sync { execute(arguments) }
+    }
+
     func close() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {

@@ -5,18 +5,19 @@ import Glibc
 #endif
 public import Logging
 
-/// Listens on one Redis channel on a connection and a thread of its own (a subscribed
-/// connection blocks in a read until a message comes), reconnecting with backoff, and hands
-/// each message to `onMessage`. It runs for the life of the process.
+/// Listens on Redis channels on a connection and a thread of its own (a subscribed connection
+/// blocks in a read until a message comes), reconnecting with backoff, and hands each message
+/// to `onMessage` with its channel. It runs for the life of the process.
 public final class RedisSubscriber: Sendable {
     private let configuration: RedisConfiguration
-    private let channel: String
+    private let channels: [String]
     private let logger: Logger
-    private let onMessage: @Sendable (String) -> Void
+    private let onMessage: @Sendable (_ channel: String, _ message: String) -> Void
 
-    public init(configuration: RedisConfiguration, channel: String, logger: Logger, onMessage: @escaping @Sendable (String) -> Void) {
+    public init(configuration: RedisConfiguration, channels: [String], logger: Logger,
+                onMessage: @escaping @Sendable (_ channel: String, _ message: String) -> Void) {
         self.configuration = configuration
-        self.channel = channel
+        self.channels = channels
         self.logger = logger
         self.onMessage = onMessage
     }
@@ -32,13 +33,13 @@ public final class RedisSubscriber: Sendable {
         var failures = 0
         while true {
             if let context = connect() {
-                if failures > 0 { logger.info("redis subscription restored", metadata: ["parley.redis.channel": "\(channel)"]) }
+                if failures > 0 { logger.info("redis subscription restored", metadata: ["parley.redis.channel": "\(channels.joined(separator: ","))"]) }
                 failures = 0
                 listen(context)
                 redisFree(context)
             }
             failures += 1
-            if failures == 1 { logger.warning("redis subscription lost; reconnecting", metadata: ["parley.redis.channel": "\(channel)"]) }
+            if failures == 1 { logger.warning("redis subscription lost; reconnecting", metadata: ["parley.redis.channel": "\(channels.joined(separator: ","))"]) }
             usleep(UInt32(min(50_000 << min(failures, 6), 2_000_000)))
         }
     }
@@ -53,7 +54,7 @@ public final class RedisSubscriber: Sendable {
         }
         var commands: [[String]] = []
         if let password = configuration.password { commands.append(configuration.username.map { ["AUTH", $0, password] } ?? ["AUTH", password]) }
-        commands.append(["SUBSCRIBE", channel])
+        commands.append(["SUBSCRIBE"] + channels)
         for command in commands {
             guard let reply = redisCommand(command, on: context) else {
                 redisFree(context)
@@ -66,6 +67,16 @@ public final class RedisSubscriber: Sendable {
                 return nil
             }
         }
+        // SUBSCRIBE with several channels confirms each with a reply of its own; the first
+        // was read above.
+        for _ in channels.dropFirst() {
+            var raw: UnsafeMutableRawPointer?
+            guard redisGetReply(context, &raw) == REDIS_OK, let reply = raw else {
+                redisFree(context)
+                return nil
+            }
+            freeReplyObject(reply)
+        }
         return context
     }
 
@@ -76,11 +87,15 @@ public final class RedisSubscriber: Sendable {
             guard redisGetReply(context, &raw) == REDIS_OK, let reply = raw?.assumingMemoryBound(to: redisReply.self) else { return }
             defer { freeReplyObject(reply) }
             let r = reply.pointee
-            guard r.type == REDIS_REPLY_ARRAY, r.elements == 3, let payload = r.element[2]?.pointee, let str = payload.str else { continue }
-            let text = str.withMemoryRebound(to: UInt8.self, capacity: Int(payload.len)) {
-                String(decoding: UnsafeBufferPointer(start: $0, count: Int(payload.len)), as: UTF8.self)
-            }
-            onMessage(text)
+            guard r.type == REDIS_REPLY_ARRAY, r.elements == 3, let channel = r.element[1]?.pointee, let payload = r.element[2]?.pointee else { continue }
+            onMessage(Self.text(channel), Self.text(payload))
+        }
+    }
+
+    private static func text(_ reply: redisReply) -> String {
+        guard let str = reply.str else { return "" }
+        return str.withMemoryRebound(to: UInt8.self, capacity: Int(reply.len)) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: Int(reply.len)), as: UTF8.self)
         }
     }
 }

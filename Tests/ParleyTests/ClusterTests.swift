@@ -109,6 +109,46 @@ import Testing
         #expect(await b.waitForExit() == 0)
         #expect(await c.waitForExit() == 0)
     }
+
+    /// A reader on another instance gets an answer's bytes through Redis as they are
+    /// generated, not at the owner's checkpoints (every 2 s or 512 B): the same text byte for
+    /// byte, each byte soon after the owner's own reader had it.
+    @Test(.enabled(if: ThrowawayService.canStartPostgres && ThrowawayService.canStartRedis, "needs PostgreSQL and Redis of its own"))
+    func aReaderOnAnotherInstanceGetsEveryByteLive() async throws {
+        let postgres = try #require(try await ThrowawayService.start("test-postgres.sh"))
+        let redis = try #require(try await ThrowawayService.start("test-redis.sh"))
+        defer { Task { try? await postgres.run("teardown"); try? await redis.run("teardown") } }
+        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
+        let mockPort = try await mock.waitForPort()
+        defer { mock.signal(SIGTERM) }
+        let shared = ["REDIS_URL": try #require(redis["PARLEY_TEST_REDIS_URL"]), "GUEST_RATE_LIMIT_PER_MINUTE": "0", "GUEST_DAILY_MESSAGE_QUOTA": "0"]
+        let url = try #require(postgres["PARLEY_TEST_POSTGRES_URL"])
+        let (a, portA) = try await Self.serve(url, mockPort: mockPort, shared.merging(["INSTANCE_ID": "a"]) { $1 })
+        let (c, portC) = try await Self.serve(url, mockPort: mockPort, shared.merging(["INSTANCE_ID": "c"]) { $1 })
+        var delays: [Double] = []
+        for round in 0..<4 {
+            let (token, session) = try await ChatProcessTests.guestWithSession(portA)
+            let result = try await runProcess(["python3", Self.tailDelayScript, String(portA), String(portC), token, session,
+                                               "tail \(round) ünïcödé mock:tokens=60 mock:delay=25"])
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout) \(result.stderr)")
+            let ownerText = try #require(report["owner_text"] as? String)
+            #expect(!ownerText.isEmpty)
+            #expect(report["other_text"] as? String == ownerText, "round \(round): the other instance's reader got every byte")
+            #expect(report["other_status"] as? String == "complete")
+            delays += try #require(report["delays_ms"] as? [Double])
+        }
+        delays.sort()
+        try #require(delays.count > 100, "enough bytes reached both readers while both were attached: \(delays.count)")
+        let p50 = delays[delays.count / 2], p99 = delays[min(delays.count - 1, delays.count * 99 / 100)]
+        print("cross-instance tail delay over \(delays.count) offsets: p50 \(p50) ms, p99 \(p99) ms")
+        // Checkpoints alone would put the median near a second; live tails, a few milliseconds.
+        #expect(p50 < 250, "p50 \(p50) ms")
+        for process in [a, c] { process.signal(SIGTERM) }
+        #expect(await a.waitForExit() == 0)
+        #expect(await c.waitForExit() == 0)
+    }
+
+    static let tailDelayScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/tail_delay.py").path
 }
 
 /// Two instances behind nginx with the repository's proxy settings (deploy/nginx): tokens pass

@@ -3,7 +3,7 @@ import FoundationEssentials
 public import HTTPServer
 import Synchronization
 public import Logging
-public import Metrics
+import Metrics
 
 /// The request being served, for every log line written while it is (the log handler reads
 /// it through a metadata provider); tasks a request starts inherit it.

@@ -67,8 +67,3 @@ public protocol UsageRepository: Sendable {
     func tokensUsed(userID: User.ID, since: Date) async throws -> Int
 }
 
-/// Reaches the instance that runs a turn, when it is not this one.
-public protocol TurnSignals: Sendable {
-    /// Asks every instance to stop the answer it may be generating in `session`.
-    func broadcastStop(_ session: ChatSession.ID) async throws
-}

@@ -37,8 +37,9 @@ public struct FollowTurn: Sendable {
                 if let saved = try await deps.chat.messages.find(id: messageID, sessionID: sessionID), saved.status != .streaming {
                     return try stored(saved, after: offset, badOffset)
                 }
-                // Another instance generates it: follow its checkpoints (the sweep ends it if that instance dies).
-                return TurnFollower(.elsewhere(message, messages: deps.chat.messages, settings: deps.settings), offset: offset)
+                // Another instance generates it: follow its tail or its checkpoints (the sweep ends it if that instance dies).
+                let tail = await deps.signals?.tail(of: messageID, from: offset)
+                return TurnFollower(.elsewhere(message, messages: deps.chat.messages, settings: deps.settings, tail: tail), offset: offset)
             }
             message = ended
         }

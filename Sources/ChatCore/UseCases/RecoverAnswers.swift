@@ -1,4 +1,4 @@
-public import FoundationEssentials
+import FoundationEssentials
 
 /// Ends answers that nothing is generating any more: rows left `streaming` by a crash (at
 /// start), or found by a reader or a stop when no turn of this process holds them. Each is

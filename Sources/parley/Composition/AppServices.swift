@@ -55,11 +55,13 @@ struct AppServices: Sendable {
         )
         chat.ownership = config.rateLimits.ownership
         var redis: RedisClient?
+        var signals: RedisTurnSignals?
         let store: any RateLimiter
         if let redisConfiguration = config.rateLimits.redis {
             let client = RedisClient(configuration: redisConfiguration)
             if !(await client.ping()) { logger.warning("redis does not answer yet", metadata: ["parley.fail_mode": "\(config.rateLimits.failMode.rawValue)"]) }
             redis = client
+            signals = RedisTurnSignals(redis: client, configuration: redisConfiguration, instanceID: config.instanceID, logger: Logger(label: "parley.redis"))
             store = FailModeRateLimiter(RedisRateLimiter(redis: client), mode: config.rateLimits.failMode, logger: Logger(label: "parley.ratelimit"))
         } else {
             store = InProcessRateLimiter()
@@ -72,7 +74,7 @@ struct AppServices: Sendable {
         let writes = config.rateLimits.writesPerMinute.map { WriteRateLimit(limiter: limiter, perMinute: $0) }
         var turns = TurnDependencies(
             chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database), provider: provider,
-            settings: config.chat, limiter: limiter, policy: config.rateLimits.policy, signals: redis.map(RedisTurnSignals.init),
+            settings: config.chat, limiter: limiter, policy: config.rateLimits.policy, signals: signals,
             cache: config.rateLimits.responseCacheTTL.map { ttl in
                 let secrets = auth.secrets
                 return (redis.map { RedisResponseCache(redis: $0) as any ResponseCache } ?? InProcessResponseCache(), ttl, { secrets.digest($0) })
@@ -87,8 +89,8 @@ struct AppServices: Sendable {
         if replayed > 0 { logger.notice("spooled answers saved", metadata: ["parley.count": "\(replayed)"]) }
         let interrupted = try await RecoverAnswers(turns).orphaned()
         if interrupted > 0 { logger.warning("answers left streaming by a crash ended as interrupted", metadata: ["parley.count": "\(interrupted)"]) }
-        if let redisConfiguration = config.rateLimits.redis {
-            RedisTurnSignals.listen(configuration: redisConfiguration, registry: chat.turns, logger: Logger(label: "parley.redis")).start()
+        if let redisConfiguration = config.rateLimits.redis, let signals {
+            signals.listen(configuration: redisConfiguration, registry: chat.turns).start()
         }
         let authLimit = config.rateLimits.policy.authPerMinute.map {
             AuthRateLimit(limiter: limiter, perMinute: $0, clients: ClientAddress(trusted: config.rateLimits.trustedProxies))

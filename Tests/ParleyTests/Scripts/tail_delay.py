@@ -1,0 +1,88 @@
+"""Cross-instance tail delay: sends a message on the owner instance and, as soon as its
+`start` event names the answer, follows that answer on another instance. For every byte offset
+the owner's reader reached after the other reader was attached, the delay is the time the
+other reader reached it minus the time the owner's did.
+
+usage: tail_delay.py OWNER_PORT OTHER_PORT TOKEN SESSION CONTENT
+prints one JSON object: owner_text, other_text, delays_ms (list), other_status
+"""
+import http.client
+import json
+import sys
+import threading
+import time
+
+owner_port, other_port, token, session, content = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+headers = {"Authorization": "Bearer " + token, "Accept": "text/event-stream", "Content-Type": "application/json"}
+
+
+def events(response):
+    """(event, id, data, monotonic time) for each event of an SSE response."""
+    event, ident, data = None, None, []
+    while True:
+        line = response.fp.readline()
+        if not line:
+            return
+        line = line.decode().rstrip("\r\n")
+        if line == "":
+            if event or data:
+                yield event, ident, "\n".join(data), time.monotonic()
+            event, ident, data = None, None, []
+        elif line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("id: "):
+            ident = line[4:]
+        elif line.startswith("data: "):
+            data.append(line[6:])
+
+
+owner_times, other_times = {}, {}
+owner_text, other_text = [], []
+other_result = {}
+attached = threading.Event()
+attached_at = [None]
+
+
+def follow(message_id):
+    c = http.client.HTTPConnection("127.0.0.1", other_port, timeout=60)
+    c.request("GET", "/v1/sessions/%s/messages/%s/events" % (session, message_id), headers=headers)
+    r = c.getresponse()
+    attached_at[0] = time.monotonic()
+    attached.set()
+    for event, ident, data, at in events(r):
+        if event == "token":
+            other_text.append(json.loads(data)["delta"])
+            other_times[int(ident)] = at
+        elif event in ("done", "error"):
+            other_result["event"] = event
+            other_result["status"] = json.loads(data).get("message", {}).get("status")
+            return
+
+
+c = http.client.HTTPConnection("127.0.0.1", owner_port, timeout=60)
+c.request("POST", "/v1/sessions/%s/messages" % session, json.dumps({"content": content}), headers)
+r = c.getresponse()
+follower = None
+for event, ident, data, at in events(r):
+    if event == "start":
+        follower = threading.Thread(target=follow, args=(json.loads(data)["assistant_message_id"],))
+        follower.start()
+        attached.wait(10)
+    elif event == "token":
+        owner_text.append(json.loads(data)["delta"])
+        owner_times[int(ident)] = at
+    elif event in ("done", "error"):
+        break
+follower.join(60)
+
+# The time the other reader first had at least each offset the owner's reader reached.
+other_offsets = sorted(other_times)
+delays = []
+for offset, at in sorted(owner_times.items()):
+    if attached_at[0] is None or at < attached_at[0] + 0.2:
+        continue  # reached before the other reader was attached and caught up
+    reached = next((other_times[o] for o in other_offsets if o >= offset), None)
+    if reached is not None:
+        delays.append((reached - at) * 1000)
+print(json.dumps({"owner_text": "".join(owner_text), "other_text": "".join(other_text), "delays_ms": delays,
+                  "other_event": other_result.get("event"), "other_status": other_result.get("status")}))
