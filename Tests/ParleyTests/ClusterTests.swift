@@ -186,6 +186,39 @@ import Testing
         return (parts[0], parts[1])
     }
 
+    /// nginx in `folder` with the repository's proxy settings in front of `upstreams`; its port.
+    static func startNginx(in folder: URL, upstreams: [Int]) async throws -> (Process, Int) {
+        let port = try await Self.freePort()
+        let dir = folder.path
+        let servers = upstreams.map { "server 127.0.0.1:\($0) max_fails=1 fail_timeout=5s;" }.joined(separator: " ")
+        let config = """
+        daemon off; worker_processes 1; pid \(dir)/nginx.pid; error_log \(dir)/error.log;
+        events { worker_connections 2048; }
+        http {
+            access_log off;
+            client_body_temp_path \(dir)/body; proxy_temp_path \(dir)/proxy; fastcgi_temp_path \(dir)/fastcgi;
+            uwsgi_temp_path \(dir)/uwsgi; scgi_temp_path \(dir)/scgi;
+            upstream parley { \(servers) keepalive 16; }
+            server { listen 127.0.0.1:\(port); include \(Self.root.path)/deploy/nginx/parley-locations.conf; }
+        }
+        """
+        try config.write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
+        let nginx = Process()
+        nginx.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
+        nginx.arguments = ["-c", dir + "/nginx.conf", "-p", dir]
+        nginx.standardOutput = FileHandle.nullDevice
+        nginx.standardError = FileHandle.nullDevice
+        try nginx.run()
+        var up = false
+        for _ in 0..<100 where !up {
+            up = (try? await runProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/health"]))?.stdout == "200"
+            if !up { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        if !up { nginx.terminate() }
+        try #require(up, "nginx did not come up: \((try? String(contentsOfFile: dir + "/error.log", encoding: .utf8)) ?? "")")
+        return (nginx, port)
+    }
+
     @Test(.enabled(if: nginxInstalled && ThrowawayService.canStartPostgres && ThrowawayService.canStartRedis, "needs nginx, PostgreSQL and Redis"))
     func streamsPassThroughNginxAndADrainingInstanceLosesNoSend() async throws {
         let postgres = try #require(try await ThrowawayService.start("test-postgres.sh"))
@@ -204,33 +237,8 @@ import Testing
         let url = try #require(postgres["PARLEY_TEST_POSTGRES_URL"])
         let (a, portA) = try await ClusterTests.serve(url, mockPort: mockPort, shared.merging(["INSTANCE_ID": "a"]) { $1 })
         let (b, portB) = try await ClusterTests.serve(url, mockPort: mockPort, shared.merging(["INSTANCE_ID": "b"]) { $1 })
-        let port = try await Self.freePort()
-        let dir = folder.path
-        let config = """
-        daemon off; worker_processes 1; pid \(dir)/nginx.pid; error_log \(dir)/error.log;
-        events { worker_connections 256; }
-        http {
-            access_log off;
-            client_body_temp_path \(dir)/body; proxy_temp_path \(dir)/proxy; fastcgi_temp_path \(dir)/fastcgi;
-            uwsgi_temp_path \(dir)/uwsgi; scgi_temp_path \(dir)/scgi;
-            upstream parley { server 127.0.0.1:\(portA) max_fails=1 fail_timeout=5s; server 127.0.0.1:\(portB) max_fails=1 fail_timeout=5s; keepalive 16; }
-            server { listen 127.0.0.1:\(port); include \(Self.root.path)/deploy/nginx/parley-locations.conf; }
-        }
-        """
-        try config.write(toFile: dir + "/nginx.conf", atomically: true, encoding: .utf8)
-        let nginx = Process()
-        nginx.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
-        nginx.arguments = ["-c", dir + "/nginx.conf", "-p", dir]
-        nginx.standardOutput = FileHandle.nullDevice
-        nginx.standardError = FileHandle.nullDevice
-        try nginx.run()
+        let (nginx, port) = try await Self.startNginx(in: folder, upstreams: [portA, portB])
         defer { nginx.terminate() }
-        var up = false
-        for _ in 0..<100 where !up {
-            up = (try? await runProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/health"]))?.stdout == "200"
-            if !up { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        try #require(up, "nginx did not come up: \((try? String(contentsOfFile: dir + "/error.log", encoding: .utf8)) ?? "")")
 
         // 1. Tokens one by one through the proxy: the first long before the last.
         let (token, session) = try await ChatProcessTests.guestWithSession(port)
@@ -254,4 +262,64 @@ import Testing
         b.signal(SIGTERM)
         #expect(await b.waitForExit() == 0)
     }
+
+    /// 200 streamed chats through nginx while each of three instances in turn gets SIGTERM
+    /// and is started again (and a fourth starts beside them): every client that loses its
+    /// stream resumes through nginx, every client's text equals the stored answer byte for
+    /// byte, no user message is lost or doubled, and no answer is left streaming.
+    @Test(.enabled(if: nginxInstalled && ThrowawayService.canStartPostgres && ThrowawayService.canStartRedis, "needs nginx, PostgreSQL and Redis"))
+    func twoHundredChatsSurviveARollingRestart() async throws {
+        let postgres = try #require(try await ThrowawayService.start("test-postgres.sh"))
+        let redis = try #require(try await ThrowawayService.start("test-redis.sh"))
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-rolling-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer {
+            Task { try? await postgres.run("teardown"); try? await redis.run("teardown") }
+            try? FileManager.default.removeItem(at: folder)
+        }
+        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
+        let mockPort = try await mock.waitForPort()
+        defer { mock.signal(SIGTERM) }
+        let url = try #require(postgres["PARLEY_TEST_POSTGRES_URL"])
+        let shared = ["REDIS_URL": try #require(redis["PARLEY_TEST_REDIS_URL"]), "TRUSTED_PROXIES": "127.0.0.1", "GUEST_RATE_LIMIT_PER_MINUTE": "0",
+                      "GUEST_DAILY_MESSAGE_QUOTA": "0", "WRITE_RATE_LIMIT_PER_MINUTE": "0", "SHUTDOWN_GRACE_SECONDS": "2"]
+        var ports: [Int] = []
+        for _ in 0..<3 { ports.append(try await Self.freePort()) }
+        func start(_ index: Int) async throws -> ParleyProcess {
+            try await ClusterTests.serve(url, mockPort: mockPort, shared.merging(["INSTANCE_ID": "i\(index)", "PORT": String(ports[index])]) { $1 }).0
+        }
+        var instances: [ParleyProcess] = []
+        for index in 0..<3 { instances.append(try await start(index)) }
+        let (nginx, port) = try await Self.startNginx(in: folder, upstreams: ports)
+        defer { nginx.terminate() }
+
+        let clock = ContinuousClock()
+        let chats = Task {
+            try await runProcess(["python3", Self.rollingScript, String(port), "200", "2", "rolling restart mock:tokens=50 mock:delay=100"])
+        }
+        try await Task.sleep(for: .seconds(3))
+        let restartBegan = clock.now
+        var fourth: ParleyProcess?
+        for index in 0..<3 {
+            instances[index].signal(SIGTERM)
+            #expect(await instances[index].waitForExit(timeout: .seconds(20)) == 0, "instance \(index) drained and exited cleanly")
+            instances[index] = try await start(index)
+            // One more instance, outside the balancer, starts while answers stream.
+            if index == 0 { fourth = try await ClusterTests.serve(url, mockPort: mockPort, shared.merging(["INSTANCE_ID": "i3"]) { $1 }).0 }
+        }
+        let restartTook = clock.now - restartBegan
+        let result = try await chats.value
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout) \(result.stderr)")
+        print("rolling restart of 3 instances under 200 chats: restart took \(restartTook), clients: \(result.stdout)")
+        #expect((report["problems"] as? [String])?.isEmpty == true, "\(report["problems"] ?? "")")
+        #expect(report["chats"] as? Int == 400, "every chat ended with done")
+        let statuses = try #require(report["statuses"] as? [String: Int])
+        #expect(statuses["streaming"] == nil)
+        #expect(statuses.values.reduce(0, +) == 400)
+        #expect((report["resumes"] as? Int ?? 0) > 0, "some streams were cut by the restarts and resumed")
+        for process in instances + [fourth].compactMap({ $0 }) { process.signal(SIGTERM) }
+        for process in instances + [fourth].compactMap({ $0 }) { #expect(await process.waitForExit(timeout: .seconds(20)) == 0) }
+    }
+
+    static let rollingScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/rolling_chats.py").path
 }

@@ -25,6 +25,9 @@ struct MockLLMCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
+        // Its clients are parley instances: few addresses, each with one connection per
+        // running answer, so no per-address share.
+        configuration.maxConnectionsPerAddress = configuration.maxConnections
         var routes = RouterBuilder()
         MockUpstream.register(on: &routes)
         let logger = Logger(label: "parley.mock-llm")
