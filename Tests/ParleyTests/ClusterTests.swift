@@ -112,7 +112,8 @@ import Testing
 
     /// A reader on another instance gets an answer's bytes through Redis as they are
     /// generated, not at the owner's checkpoints (every 2 s or 512 B): the same text byte for
-    /// byte, each byte soon after the owner's own reader had it.
+    /// byte, each byte soon after the owner's own reader had it; and a reader resuming there
+    /// with Last-Event-ID mid-answer starts at the exact byte.
     @Test(.enabled(if: ThrowawayService.canStartPostgres && ThrowawayService.canStartRedis, "needs PostgreSQL and Redis of its own"))
     func aReaderOnAnotherInstanceGetsEveryByteLive() async throws {
         let postgres = try #require(try await ThrowawayService.start("test-postgres.sh"))
@@ -135,12 +136,16 @@ import Testing
             #expect(!ownerText.isEmpty)
             #expect(report["other_text"] as? String == ownerText, "round \(round): the other instance's reader got every byte")
             #expect(report["other_status"] as? String == "complete")
+            let resumedFrom = try #require(report["resumed_from"] as? Int)
+            #expect(report["resumed_text"] as? String == String(decoding: Array(ownerText.utf8).dropFirst(resumedFrom), as: UTF8.self),
+                    "round \(round): a resume with Last-Event-ID on the other instance starts at the exact byte")
             delays += try #require(report["delays_ms"] as? [Double])
         }
         delays.sort()
         try #require(delays.count > 100, "enough bytes reached both readers while both were attached: \(delays.count)")
         let p50 = delays[delays.count / 2], p99 = delays[min(delays.count - 1, delays.count * 99 / 100)]
-        print("cross-instance tail delay over \(delays.count) offsets: p50 \(p50) ms, p99 \(p99) ms")
+        // One line for bench/run-cluster.sh.
+        print(#"cluster-figures {"tail_offsets": \#(delays.count), "tail_p50_ms": \#(p50), "tail_p99_ms": \#(p99)}"#)
         // Checkpoints alone would put the median near a second; live tails, a few milliseconds.
         #expect(p50 < 250, "p50 \(p50) ms")
         for process in [a, c] { process.signal(SIGTERM) }
@@ -310,7 +315,8 @@ import Testing
         let restartTook = clock.now - restartBegan
         let result = try await chats.value
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout) \(result.stderr)")
-        print("rolling restart of 3 instances under 200 chats: restart took \(restartTook), clients: \(result.stdout)")
+        let restartSeconds = Double(restartTook.components.seconds) + Double(restartTook.components.attoseconds) / 1e18
+        print(#"cluster-figures {"restart_seconds": \#(restartSeconds), "clients": \#(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))}"#)
         #expect((report["problems"] as? [String])?.isEmpty == true, "\(report["problems"] ?? "")")
         #expect(report["chats"] as? Int == 400, "every chat ended with done")
         let statuses = try #require(report["statuses"] as? [String: Int])
