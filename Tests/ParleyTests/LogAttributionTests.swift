@@ -31,13 +31,14 @@ import Testing
 @Suite(.timeLimit(.minutes(5))) struct StreamAccessLogTests {
     @Test func theAccessLineOfAStreamSaysHowLongItRanAndWhatItSent() async throws {
         let parley = try ParleyProcess(["serve"], environment: ["PORT": "0", "METRICS_TOKEN": ChatProcessTests.metricsToken,
-                                                                 "MOCK_TOKEN_DELAY_SECONDS": "0.1"])
+                                                                 "MOCK_TOKEN_DELAY_SECONDS": "0.1", "INSTANCE_ID": "web-7"])
         let port = try await parley.waitForPort()
         let (token, session) = try await ChatProcessTests.guestWithSession(port)
         let events = try await ChatProcessTests.streamSend(port, token: token, session: session, content: "one two three four five six")
         #expect(events.last?.event == "done")
         let metrics = try await runProcess(["curl", "-s", "-H", "Authorization: Bearer \(ChatProcessTests.metricsToken)", "http://127.0.0.1:\(port)/metrics"])
         #expect(metrics.stdout.contains("parley_sse_streams_open 0"), "the gauge went back to 0")
+        #expect(metrics.stdout.contains(#"parley_instance_info{instance_id="web-7"} 1"#), "the scrape names its instance")
         parley.signal(SIGTERM)
         #expect(await parley.waitForExit() == 0)
         let line = try #require(parley.log.split(separator: "\n").first {

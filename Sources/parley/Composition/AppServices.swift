@@ -67,6 +67,10 @@ struct AppServices: Sendable {
             store = InProcessRateLimiter()
         }
         let metrics = ChatMetrics(registry: MetricsRegistry())
+        // Which instance a scrape came from, the Prometheus way (an info gauge), leaving the
+        // `instance` label to the scraper.
+        let instanceID = config.instanceID
+        metrics.http.registry.gauge("parley_instance_info", "This instance; always 1.", labels: ["instance_id"]) { [([instanceID], 1)] }
         let limiter = MeteredRateLimiter(inner: store, decisions: metrics.rateDecisions)
         auth.loginThrottle = config.rateLimits.loginMaxFailures.map {
             LoginThrottle(limiter: limiter, maxFailures: $0, window: config.rateLimits.loginFailureWindow)
