@@ -67,6 +67,14 @@ public final class FailModeRateLimiter: RateLimiter {
         try await guarded(.allowed([])) { try await inner.admitWindow(tier, key: key, limit: limit, window: window, record: record, now: now) }
     }
 
+    public func refundMessage(userID: User.ID, admittedAt: Date) async throws {
+        try await guarded(()) { try await inner.refundMessage(userID: userID, admittedAt: admittedAt) }
+    }
+
+    public func refundWindow(_ tier: RateTier, key: String, admittedAt: Date) async throws {
+        try await guarded(()) { try await inner.refundWindow(tier, key: key, admittedAt: admittedAt) }
+    }
+
     public func usage(userID: User.ID, limits: RateLimits, now: Date) async throws -> [TierUsage] {
         try await guarded([]) { try await inner.usage(userID: userID, limits: limits, now: now) }
     }

@@ -36,6 +36,23 @@ public final class InProcessRateLimiter: RateLimiter {
         }
     }
 
+    public func refundMessage(userID: User.ID, admittedAt: Date) async throws {
+        state.withLock { state in
+            guard let index = state.minute[userID]?.lastIndex(of: admittedAt) else { return }
+            state.minute[userID]?.remove(at: index)
+            if let daily = state.daily[userID], daily.day == admittedAt.utcDay, daily.count > 0 {
+                state.daily[userID] = (daily.day, daily.count - 1)
+            }
+        }
+    }
+
+    public func refundWindow(_ tier: RateTier, key: String, admittedAt: Date) async throws {
+        state.withLock { state in
+            let name = tier.rawValue + ":" + key
+            if let index = state.windows[name]?.lastIndex(of: admittedAt) { state.windows[name]?.remove(at: index) }
+        }
+    }
+
     public func chargeTokens(userID: User.ID, tokens: Int, now: Date) async throws {
         state.withLock { state in
             let spent = state.tokens[userID].flatMap { $0.day == now.utcDay ? $0.count : nil } ?? 0

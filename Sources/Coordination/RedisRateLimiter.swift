@@ -91,12 +91,24 @@ public struct RedisRateLimiter: RateLimiter {
     return {1, count + 1, oldest}
     """)
 
+    /// KEYS: a log (sorted set of event times), optionally today's count. ARGV: the time (ms)
+    /// the event was counted at. Removes one event of that time and, with a count, takes one off it.
+    static let refund = RedisScript("""
+    local members = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
+    if not members[1] then return 0 end
+    redis.call('ZREM', KEYS[1], members[1])
+    if KEYS[2] and tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
+    return 1
+    """)
+
     static let allStreams = "parley:streams"
 
     static func keys(_ user: User.ID, _ now: Date) -> (minute: String, day: String, tokens: String, streams: String) {
         let u = "{\(user)}"
         return ("parley:rl:\(u):minute", "parley:rl:\(u):day:\(now.utcDay)", "parley:rl:\(u):tokens:\(now.utcDay)", "parley:rl:\(u):streams")
     }
+
+    static func windowKey(_ tier: RateTier, _ key: String) -> String { "parley:window:\(tier.rawValue):{\(key)}" }
 
     static func ms(_ date: Date) -> Int { Int((date.timeIntervalSince1970 * 1000).rounded(.down)) }
     static func date(_ ms: Int) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
@@ -113,6 +125,15 @@ public struct RedisRateLimiter: RateLimiter {
         let refused: RateTier = reply[1] == 1 ? .perMinute : reply[1] == 2 ? .daily : .dailyTokens
         guard let usage = tiers.first(where: { $0.tier == refused }) else { throw RedisError(.server, "the admit script refused an unknown tier") }
         return .refused(usage)
+    }
+
+    public func refundMessage(userID: User.ID, admittedAt: Date) async throws {
+        let k = Self.keys(userID, admittedAt)
+        _ = try await redis.run(Self.refund, keys: [k.minute, k.day], arguments: [String(Self.ms(admittedAt))])
+    }
+
+    public func refundWindow(_ tier: RateTier, key: String, admittedAt: Date) async throws {
+        _ = try await redis.run(Self.refund, keys: [Self.windowKey(tier, key)], arguments: [String(Self.ms(admittedAt))])
     }
 
     public func chargeTokens(userID: User.ID, tokens: Int, now: Date) async throws {
@@ -144,7 +165,7 @@ public struct RedisRateLimiter: RateLimiter {
 
     public func admitWindow(_ tier: RateTier, key: String, limit: Int, window: Duration, record: Bool, now: Date) async throws -> RateDecision {
         let span = Int(window.milliseconds)
-        let reply = try await redis.run(Self.window, keys: ["parley:window:\(tier.rawValue):{\(key)}"],
+        let reply = try await redis.run(Self.window, keys: [Self.windowKey(tier, key)],
                                         arguments: [String(Self.ms(now)), String(limit), "\(Self.ms(now))-\(UUID())", String(span), record ? "1" : "0"])
             .array.map { $0.int ?? 0 }
         guard reply.count == 3 else { throw RedisError(.server, "the window script answered \(reply.count) values") }

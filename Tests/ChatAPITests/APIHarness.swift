@@ -49,11 +49,10 @@ struct APIHarness: APICalls {
         )
         deps.ownership = ownership
         deps.loginThrottle = loginMaxFailures.map { LoginThrottle(limiter: limiter, maxFailures: $0, window: .seconds(900)) }
-        let writes = writesPerMinute.map { WriteRateLimit(limiter: limiter, perMinute: $0, clock: clock) }
+        let limits = RouteLimits(limiter: limiter, policy: policy, writesPerMinute: writesPerMinute, clients: ClientAddress(), clock: clock)
         var logger = Logger(label: "test.api")
         logger.logLevel = .critical
         var routes = RouterBuilder()
-        let authLimit = policy.authPerMinute.map { AuthRateLimit(limiter: limiter, perMinute: $0, clients: ClientAddress(), clock: clock) }
         var upstreamRoutes = RouterBuilder()
         MockUpstream.register(on: &upstreamRoutes)
         var settings = ChatSettings()
@@ -77,7 +76,7 @@ struct APIHarness: APICalls {
                                              provider: provider, settings: settings, limiter: limiter, policy: policy, signals: signals,
                                              cache: cacheTTL.map { (InProcessResponseCache(), $0, { SecureSecretGenerator().digest($0) }) }, logger: logger)
                 APIRoutes.register(on: &routes, APIServices(auth: deps, chat: chat, turns: turns, provider: provider,
-                                                            authLimit: authLimit, writes: writes), logger: logger)
+                                                            limits: limits), logger: logger)
                 try await TestServer.with(responder: routes.build(logger: logger)) { server in
                     try await body(APIHarness(port: server.port, deps: deps, clock: clock, database: database, turns: turns, upstream: upstream.server))
                     // Turns still running would write to a closed database.

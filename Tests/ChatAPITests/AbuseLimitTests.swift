@@ -64,6 +64,23 @@ import Testing
         }
     }
 
+    /// A creation the server refuses (invalid, not found) created nothing, so it is given
+    /// back: it does not use up the minute's allowance.
+    @Test func refusedCreationsAreNotCounted() async throws {
+        try await APIHarness.with(.sqlite, writesPerMinute: 2) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            for _ in 0..<3 {
+                #expect(try await api.call("POST", "/v1/projects", token: token, json: #"{"description":"no name"}"#).status == 422)
+                #expect(try await api.call("POST", "/v1/sessions", token: token, json: #"{"model":"no-such-model"}"#).status == 422)
+            }
+            #expect(try await api.call("POST", "/v1/projects", token: token, json: #"{"name":"p"}"#).status == 201)
+            let created = try await api.call("POST", "/v1/sessions", token: token)
+            #expect(created.status == 201)
+            #expect(created.headers["x-ratelimit-remaining"] == "0", "two counted, the refused six given back")
+            #expect(try await api.call("POST", "/v1/sessions", token: token).status == 429)
+        }
+    }
+
     /// What an account keeps is capped: sessions (forks count), projects, live API keys.
     @Test func whatAnAccountKeepsIsCapped() async throws {
         var ownership = OwnershipLimits()

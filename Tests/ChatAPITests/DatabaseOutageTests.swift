@@ -1,5 +1,6 @@
 import ChatAPI
 import ChatCore
+import Coordination
 import ChatCoreTesting
 import Foundation
 import HTTPServer
@@ -22,7 +23,7 @@ func accountRoutes(on database: any SQLDatabase) -> (RouterBuilder, Logger) {
     var logger = Logger(label: "test")
     logger.logLevel = .critical
     var routes = RouterBuilder()
-    AccountRoutes.register(on: &routes, deps: deps, logger: logger)
+    AccountRoutes.register(on: &routes, deps: deps, limits: .none(limiter: InProcessRateLimiter()), logger: logger)
     return (routes, logger)
 }
 

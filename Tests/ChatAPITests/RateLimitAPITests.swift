@@ -58,6 +58,50 @@ import Testing
         }
     }
 
+    /// The route counts a message before the send runs and gives it back when the send is
+    /// refused: a send refused for the stream cap, or because another instance's answer runs
+    /// in the session, costs nothing; a retry with the same `Idempotency-Key` is answered with
+    /// the first send's turn even at the limit, and is not counted again.
+    @Test(arguments: TestBackend.available)
+    func refusedSendsAndRetriesCostNoMessage(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend, policy: Self.policy) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let first = try await api.newSession(token), second = try await api.newSession(token)
+            func perMinuteUsed() async throws -> Int? {
+                let tiers = try #require(try await api.call("GET", "/v1/usage", token: token).json["tiers"] as? [[String: any Sendable]])
+                return tiers.first { $0["tier"] as? String == "per_minute" }?["used"] as? Int
+            }
+            // Refused for the stream cap while the first answer runs.
+            var stream = try await api.stream("POST", "/v1/sessions/\(first)/messages", token: token,
+                                              json: #"{"content":"long mock:tokens=30 mock:delay=10"}"#)
+            _ = try await stream.next()
+            #expect(try await api.call("POST", "/v1/sessions/\(second)/messages", token: token, json: #"{"content":"hi"}"#)["tier"] == "concurrent_streams")
+            _ = try await stream.rest()
+            #expect(try await perMinuteUsed() == 1)
+            // Refused because an answer another instance runs holds the session (the database's
+            // one-answer-per-session index says so).
+            let messages = api.turns.chat.messages, now = api.clock.now()
+            let sessionID = try #require(ChatSession.ID(second))
+            let elsewhere = try await messages.append(Message(id: Message.ID(UUID()), sessionID: sessionID, role: .assistant, content: "",
+                                                              status: .streaming, createdAt: now, updatedAt: now))
+            try await messages.renewLease(of: elsewhere.id, until: now.addingTimeInterval(60))
+            #expect(try await api.call("POST", "/v1/sessions/\(second)/messages", token: token, json: #"{"content":"hi"}"#).status == 409)
+            #expect(try await perMinuteUsed() == 1)
+            // Two more sends reach the limit of three; a retry of the last is still answered.
+            let retried = #"{"content":"again mock:tokens=2 mock:delay=0"}"#
+            #expect(try await api.call("POST", "/v1/sessions/\(first)/messages", token: token, json: #"{"content":"x mock:tokens=1 mock:delay=0"}"#).status == 200)
+            let sent = try await api.call("POST", "/v1/sessions/\(first)/messages", token: token, json: retried, headers: [("Idempotency-Key", "k-1")])
+            #expect(sent.status == 200)
+            #expect(try await perMinuteUsed() == 3)
+            let again = try await api.call("POST", "/v1/sessions/\(first)/messages", token: token, json: retried, headers: [("Idempotency-Key", "k-1")])
+            #expect(again.status == 200, "a retry at the limit gets its answer")
+            let sentID = try #require((sent.json["message"] as? [String: any Sendable])?["id"] as? String)
+            #expect((again.json["message"] as? [String: any Sendable])?["id"] as? String == sentID, "the first send's answer")
+            #expect(try await perMinuteUsed() == 3)
+            #expect(try await api.call("POST", "/v1/sessions/\(first)/messages", token: token, json: #"{"content":"new"}"#).status == 429)
+        }
+    }
+
     /// One stream at a time: a second send is refused while the first answer runs, and the
     /// place is free again once it ends, even though its client left long before.
     @Test func concurrentStreamCapIsReleasedWhenTheAnswerEnds() async throws {
@@ -177,14 +221,14 @@ enum ClientAddressFixture {
 @Suite(.timeLimit(.minutes(5))) struct AuthRateLimitKeyTests {
     @Test func addressesOfOneSlash64ShareTheSignInLimit() async throws {
         var routes = RouterBuilder()
-        let limit = AuthRateLimit(limiter: InProcessRateLimiter(), perMinute: 2, clients: ClientAddress())
-        routes.post("/v1/auth/login", bodyLimit: 1024) { request in
-            do {
-                return try await limit.guarded(request) { Response(status: .noContent) }
-            } catch DomainError.rateLimited {
-                return Response(status: HTTPStatus(code: 429, reason: "Too Many Requests"))
-            }
+        var policy = RatePolicy.unlimited
+        policy.authPerMinute = 2
+        let limits = RouteLimits(limiter: InProcessRateLimiter(), policy: policy, writesPerMinute: nil, clients: ClientAddress())
+        routes.errorRenderer = { error in
+            if case DomainError.rateLimited = error { return Response(status: HTTPStatus(code: 429, reason: "Too Many Requests")) }
+            return nil
         }
+        routes.post("/v1/auth/login", bodyLimit: 1024, limit: limits.authAttempts) { _ in Response(status: .noContent) }
         let router = routes.build()
         func attempt(from address: String) async -> Int {
             await router.respond(to: Request(method: .post, target: "/v1/auth/login", remoteAddress: address)).status.code

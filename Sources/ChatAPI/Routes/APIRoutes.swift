@@ -2,24 +2,21 @@ public import ChatCore
 public import HTTPServer
 public import Logging
 
-/// What parley's API routes are built from: the use cases' dependencies and the limits that
-/// stand in front of them.
+/// What parley's API routes are built from: the use cases' dependencies and the limits routes
+/// declare.
 public struct APIServices: Sendable {
     public let auth: AuthDependencies
     public let chat: ChatDependencies
     public let turns: TurnDependencies
     public let provider: any ChatProvider
-    public var authLimit: AuthRateLimit?
-    public var writes: WriteRateLimit?
+    public let limits: RouteLimits
 
-    public init(auth: AuthDependencies, chat: ChatDependencies, turns: TurnDependencies, provider: any ChatProvider,
-                authLimit: AuthRateLimit? = nil, writes: WriteRateLimit? = nil) {
+    public init(auth: AuthDependencies, chat: ChatDependencies, turns: TurnDependencies, provider: any ChatProvider, limits: RouteLimits) {
         self.auth = auth
         self.chat = chat
         self.turns = turns
         self.provider = provider
-        self.authLimit = authLimit
-        self.writes = writes
+        self.limits = limits
     }
 }
 
@@ -27,10 +24,10 @@ public struct APIServices: Sendable {
 /// table.
 public enum APIRoutes {
     public static func register(on router: inout RouterBuilder, _ api: APIServices, logger: Logger) {
-        AccountRoutes.register(on: &router, deps: api.auth, authLimit: api.authLimit, writes: api.writes, logger: logger)
+        AccountRoutes.register(on: &router, deps: api.auth, limits: api.limits, logger: logger)
         ModelRoutes.register(on: &router, provider: api.provider, deps: api.auth, logger: logger)
-        SessionRoutes.register(on: &router, chat: api.chat, auth: api.auth, writes: api.writes, logger: logger)
-        ProjectRoutes.register(on: &router, chat: api.chat, auth: api.auth, writes: api.writes, logger: logger)
-        TurnRoutes.register(on: &router, turns: api.turns, auth: api.auth, logger: logger)
+        SessionRoutes.register(on: &router, chat: api.chat, auth: api.auth, limits: api.limits, logger: logger)
+        ProjectRoutes.register(on: &router, chat: api.chat, auth: api.auth, limits: api.limits, logger: logger)
+        TurnRoutes.register(on: &router, turns: api.turns, auth: api.auth, limits: api.limits, logger: logger)
     }
 }

@@ -7,44 +7,34 @@ public enum AccountRoutes {
     /// Small bodies only: credentials and names. A larger body is refused before it is read.
     static let bodyLimit = 16 * 1024
 
-    /// `authLimit`, if given, limits register, login and guest per client address.
-    public static func register(on router: inout RouterBuilder, deps: AuthDependencies, authLimit: AuthRateLimit? = nil,
-                                writes: WriteRateLimit? = nil, logger: Logger) {
+    /// Register, login and guest are limited per client address (`limits.authAttempts`); API
+    /// key creation per user (`limits.writes`).
+    public static func register(on router: inout RouterBuilder, deps: AuthDependencies, limits: RouteLimits, logger: Logger) {
         router.renderErrors(logger)
         let auth = BearerAuthentication(deps)
-        @Sendable func limited(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
-            guard let authLimit else { return try await body() }
-            return try await authLimit.guarded(request, body)
-        }
 
-        router.post("/v1/auth/register", bodyLimit: bodyLimit) { request in
-            try await limited(request) {
-                let body = try JSONBody.decode(CredentialsBody.self, from: request)
-                let session = try await Register(deps)(email: body.email, password: body.password)
-                logger.info("account registered", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
-                return JSONBody.response(AuthTokensDTO(session), status: .created)
+        router.post("/v1/auth/register", bodyLimit: bodyLimit, limit: limits.authAttempts) { request in
+            let body = try JSONBody.decode(CredentialsBody.self, from: request)
+            let session = try await Register(deps)(email: body.email, password: body.password)
+            logger.info("account registered", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
+            return JSONBody.response(AuthTokensDTO(session), status: .created)
+        }
+        router.post("/v1/auth/login", bodyLimit: bodyLimit, limit: limits.authAttempts) { request in
+            let body = try JSONBody.decode(CredentialsBody.self, from: request)
+            do {
+                let session = try await LogIn(deps)(email: body.email, password: body.password)
+                logger.info("login", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
+                return JSONBody.response(AuthTokensDTO(session))
+            } catch let error as DomainError {
+                // The account tried, beside the client address every line of a request carries.
+                logger.info("failed login", metadata: [
+                    "parley.reason": "\(error)", "parley.account": "\(body.email.lowercased().prefix(254))", "audit": "true",
+                ])
+                throw error
             }
         }
-        router.post("/v1/auth/login", bodyLimit: bodyLimit) { request in
-            try await limited(request) {
-                let body = try JSONBody.decode(CredentialsBody.self, from: request)
-                do {
-                    let session = try await LogIn(deps)(email: body.email, password: body.password)
-                    logger.info("login", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
-                    return JSONBody.response(AuthTokensDTO(session))
-                } catch let error as DomainError {
-                    // The account tried, beside the client address every line of a request carries.
-                    logger.info("failed login", metadata: [
-                        "parley.reason": "\(error)", "parley.account": "\(body.email.lowercased().prefix(254))", "audit": "true",
-                    ])
-                    throw error
-                }
-            }
-        }
-        router.post("/v1/auth/guest", bodyLimit: bodyLimit) { request in
-            try await limited(request) {
-                JSONBody.response(AuthTokensDTO(try await SignInAsGuest(deps)()), status: .created)
-            }
+        router.post("/v1/auth/guest", bodyLimit: bodyLimit, limit: limits.authAttempts) { request in
+            JSONBody.response(AuthTokensDTO(try await SignInAsGuest(deps)()), status: .created)
         }
         router.post("/v1/auth/refresh", bodyLimit: bodyLimit) { request in
             let body = try JSONBody.decode(RefreshBody.self, from: request)
@@ -89,8 +79,7 @@ public enum AccountRoutes {
         router.get("/v1/api-keys", auth: auth) { request, principal in
             return JSONBody.response(ListDTO(items: try await ListAPIKeys(deps)(principal).map(APIKeyDTO.init), nextCursor: nil))
         }
-        router.post("/v1/api-keys", bodyLimit: bodyLimit, auth: auth) { request, principal in
-            try await writes?.check(principal)
+        router.post("/v1/api-keys", bodyLimit: bodyLimit, auth: auth, limit: limits.writes) { request, principal in
             let body = try JSONBody.decode(CreateAPIKeyBody.self, from: request)
             let (secret, key) = try await CreateAPIKey(deps)(principal, name: body.name, expiresInDays: body.expiresInDays)
             return JSONBody.response(

@@ -5,14 +5,13 @@ public import Logging
 /// `/v1/projects` and their system prompts (`/v1/projects/{id}/prompts`, `/v1/prompts/{id}`).
 public enum ProjectRoutes {
     public static func register(on router: inout RouterBuilder, chat: ChatDependencies, auth authDeps: AuthDependencies,
-                                writes: WriteRateLimit? = nil, logger: Logger) {
+                                limits: RouteLimits, logger: Logger) {
         router.renderErrors(logger)
         let auth = BearerAuthentication(authDeps)
         let projects = ManageProjects(chat)
         let bodyLimit = 64 * 1024
 
-        router.post("/v1/projects", bodyLimit: bodyLimit, auth: auth) { request, principal in
-            try await writes?.check(principal)
+        router.post("/v1/projects", bodyLimit: bodyLimit, auth: auth, limit: limits.writes) { request, principal in
             let body = try JSONBody.decode(ProjectBody.self, from: request)
             guard let name = body.name else { throw JSONBody.validation("name", "is required") }
             return JSONBody.response(ProjectDTO(try await projects.create(principal, name: name, description: body.description)), status: .created)
@@ -38,8 +37,7 @@ public enum ProjectRoutes {
             let prompts = try await projects.prompts(principal, projectID: try request.identifier("id", of: "project"))
             return JSONBody.response(ListDTO(items: prompts.map(PromptDTO.init), nextCursor: nil))
         }
-        router.post("/v1/projects/{id}/prompts", bodyLimit: bodyLimit, auth: auth) { request, principal in
-            try await writes?.check(principal)
+        router.post("/v1/projects/{id}/prompts", bodyLimit: bodyLimit, auth: auth, limit: limits.writes) { request, principal in
             let projectID: Project.ID = try request.identifier("id", of: "project")
             let body = try JSONBody.decode(PromptBody.self, from: request)
             guard let text = body.text else { throw JSONBody.validation("text", "is required") }

@@ -5,13 +5,12 @@ public import Logging
 /// `/v1/sessions` and a session's message history. Another user's session is 404 everywhere.
 public enum SessionRoutes {
     public static func register(on router: inout RouterBuilder, chat: ChatDependencies, auth authDeps: AuthDependencies,
-                                writes: WriteRateLimit? = nil, logger: Logger) {
+                                limits: RouteLimits, logger: Logger) {
         router.renderErrors(logger)
         let auth = BearerAuthentication(authDeps)
         let bodyLimit = 16 * 1024
 
-        router.post("/v1/sessions", bodyLimit: bodyLimit, auth: auth) { request, principal in
-            try await writes?.check(principal)
+        router.post("/v1/sessions", bodyLimit: bodyLimit, auth: auth, limit: limits.writes) { request, principal in
             let body = request.body.isEmpty ? CreateSessionBody(title: nil, model: nil, projectId: nil)
                 : try JSONBody.decode(CreateSessionBody.self, from: request)
             var projectID: Project.ID?
@@ -45,8 +44,7 @@ public enum SessionRoutes {
                                                     limit: limit, cursor: request.cursor)
             return JSONBody.response(ListDTO(items: page.items.map(MessageDTO.init), nextCursor: page.nextCursor))
         }
-        router.post("/v1/sessions/{id}/fork", bodyLimit: bodyLimit, auth: auth) { request, principal in
-            try await writes?.check(principal)
+        router.post("/v1/sessions/{id}/fork", bodyLimit: bodyLimit, auth: auth, limit: limits.writes) { request, principal in
             let id: ChatSession.ID = try request.identifier("id", of: "session")
             let body = try JSONBody.decode(ForkBody.self, from: request)
             guard let messageID = Message.ID(body.messageId) else { throw Problem(.notFound, code: "not_found", detail: "message not found") }

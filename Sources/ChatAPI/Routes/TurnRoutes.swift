@@ -6,13 +6,20 @@ public import Logging
 /// Sending a message, following its answer, stopping it (docs/architecture.md, *Turns*). The answer is generated
 /// by a job of its own: these routes are only its readers.
 public enum TurnRoutes {
-    public static func register(on router: inout RouterBuilder, turns: TurnDependencies, auth authDeps: AuthDependencies, logger: Logger) {
+    public static func register(on router: inout RouterBuilder, turns: TurnDependencies, auth authDeps: AuthDependencies, limits: RouteLimits,
+                                logger: Logger) {
         router.renderErrors(logger)
         let auth = BearerAuthentication(authDeps)
         // Room for the longest message even if every character is escaped as \uXXXX.
         let bodyLimit = max(64 * 1024, turns.settings.maxMessageLength * 12 + 1024)
 
-        router.post("/v1/sessions/{id}/messages", bodyLimit: bodyLimit, auth: auth) { request, principal in
+        // Messages count against the per-minute and daily tiers here; the use case keeps what
+        // needs the domain (the daily token budget, stream places).
+        let messages = limits.messages { request, principal in
+            guard let key = request.headers["Idempotency-Key"] else { return false }
+            return try await SendMessage(turns).isRetry(principal, idempotencyKey: key)
+        }
+        router.post("/v1/sessions/{id}/messages", bodyLimit: bodyLimit, auth: auth, limit: messages) { request, principal in
             let sessionID: ChatSession.ID = try request.identifier("id", of: "session")
             let body = try JSONBody.decode(SendMessageBody.self, from: request)
             let command = SendMessageCommand(content: body.content, model: body.model, temperature: body.temperature,

@@ -83,6 +83,11 @@ public protocol RateLimiter: Sendable {
     /// fell within `window` before `now`; with `record` false only reports where the key stands
     /// (refused when the limit is reached) and counts nothing.
     func admitWindow(_ tier: RateTier, key: String, limit: Int, window: Duration, record: Bool, now: Date) async throws -> RateDecision
+    /// Gives back the message counted at `admittedAt` (a request the server then refused:
+    /// it did nothing, so it costs nothing).
+    func refundMessage(userID: User.ID, admittedAt: Date) async throws
+    /// Gives back the event counted under `key` at `admittedAt`.
+    func refundWindow(_ tier: RateTier, key: String, admittedAt: Date) async throws
     /// Where the user stands on each limited tier, counting nothing.
     func usage(userID: User.ID, limits: RateLimits, now: Date) async throws -> [TierUsage]
 }

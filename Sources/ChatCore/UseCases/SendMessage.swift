@@ -114,9 +114,10 @@ public struct SendMessage: Sendable {
         }
     }
 
-    /// Takes a stream lease (if streams are capped), then counts the message. The lease comes
-    /// first so a send refused for streams is not charged; a message once counted stays
-    /// counted, whatever happens to its answer.
+    /// Takes a stream lease (if streams are capped), then checks the daily token budget. The
+    /// lease comes first so a send refused for streams never looks at tokens. The message
+    /// itself was counted against the per-minute and daily tiers by the route's policy, which
+    /// gives it back if this send is refused.
     private func admit(_ principal: Principal, now: Date) async throws -> Admission {
         let limits = deps.policy.limits(for: principal.user.role)
         var admission = Admission(limiter: deps.limiter, userID: principal.user.id)
@@ -130,22 +131,28 @@ public struct SendMessage: Sendable {
                 admission.usage = tiers
             }
         }
-        guard limits.perMinute != nil || limits.daily != nil || limits.dailyTokens != nil else { return admission }
-        let decision: RateDecision
+        guard let budget = limits.dailyTokens else { return admission }
+        let tokens: [TierUsage]
         do {
-            decision = try await deps.limiter.admitMessage(userID: admission.userID, limits: limits, now: now)
+            tokens = try await deps.limiter.usage(userID: admission.userID, limits: RateLimits(perMinute: nil, daily: nil, dailyTokens: budget,
+                                                                                                concurrentStreams: nil), now: now)
         } catch {
             await admission.giveBackLease()
             throw error
         }
-        switch decision {
-        case .refused(let tier):
+        if let spent = tokens.first(where: { $0.tier == .dailyTokens }), spent.used >= spent.limit {
             await admission.giveBackLease()
-            throw DomainError.rateLimited(RateRefusal(tier, now: now))
-        case .allowed(let tiers):
-            admission.usage = tiers + admission.usage
-            return admission
+            throw DomainError.rateLimited(RateRefusal(spent, now: now))
         }
+        admission.usage = tokens.filter { $0.tier == .dailyTokens } + admission.usage
+        return admission
+    }
+
+    /// Whether a send with `key` repeats one this user made within the idempotency window: it
+    /// is answered with the turn the first one started.
+    public func isRetry(_ principal: Principal, idempotencyKey key: String) async throws -> Bool {
+        let since = deps.chat.clock.now().addingTimeInterval(-deps.settings.idempotencyWindow.seconds)
+        return try await deps.store.idempotencyRecord(userID: principal.user.id, key: key, since: since) != nil
     }
 
     /// The record of `key` once a concurrent request has committed it (within a second).

@@ -59,7 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
             SystemRoutes.registerMetrics(on: &routes, registry: registry, token: token)
         }
         APIRoutes.register(on: &routes, APIServices(auth: services.auth, chat: services.chat, turns: services.turns, provider: services.provider,
-                                                    authLimit: services.authLimit, writes: services.writes),
+                                                    limits: services.limits),
                            logger: apiLogger)
         let router = routes.build(defaultBodyLimit: config.maxBodyBytes, logger: Logger(label: "parley.http"))
         var serverSettings = config.server

@@ -22,8 +22,8 @@ struct AppServices: Sendable {
     let upstreamChecks: [ReadinessCheck]
     let chat: ChatDependencies
     let turns: TurnDependencies
-    let authLimit: AuthRateLimit?
-    let writes: WriteRateLimit?
+    /// The limits routes declare (sign-in attempts, creations, messages).
+    let limits: RouteLimits
     let redis: RedisClient?
     let metrics: ChatMetrics
 
@@ -75,7 +75,6 @@ struct AppServices: Sendable {
         auth.loginThrottle = config.rateLimits.loginMaxFailures.map {
             LoginThrottle(limiter: limiter, maxFailures: $0, window: config.rateLimits.loginFailureWindow)
         }
-        let writes = config.rateLimits.writesPerMinute.map { WriteRateLimit(limiter: limiter, perMinute: $0) }
         var turns = TurnDependencies(
             chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database), provider: provider,
             settings: config.chat, limiter: limiter, policy: config.rateLimits.policy, signals: signals,
@@ -96,10 +95,9 @@ struct AppServices: Sendable {
         if let redisConfiguration = config.rateLimits.redis, let signals {
             signals.listen(configuration: redisConfiguration, registry: chat.turns).start()
         }
-        let authLimit = config.rateLimits.policy.authPerMinute.map {
-            AuthRateLimit(limiter: limiter, perMinute: $0, clients: ClientAddress(trusted: config.rateLimits.trustedProxies))
-        }
-        return AppServices(database: database, auth: auth, provider: provider, upstreamChecks: upstreamChecks, chat: chat, turns: turns, authLimit: authLimit, writes: writes,
+        let limits = RouteLimits(limiter: limiter, policy: config.rateLimits.policy, writesPerMinute: config.rateLimits.writesPerMinute,
+                                 clients: ClientAddress(trusted: config.rateLimits.trustedProxies))
+        return AppServices(database: database, auth: auth, provider: provider, upstreamChecks: upstreamChecks, chat: chat, turns: turns, limits: limits,
                            redis: redis, metrics: metrics)
     }
 

@@ -86,6 +86,14 @@ struct MeteredRateLimiter: RateLimiter {
         return record ? count(tier == .authIP ? "auth" : tier.rawValue, decision) : decision
     }
 
+    func refundMessage(userID: User.ID, admittedAt: Date) async throws {
+        try await inner.refundMessage(userID: userID, admittedAt: admittedAt)
+    }
+
+    func refundWindow(_ tier: RateTier, key: String, admittedAt: Date) async throws {
+        try await inner.refundWindow(tier, key: key, admittedAt: admittedAt)
+    }
+
     func usage(userID: User.ID, limits: RateLimits, now: Date) async throws -> [TierUsage] {
         try await inner.usage(userID: userID, limits: limits, now: now)
     }

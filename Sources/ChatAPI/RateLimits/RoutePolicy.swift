@@ -1,0 +1,101 @@
+public import ChatCore
+public import FoundationEssentials
+public import HTTPServer
+
+/// A limit a route declares when it is registered (`router.post(…, limit: limits.writes)`).
+/// Before the handler runs, the request is counted against it or refused with a `429` naming
+/// the tier; the answer gets the tier's `X-RateLimit-*` headers; and when `refundsRefusals`,
+/// a request the handler then refuses (any error: invalid, not found, in conflict, over
+/// another limit) is given back, since it did nothing.
+public struct RoutePolicy: Sendable {
+    /// What one admitted request counted, and how to give it back.
+    struct Admission: Sendable {
+        let usage: [TierUsage]
+        let giveBack: @Sendable () async -> Void
+    }
+
+    /// Counts the request or throws the 429; nil when the request is not counted (exempt).
+    let admit: @Sendable (Request, Principal?) async throws -> Admission?
+    let refundsRefusals: Bool
+    let clock: any WallClock
+
+    /// Runs `handler` under the policy.
+    func guarded(_ request: Request, _ principal: Principal?, _ handler: () async throws -> Response) async throws -> Response {
+        let admission = try await admit(request, principal)
+        var response: Response
+        do {
+            response = try await handler()
+        } catch {
+            if refundsRefusals { await admission?.giveBack() }
+            throw error
+        }
+        if let admission { RateLimitHeaders.apply(admission.usage, now: clock.now(), to: &response) }
+        return response
+    }
+}
+
+/// The policies routes can declare, built once from the configured limits.
+public struct RouteLimits: Sendable {
+    let limiter: any RateLimiter
+    let policy: RatePolicy
+    let clock: any WallClock
+    /// Authentication attempts per client address per minute (register, login, guest); nil when
+    /// off. Every attempt counts, refused or not: that is what it limits.
+    public let authAttempts: RoutePolicy?
+    /// Creations (sessions, forks, projects, prompts, API keys) per user per minute; nil when off.
+    public let writes: RoutePolicy?
+
+    public init(limiter: any RateLimiter, policy: RatePolicy, writesPerMinute: Int?, clients: ClientAddress, clock: any WallClock = SystemClock()) {
+        self.limiter = limiter
+        self.policy = policy
+        self.clock = clock
+        authAttempts = policy.authPerMinute.map { perMinute in
+            RoutePolicy(admit: { request, _ in
+                let now = clock.now()
+                let key = ClientAddress.limitKey(clients.resolve(request))
+                switch try await limiter.admitAuth(client: key, limit: perMinute, now: now) {
+                case .allowed(let usage): return RoutePolicy.Admission(usage: usage, giveBack: {})
+                case .refused(let usage): throw DomainError.rateLimited(RateRefusal(usage, now: now))
+                }
+            }, refundsRefusals: false, clock: clock)
+        }
+        writes = writesPerMinute.map { perMinute in
+            RoutePolicy(admit: { _, principal in
+                guard let principal, principal.user.role != .admin else { return nil }
+                let now = clock.now(), key = principal.user.id.description
+                switch try await limiter.admitWindow(.writes, key: key, limit: perMinute, window: .seconds(60), record: true, now: now) {
+                case .allowed(let usage):
+                    return RoutePolicy.Admission(usage: usage) { try? await limiter.refundWindow(.writes, key: key, admittedAt: now) }
+                case .refused(let usage):
+                    throw DomainError.rateLimited(RateRefusal(usage, now: now))
+                }
+            }, refundsRefusals: true, clock: clock)
+        }
+    }
+
+    /// Messages per user: the per-minute and daily tiers of the caller's role. `isRetry` says
+    /// whether a request repeats one already admitted (the same `Idempotency-Key`): it is
+    /// answered with what the first one started, so it is neither counted nor refused.
+    public func messages(isRetry: @escaping @Sendable (Request, Principal) async throws -> Bool) -> RoutePolicy {
+        let limiter = self.limiter, policy = self.policy, clock = self.clock
+        return RoutePolicy(admit: { request, principal in
+            guard let principal else { return nil }
+            let role = policy.limits(for: principal.user.role)
+            let limits = RateLimits(perMinute: role.perMinute, daily: role.daily, dailyTokens: nil, concurrentStreams: nil)
+            guard limits.perMinute != nil || limits.daily != nil else { return nil }
+            if try await isRetry(request, principal) { return nil }
+            let now = clock.now(), user = principal.user.id
+            switch try await limiter.admitMessage(userID: user, limits: limits, now: now) {
+            case .allowed(let usage):
+                return RoutePolicy.Admission(usage: usage) { try? await limiter.refundMessage(userID: user, admittedAt: now) }
+            case .refused(let usage):
+                throw DomainError.rateLimited(RateRefusal(usage, now: now))
+            }
+        }, refundsRefusals: true, clock: clock)
+    }
+
+    /// No limits at all (tests of other things).
+    public static func none(limiter: any RateLimiter) -> RouteLimits {
+        RouteLimits(limiter: limiter, policy: .unlimited, writesPerMinute: nil, clients: ClientAddress(trusted: []))
+    }
+}
