@@ -48,6 +48,10 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "QueueExecutor",
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "ChatCoreTesting",
             dependencies: ["ChatCore"],
             swiftSettings: strictSettings
@@ -80,7 +84,7 @@ let package = Package(
         ),
         .target(
             name: "RedisClient",
-            dependencies: ["CHiredis", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CHiredis", "QueueExecutor", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -90,7 +94,7 @@ let package = Package(
         ),
         .target(
             name: "Storage",
-            dependencies: ["ChatCore", "CSQLite", "CPostgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ChatCore", "CSQLite", "CPostgres", "QueueExecutor", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .systemLibrary(

@@ -19,7 +19,7 @@ public final class RedisClient: Sendable {
     private let loadedScripts = Mutex<[RedisScript: String]>([:])
 
     public init(configuration: RedisConfiguration, logger: Logger = Logger(label: "parley.redis")) {
-        connections = (0..<max(1, configuration.poolSize)).map { RedisConnection(configuration: configuration, index: $0, logger: logger) }
+        connections = (0..<max(1, configuration.poolSize)).map { RedisConnection(configuration: configuration, label: "parley.redis.\($0)", logger: logger) }
     }
 
     public func command(_ arguments: [String]) async throws(RedisError) -> RedisValue {

@@ -1,66 +1,43 @@
 import CHiredis
-import Dispatch
 import Glibc
 import Logging
+import QueueExecutor
 
-/// One connection driven by hiredis's blocking API on a serial queue of its own, so blocking
-/// calls never run on the cooperative pool.
-///
-/// `@unchecked Sendable`: `context`, `failures` and `retryAt` are read and written only in
-/// blocks running on `queue`.
-final class RedisConnection: @unchecked Sendable {
+/// One connection driven by hiredis's blocking API, an actor whose executor is a serial queue
+/// of its own: blocking calls never run on the cooperative pool, and the compiler checks that
+/// the context is touched nowhere else.
+actor RedisConnection {
+    private let executor: DispatchQueueExecutor
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     private let configuration: RedisConfiguration
-    private let queue: DispatchQueue
     private let logger: Logger
     private var context: UnsafeMutablePointer<redisContext>?
     private var failures = 0
     private var retryAt: ContinuousClock.Instant?
 
-    init(configuration: RedisConfiguration, index: Int, logger: Logger) {
+    init(configuration: RedisConfiguration, label: String, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        queue = DispatchQueue(label: "parley.redis.\(index)")
+        executor = DispatchQueueExecutor(label: label)
     }
 
-    deinit {
+    isolated deinit {
         if let context { redisFree(context) }
     }
 
-    func command(_ arguments: [String]) async throws(RedisError) -> RedisValue {
-        let result: Result<RedisValue, RedisError> = await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: self.execute(arguments)) }
-        }
-        return try result.get()
-    }
-
-    /// Runs a command and waits for its reply on the calling thread. Only for a thread of its
-    /// own (the stream reader's), never the cooperative pool.
-    func commandWaiting(_ arguments: [String]) -> Result<RedisValue, RedisError> {
-        queue.sync { execute(arguments) }
-    }
-
-    func close() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            queue.async {
-                if let context = self.context { redisFree(context) }
-                self.context = nil
-                continuation.resume()
-            }
-        }
-    }
-
-    // MARK: - On the queue
-
-    private func execute(_ arguments: [String]) -> Result<RedisValue, RedisError> {
+    func command(_ arguments: [String]) throws(RedisError) -> RedisValue {
         do {
             let context = try connected()
-            return try .success(Self.send(arguments, on: context))
-        } catch let error where error.kind == .unavailable {
+            return try Self.send(arguments, on: context)
+        } catch where error.kind == .unavailable {
             broken(error)
-            return .failure(error)
-        } catch {
-            return .failure(error)
+            throw error
         }
+    }
+
+    func close() {
+        if let context { redisFree(context) }
+        context = nil
     }
 
     /// The open context, connecting (and authenticating) if needed. After a failure, new

@@ -1,7 +1,3 @@
-import Dispatch
-#if canImport(Glibc)
-import Glibc
-#endif
 public import Logging
 import Synchronization
 
@@ -16,8 +12,9 @@ public struct RedisStreamEntry: Sendable, Equatable {
     }
 }
 
-/// Follows a changing set of Redis streams with one blocking `XREAD` on a connection and a
-/// thread of its own, and hands each new entry to the subscriptions of its stream.
+/// Follows a changing set of Redis streams with one blocking `XREAD` on a connection of its
+/// own (which blocks on that connection's queue, not on the cooperative pool), and hands each
+/// new entry to the subscriptions of its stream.
 ///
 /// A subscription added while the read blocks would wait for the block to time out before its
 /// stream is read; so every read also follows a small stream of the reader's own (`wakeKey`),
@@ -57,14 +54,14 @@ public final class RedisStreamReader: Sendable {
     public init(configuration: RedisConfiguration, waker: RedisClient, wakeKey: String, logger: Logger) {
         var blocking = configuration
         blocking.commandTimeout = Self.block + .seconds(2)
-        connection = RedisConnection(configuration: blocking, index: 0, logger: logger)
+        connection = RedisConnection(configuration: blocking, label: "parley.redis.streams", logger: logger)
         self.waker = waker
         self.wakeKey = wakeKey
         self.logger = logger
     }
 
     /// Delivers the entries of stream `key` after `id` (all of them by default) as they are
-    /// read, on the reader's thread: `deliver` must return quickly.
+    /// read, in the reader's loop: `deliver` must return quickly.
     public func subscribe(_ key: String, after id: String = "0-0", deliver: @escaping @Sendable ([RedisStreamEntry]) -> Void) async -> Subscription {
         let (subscription, start) = state.withLock { state in
             state.nextID += 1
@@ -73,9 +70,8 @@ public final class RedisStreamReader: Sendable {
             return (Subscription(id: state.nextID), !state.started)
         }
         if start {
-            // A queue of its own on Dispatch's overcommit pool gets a thread of its own, which
-            // the loop keeps for the life of the process.
-            DispatchQueue(label: "parley.redis.streams").async { [self] in self.run() }
+            // Runs for the life of the process, like the instance's other subscriptions.
+            Task { [self] in await self.run() }
         } else {
             _ = try? await waker.run(Self.wakeScript, keys: [wakeKey], arguments: [])
         }
@@ -98,7 +94,7 @@ public final class RedisStreamReader: Sendable {
         }
     }
 
-    private func run() {
+    private func run() async {
         var wakeCursor = StreamID.zero
         var failures = 0
         let blockMilliseconds = String(Self.block.components.seconds * 1000)
@@ -106,23 +102,25 @@ public final class RedisStreamReader: Sendable {
             let streams = streams()
             let arguments = ["XREAD", "COUNT", "512", "BLOCK", blockMilliseconds, "STREAMS"] + streams.map(\.key) + [wakeKey]
                 + streams.map(\.cursor.description) + [wakeCursor.description]
-            switch connection.commandWaiting(arguments) {
-            case .failure(let error):
+            let reply: RedisValue
+            do {
+                reply = try await connection.command(arguments)
+            } catch {
                 failures += 1
                 if failures == 1 { logger.warning("redis stream reads failing; retrying", metadata: ["parley.error": "\(error)"]) }
-                usleep(UInt32(min(50_000 << min(failures, 6), 2_000_000)))
-            case .success(let reply):
-                if failures > 0 { logger.info("redis stream reads restored") }
-                failures = 0
-                for stream in reply.array {
-                    let parts = stream.array
-                    guard parts.count == 2, case .string(let key) = parts[0] else { continue }
-                    let entries = parts[1].array.compactMap(Self.entry)
-                    if key == wakeKey {
-                        if let last = entries.last.flatMap({ StreamID($0.id) }) { wakeCursor = last }
-                    } else {
-                        deliver(entries, of: key)
-                    }
+                try? await Task.sleep(for: .milliseconds(min(50 << min(failures, 6), 2000)))
+                continue
+            }
+            if failures > 0 { logger.info("redis stream reads restored") }
+            failures = 0
+            for stream in reply.array {
+                let parts = stream.array
+                guard parts.count == 2, case .string(let key) = parts[0] else { continue }
+                let entries = parts[1].array.compactMap(Self.entry)
+                if key == wakeKey {
+                    if let last = entries.last.flatMap({ StreamID($0.id) }) { wakeCursor = last }
+                } else {
+                    deliver(entries, of: key)
                 }
             }
         }

@@ -2,77 +2,59 @@ private import CPostgres
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
 import FoundationEssentials
+import QueueExecutor
 
-/// One libpq connection with a serial queue of its own: libpq's calls block, so they run
-/// there and never on the cooperative pool; callers await the result.
-///
-/// `@unchecked Sendable`: `handle` is only touched inside blocks on `queue`.
-final class PostgresConnection: @unchecked Sendable {
-    private let queue: DispatchQueue
+/// One libpq connection, an actor whose executor is a serial queue of its own: libpq's calls
+/// block, so they run there and never on the cooperative pool, and the compiler checks that
+/// the handle is touched nowhere else.
+actor PostgresConnection {
+    private let executor: DispatchQueueExecutor
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     private var handle: OpaquePointer?
     /// When it was opened: after a failure the pool discards idle connections older than it.
-    let openedAt = ContinuousClock.now
+    nonisolated let openedAt = ContinuousClock.now
 
-    private init(queue: DispatchQueue, handle: OpaquePointer) {
-        self.queue = queue
-        self.handle = handle
+    private init(executor: DispatchQueueExecutor) {
+        self.executor = executor
     }
 
-    deinit {
+    isolated deinit {
         if let handle { PQfinish(handle) }
     }
 
-    /// Connects (on a queue of its own) and sets the session to UTC so timestamps read back alike.
+    /// Connects (on its own queue) and sets the session to UTC so timestamps read back alike.
     static func connect(url: String, label: String) async throws -> PostgresConnection {
-        let queue = DispatchQueue(label: label)
-        let handle: OpaquePointer = try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                guard let conn = PQconnectdb(url) else {
-                    continuation.resume(throwing: SQLError(.unavailable, "cannot allocate a PostgreSQL connection"))
-                    return
-                }
-                guard PQstatus(conn) == CONNECTION_OK else {
-                    let message = Self.firstLine(PQerrorMessage(conn))
-                    PQfinish(conn)
-                    continuation.resume(throwing: SQLError(.unavailable, "cannot connect to PostgreSQL: \(message)"))
-                    return
-                }
-                let result = PQexec(conn, "SET TIME ZONE 'UTC'")
-                PQclear(result)
-                continuation.resume(returning: conn)
-            }
+        let connection = PostgresConnection(executor: DispatchQueueExecutor(label: label))
+        try await connection.open(url)
+        return connection
+    }
+
+    private func open(_ url: String) throws {
+        guard let conn = PQconnectdb(url) else { throw SQLError(.unavailable, "cannot allocate a PostgreSQL connection") }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = Self.firstLine(PQerrorMessage(conn))
+            PQfinish(conn)
+            throw SQLError(.unavailable, "cannot connect to PostgreSQL: \(message)")
         }
-        return PostgresConnection(queue: queue, handle: handle)
+        PQclear(PQexec(conn, "SET TIME ZONE 'UTC'"))
+        handle = conn
     }
 
     /// Whether the connection still looks usable, checked without a round trip: reading what
     /// the server sent notices a closed socket (a restarted server) at once.
-    func isHealthy() async -> Bool {
-        await withCheckedContinuation { continuation in
-            queue.async {
-                guard let handle = self.handle else { return continuation.resume(returning: false) }
-                let ok = PQconsumeInput(handle) == 1 && PQstatus(handle) == CONNECTION_OK
-                continuation.resume(returning: ok)
-            }
-        }
+    func isHealthy() -> Bool {
+        guard let handle else { return false }
+        return PQconsumeInput(handle) == 1 && PQstatus(handle) == CONNECTION_OK
     }
 
-    func isBroken() async -> Bool {
-        await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: self.handle.map { PQstatus($0) != CONNECTION_OK } ?? true) }
-        }
+    func isBroken() -> Bool {
+        handle.map { PQstatus($0) != CONNECTION_OK } ?? true
     }
 
-    func close() async {
-        await withCheckedContinuation { continuation in
-            queue.async {
-                if let handle = self.handle { PQfinish(handle) }
-                self.handle = nil
-                continuation.resume()
-            }
-        }
+    func close() {
+        if let handle { PQfinish(handle) }
+        handle = nil
     }
 
     struct Outcome: Sendable {
@@ -80,26 +62,7 @@ final class PostgresConnection: @unchecked Sendable {
         let changes: Int
     }
 
-    func run(_ sql: String, _ parameters: [SQLValue]) async throws -> Outcome {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try self.runOnQueue(sql, parameters) }) }
-        }
-    }
-
-    func script(_ sql: String) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            queue.async {
-                continuation.resume(with: Result {
-                    guard let handle = self.handle else { throw SQLError(.unavailable, "the connection is closed") }
-                    let result = PQexec(handle, sql)
-                    defer { PQclear(result) }
-                    try self.check(result, handle)
-                })
-            }
-        }
-    }
-
-    private func runOnQueue(_ sql: String, _ parameters: [SQLValue]) throws -> Outcome {
+    func run(_ sql: String, _ parameters: [SQLValue]) throws -> Outcome {
         guard let handle else { throw SQLError(.unavailable, "the connection is closed") }
         // Every value travels as text; PostgreSQL infers each parameter's type from its use.
         let texts: [String?] = parameters.map {
@@ -131,6 +94,13 @@ final class PostgresConnection: @unchecked Sendable {
         }
         let changes = Int(String(cString: PQcmdTuples(result))) ?? 0
         return Outcome(rows: rows, changes: changes)
+    }
+
+    func script(_ sql: String) throws {
+        guard let handle else { throw SQLError(.unavailable, "the connection is closed") }
+        let result = PQexec(handle, sql)
+        defer { PQclear(result) }
+        try check(result, handle)
     }
 
     /// Turns a failed result into an `SQLError` classified by SQLSTATE (Appendix A of the manual).

@@ -113,8 +113,10 @@ actor PostgresPool {
         closed = true
         for waiter in waiters { waiter.continuation.resume(throwing: SQLError(.unavailable, "the database pool is closed")) }
         waiters = []
-        for connection in idle { await connection.close() }
-        open -= idle.count
+        // Taken out before the first await: the actor may run other calls while they close.
+        let closing = idle
         idle = []
+        open -= closing.count
+        for connection in closing { await connection.close() }
     }
 }

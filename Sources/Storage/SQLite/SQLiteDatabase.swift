@@ -1,23 +1,18 @@
 private import CSQLite
-import Dispatch
 import Glibc
 import FoundationEssentials
+import QueueExecutor
 
 /// The embedded database: one SQLite file in WAL mode.
 ///
-/// Every sqlite3 call runs on one serial queue, never on the cooperative pool. SQLite has a
-/// single writer, so statements are serialised by an async lock, which a transaction holds
-/// from BEGIN to COMMIT while its body awaits; other callers queue behind it in order.
-///
-/// `@unchecked Sendable`: the connection handle and the statement cache are only touched
-/// inside `queue.async` blocks (see `onQueue`), and `queue` is serial.
-public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
+/// Every sqlite3 call runs on the connection's own serial queue (`SQLiteConnection`, an actor
+/// with that executor), never on the cooperative pool. SQLite has a single writer, so
+/// statements are serialised by an async lock, which a transaction holds from BEGIN to COMMIT
+/// while its body awaits; other callers queue behind it in order.
+public final class SQLiteDatabase: SQLDatabase {
     public let dialect = SQLDialect.sqlite
-    private let queue = DispatchQueue(label: "parley.sqlite")
-    private let handle: OpaquePointer
-    private var statements: [String: OpaquePointer] = [:]
+    private let connection: SQLiteConnection
     private let lock = AsyncLock()
-    private var closed = false
 
     /// Opens (creating if needed) the database at `path`: WAL journal, 5 s busy timeout,
     /// foreign keys enforced, `synchronous=NORMAL` (durable in WAL mode except on power loss
@@ -26,6 +21,79 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     /// A new file is created with mode 0600 (only its owner may read it: it holds password
     /// hashes and every conversation); SQLite gives its `-wal` and `-shm` files the same mode.
     public init(path: String) throws {
+        connection = try SQLiteConnection(path: path)
+    }
+
+    public func close() async {
+        await connection.close()
+    }
+
+    public func ping() async -> Bool {
+        (try? await query("SELECT 1 AS one", [])).map { $0.count == 1 } ?? false
+    }
+
+    public func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
+        try await lock.withLock { try await self.connection.run(sql, parameters).rows }
+    }
+
+    public func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
+        try await lock.withLock { try await self.connection.run(sql, parameters).changes }
+    }
+
+    public func executeScript(_ sql: String) async throws {
+        try await lock.withLock { try await self.connection.exec(sql) }
+    }
+
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        try await lock.withLock {
+            let locked = LockedConnection(connection: self.connection)
+            // IMMEDIATE takes the write lock now, so two writers never deadlock upgrading from reads.
+            try await self.connection.exec("BEGIN IMMEDIATE")
+            do {
+                let result = try await body(locked)
+                try await self.connection.exec("COMMIT")
+                return result
+            } catch {
+                try? await self.connection.exec("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    public func withConnection<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        try await lock.withLock { try await body(LockedConnection(connection: self.connection)) }
+    }
+
+    /// Statements of a caller that already holds the lock (a transaction's body).
+    private struct LockedConnection: SQLConnection {
+        let connection: SQLiteConnection
+
+        func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
+            try await connection.run(sql, parameters).rows
+        }
+
+        func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
+            try await connection.run(sql, parameters).changes
+        }
+
+        func executeScript(_ sql: String) async throws {
+            try await connection.exec(sql)
+        }
+    }
+}
+
+/// The SQLite handle and its statement cache, an actor whose executor is a serial queue of
+/// its own: sqlite3 calls block (on the disk, on another process's lock), so they never run
+/// on the cooperative pool, and the compiler checks the handle is touched nowhere else.
+actor SQLiteConnection {
+    private let executor = DispatchQueueExecutor(label: "parley.sqlite")
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    private let handle: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+    private var closed = false
+
+    /// Opens on the caller's thread: once, at start-up, before anything else uses it.
+    init(path: String) throws {
         if path != ":memory:" {
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if fd >= 0 {
@@ -41,7 +109,6 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             sqlite3_close(db)
             throw SQLError(.unavailable, "cannot open SQLite database at \(path): \(message)")
         }
-        handle = db
         sqlite3_busy_timeout(db, 5000)
         for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"] {
             guard sqlite3_exec(db, pragma, nil, nil, nil) == SQLITE_OK else {
@@ -50,86 +117,22 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
                 throw SQLError(.unavailable, "cannot configure SQLite (\(pragma)): \(message)")
             }
         }
+        handle = db
     }
 
-    deinit {
+    isolated deinit {
         for statement in statements.values { sqlite3_finalize(statement) }
         if !closed { sqlite3_close(handle) }
     }
 
-    public func close() async {
-        await onQueue {
-            for statement in self.statements.values { sqlite3_finalize(statement) }
-            self.statements = [:]
-            if !self.closed { sqlite3_close(self.handle) }
-            self.closed = true
-        }
+    func close() {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        statements = [:]
+        if !closed { sqlite3_close(handle) }
+        closed = true
     }
 
-    public func ping() async -> Bool {
-        (try? await query("SELECT 1 AS one", [])).map { $0.count == 1 } ?? false
-    }
-
-    public func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
-        try await lock.withLock { try await self.onQueueThrowing { try self.run(sql, parameters).rows } }
-    }
-
-    public func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
-        try await lock.withLock { try await self.onQueueThrowing { try self.run(sql, parameters).changes } }
-    }
-
-    public func executeScript(_ sql: String) async throws {
-        try await lock.withLock { try await self.onQueueThrowing { try self.exec(sql) } }
-    }
-
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-        try await lock.withLock {
-            let connection = LockedConnection(database: self)
-            // IMMEDIATE takes the write lock now, so two writers never deadlock upgrading from reads.
-            try await self.onQueueThrowing { try self.exec("BEGIN IMMEDIATE") }
-            do {
-                let result = try await body(connection)
-                try await self.onQueueThrowing { try self.exec("COMMIT") }
-                return result
-            } catch {
-                try? await self.onQueueThrowing { try self.exec("ROLLBACK") }
-                throw error
-            }
-        }
-    }
-
-    public func withConnection<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-        try await lock.withLock { try await body(LockedConnection(database: self)) }
-    }
-
-    /// Statements of a caller that already holds the lock (a transaction's body).
-    private struct LockedConnection: SQLConnection {
-        let database: SQLiteDatabase
-
-        func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
-            try await database.onQueueThrowing { try database.run(sql, parameters).rows }
-        }
-
-        func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
-            try await database.onQueueThrowing { try database.run(sql, parameters).changes }
-        }
-
-        func executeScript(_ sql: String) async throws {
-            try await database.onQueueThrowing { try database.exec(sql) }
-        }
-    }
-
-    // MARK: - On the queue
-
-    private func onQueue<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in queue.async { continuation.resume(returning: work()) } }
-    }
-
-    private func onQueueThrowing<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in queue.async { continuation.resume(with: Result { try work() }) } }
-    }
-
-    private func exec(_ sql: String) throws {
+    func exec(_ sql: String) throws {
         guard !closed else { throw SQLError(.unavailable, "the database is closed") }
         let status = sqlite3_exec(handle, sql, nil, nil, nil)
         guard status == SQLITE_OK else { throw error(status) }
@@ -145,7 +148,7 @@ public final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         return statement
     }
 
-    private func run(_ sql: String, _ parameters: [SQLValue]) throws -> (rows: [SQLRow], changes: Int) {
+    func run(_ sql: String, _ parameters: [SQLValue]) throws -> (rows: [SQLRow], changes: Int) {
         let statement = try prepared(sql)
         defer {
             sqlite3_reset(statement)
