@@ -24,10 +24,13 @@ import Testing
             stored.withLock { $0.id == id ? $0 : nil }
         }
         func append(_ message: Message) async throws -> Message { throw Unused() }
-        func list(sessionID: ChatSession.ID, limit: Int, cursor: String?) async throws -> Page<Message> { throw Unused() }
-        func recent(sessionID: ChatSession.ID, count: Int) async throws -> [Message] { throw Unused() }
+        func list(sessionID: ChatSession.ID, limit: Int, cursor: String?) async throws -> Page<PathMessage> { throw Unused() }
+        func path(to id: Message.ID?, sessionID: ChatSession.ID, count: Int?) async throws -> [Message] { throw Unused() }
         func streaming(sessionID: ChatSession.ID) async throws -> Message? { throw Unused() }
         func all(sessionID: ChatSession.ID) async throws -> [Message] { throw Unused() }
+        func tree(sessionID: ChatSession.ID, limit: Int, cursor: String?, withContent: Bool) async throws -> Page<Message> { throw Unused() }
+        func activate(_ id: Message.ID, sessionID: ChatSession.ID) async throws -> Message.ID? { throw Unused() }
+        func deleteSubtree(_ id: Message.ID, sessionID: ChatSession.ID) async throws -> Bool { throw Unused() }
         func update(_ message: Message) async throws { throw Unused() }
         func streamingAnswers(lapsedBefore: Date?) async throws -> [(message: Message, ownerID: User.ID, model: String)] { throw Unused() }
         func updateIfStreaming(_ message: Message, lapsedBefore: Date?) async throws -> Bool { throw Unused() }

@@ -79,7 +79,7 @@ import Testing
         #expect(try await f.sessions.find(id: s.id, ownerID: f.ann.id) == renamed)
         _ = try await f.messages.append(message(s))
         #expect(try await f.sessions.delete(id: s.id, ownerID: f.ann.id))
-        #expect(try await f.messages.recent(sessionID: s.id, count: 10).isEmpty)
+        #expect(try await f.messages.path(to: nil, sessionID: s.id, count: 10).isEmpty)
         await f.db.close()
     }
 
@@ -114,13 +114,13 @@ import Testing
             return try await group.reduce(into: [Int]()) { $0.append($1) }
         }
         #expect(positions.sorted() == Array(1...10))
-        let recent = try await f.messages.recent(sessionID: s.id, count: 3)
+        let recent = try await f.messages.path(to: nil, sessionID: s.id, count: 3)
         #expect(recent.map(\.position) == [8, 9, 10])
         var pages: [Int] = []
         var cursor: String?
         repeat {
             let page = try await f.messages.list(sessionID: s.id, limit: 4, cursor: cursor)
-            pages += page.items.map(\.position)
+            pages += page.items.map(\.message.position)
             cursor = page.nextCursor
         } while cursor != nil
         #expect(pages == Array((1...10).reversed()))

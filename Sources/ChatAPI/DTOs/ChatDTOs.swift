@@ -11,6 +11,7 @@ struct CreateSessionBody: Decodable {
 struct UpdateSessionBody: Decodable {
     let title: String?
     let model: String?
+    let activeLeafId: String?
 }
 
 struct ChatSessionDTO: Encodable {
@@ -18,6 +19,7 @@ struct ChatSessionDTO: Encodable {
     let title: String
     let model: String
     let projectId: String?
+    let activeLeafId: String?
     let createdAt: Date
     let updatedAt: Date
 
@@ -26,21 +28,24 @@ struct ChatSessionDTO: Encodable {
         title = session.title
         model = session.model
         projectId = session.projectID?.description
+        activeLeafId = session.activeLeafID?.description
         createdAt = session.createdAt
         updatedAt = session.updatedAt
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, title, model, projectId, createdAt, updatedAt
+        case id, title, model, projectId, activeLeafId, createdAt, updatedAt
     }
 
-    // `project_id` is always present, null when the session has no project.
+    // `project_id` and `active_leaf_id` are always present, null when the session has no
+    // project or no message.
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
         try c.encode(title, forKey: .title)
         try c.encode(model, forKey: .model)
         try c.encode(projectId, forKey: .projectId)
+        try c.encode(activeLeafId, forKey: .activeLeafId)
         try c.encode(createdAt, forKey: .createdAt)
         try c.encode(updatedAt, forKey: .updatedAt)
     }
@@ -54,16 +59,22 @@ struct MessageDTO: Encodable {
     }
     let id: String
     let sessionId: String
+    let parentId: String?
     let role: String
     let content: String
     let status: String
     let finishReason: String?
     let usage: Usage?
     let createdAt: Date
+    /// On the active path only (`GET /v1/sessions/{id}/messages`): how many versions of this
+    /// message there are and which one it is.
+    var siblings: Int?
+    var siblingIndex: Int?
 
     init(_ message: Message) {
         id = message.id.description
         sessionId = message.sessionID.description
+        parentId = message.parentID?.description
         role = message.role.rawValue
         content = message.content
         status = message.status.rawValue
@@ -72,15 +83,25 @@ struct MessageDTO: Encodable {
         createdAt = message.createdAt
     }
 
-    enum CodingKeys: String, CodingKey {
-        case id, sessionId, role, content, status, finishReason, usage, createdAt
+    init(_ entry: PathMessage) {
+        self.init(entry.message)
+        siblings = entry.siblings
+        siblingIndex = entry.siblingIndex
     }
 
-    // `finish_reason` and `usage` are always present, null until the answer has them.
+    enum CodingKeys: String, CodingKey {
+        case id, sessionId, parentId, role, content, status, finishReason, usage, createdAt, siblings, siblingIndex
+    }
+
+    // `parent_id`, `finish_reason` and `usage` are always present, null for a first message or
+    // until the answer has them.
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
         try c.encode(sessionId, forKey: .sessionId)
+        try c.encode(parentId, forKey: .parentId)
+        try c.encodeIfPresent(siblings, forKey: .siblings)
+        try c.encodeIfPresent(siblingIndex, forKey: .siblingIndex)
         try c.encode(role, forKey: .role)
         try c.encode(content, forKey: .content)
         try c.encode(status, forKey: .status)
@@ -92,6 +113,40 @@ struct MessageDTO: Encodable {
 
 struct SendMessageBody: Decodable {
     let content: String
+    /// Absent: after the session's active leaf. A message id: after that answer. `null`: a new
+    /// first message (an edit of the first message).
+    let parent: TurnPlacement
+    let model: String?
+    let temperature: Double?
+    let maxTokens: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case content, parentId, model, temperature, maxTokens
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        content = try c.decode(String.self, forKey: .content)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        temperature = try c.decodeIfPresent(Double.self, forKey: .temperature)
+        maxTokens = try c.decodeIfPresent(Int.self, forKey: .maxTokens)
+        if !c.contains(.parentId) {
+            parent = .activeLeaf
+        } else if try c.decodeNil(forKey: .parentId) {
+            parent = .after(nil)
+        } else {
+            // An id that names no message of the session is a 404, like any other.
+            let text = try c.decode(String.self, forKey: .parentId)
+            guard let id = Message.ID(text) else {
+                throw DecodingError.dataCorruptedError(forKey: .parentId, in: c, debugDescription: "must be a message id or null")
+            }
+            parent = .after(id)
+        }
+    }
+}
+
+/// `POST /v1/sessions/{id}/messages/{mid}/regenerate`: all optional, as for a send.
+struct RegenerateBody: Decodable {
     let model: String?
     let temperature: Double?
     let maxTokens: Int?
@@ -137,7 +192,10 @@ extension MessageDTO {
     var json: String {
         var out = "{\"content\":\(jsonQuoted(content)),\"created_at\":\(jsonQuoted(RFC3339.format(createdAt)))"
         out += ",\"finish_reason\":\(finishReason.map(jsonQuoted) ?? "null"),\"id\":\(jsonQuoted(id))"
-        out += ",\"role\":\(jsonQuoted(role)),\"session_id\":\(jsonQuoted(sessionId)),\"status\":\(jsonQuoted(status)),\"usage\":"
+        out += ",\"parent_id\":\(parentId.map(jsonQuoted) ?? "null")"
+        out += ",\"role\":\(jsonQuoted(role)),\"session_id\":\(jsonQuoted(sessionId))"
+        if let siblingIndex, let siblings { out += ",\"sibling_index\":\(siblingIndex),\"siblings\":\(siblings)" }
+        out += ",\"status\":\(jsonQuoted(status)),\"usage\":"
         if let usage {
             out += "{\"completion_tokens\":\(usage.completionTokens),\"estimated\":\(usage.estimated),\"prompt_tokens\":\(usage.promptTokens)}"
         } else {
@@ -156,10 +214,67 @@ struct CompletedTurnDTO: Encodable {
     var saved: Bool? = nil
 }
 
-/// A conversation as `GET /v1/sessions/{id}/export?format=json` writes it.
+/// A conversation as `GET /v1/sessions/{id}/export?format=json` writes it: the session and
+/// every message of its tree in creation order (each after its parent), which
+/// `POST /v1/sessions/import` reads back.
 struct ExportDTO: Encodable {
+    let format = "parley.session.v1"
     let session: ChatSessionDTO
     let messages: [MessageDTO]
+}
+
+/// `GET /v1/sessions/{id}/tree`: the structure of the whole tree, paged in creation order.
+struct TreeDTO: Encodable {
+    struct Node: Encodable {
+        let id: String
+        let parentId: String?
+        let depth: Int
+        let role: String
+        let status: String
+        let createdAt: Date
+        let content: String?
+
+        init(_ message: Message, withContent: Bool) {
+            id = message.id.description
+            parentId = message.parentID?.description
+            depth = message.depth
+            role = message.role.rawValue
+            status = message.status.rawValue
+            createdAt = message.createdAt
+            content = withContent ? message.content : nil
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, parentId, depth, role, status, createdAt, content
+        }
+
+        // `parent_id` always present (null for a root); `content` only when asked for.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(parentId, forKey: .parentId)
+            try c.encode(depth, forKey: .depth)
+            try c.encode(role, forKey: .role)
+            try c.encode(status, forKey: .status)
+            try c.encode(createdAt, forKey: .createdAt)
+            try c.encodeIfPresent(content, forKey: .content)
+        }
+    }
+
+    let activeLeafId: String?
+    let items: [Node]
+    let nextCursor: String?
+
+    enum CodingKeys: String, CodingKey {
+        case activeLeafId, items, nextCursor
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(activeLeafId, forKey: .activeLeafId)
+        try c.encode(items, forKey: .items)
+        try c.encode(nextCursor, forKey: .nextCursor)
+    }
 }
 
 /// `GET /v1/usage`: each limited tier of the caller's role (an admin has none).

@@ -23,6 +23,11 @@ public enum JSONBody {
         return Response(status: status, contentType: "application/json", body: Array(data))
     }
 
+    /// `value` as JSON bytes, as `response` writes it.
+    static func encoded<T: Encodable>(_ value: T) -> [UInt8] {
+        (try? encoder.encode(value)).map(Array.init) ?? []
+    }
+
     /// Decodes the body as `T`: 415 if it is not JSON, 400 if it does not parse, 422 naming
     /// the field that is missing or of the wrong type.
     public static func decode<T: Decodable>(_ type: T.Type, from request: Request) throws -> T {
@@ -130,5 +135,15 @@ enum RFC3339 {
         var style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         style.timeZone = .gmt
         return Date(timeIntervalSince1970: seconds).formatted(style)
+    }
+
+    /// A timestamp as `format` writes it, or without fractional seconds; nil otherwise.
+    static func parse(_ text: String) -> Date? {
+        var style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        style.timeZone = .gmt
+        if let date = try? Date(text, strategy: style) { return date }
+        style = Date.ISO8601FormatStyle(includingFractionalSeconds: false)
+        style.timeZone = .gmt
+        return try? Date(text, strategy: style)
     }
 }

@@ -9,6 +9,8 @@ public enum SessionRoutes {
         router.renderErrors(logger)
         let auth = BearerAuthentication(authDeps)
         let bodyLimit = 16 * 1024
+        // A ChatGPT export of years of conversations is large; parley's own exports are too.
+        let importBodyLimit = 32 * 1024 * 1024
 
         router.post("/v1/sessions", bodyLimit: bodyLimit, auth: auth, limit: limits.writes) { request, principal in
             let body = request.body.isEmpty ? CreateSessionBody(title: nil, model: nil, projectId: nil)
@@ -32,7 +34,13 @@ public enum SessionRoutes {
         router.patch("/v1/sessions/{id}", bodyLimit: bodyLimit, auth: auth) { request, principal in
             let id: ChatSession.ID = try request.identifier("id", of: "session")
             let body = try JSONBody.decode(UpdateSessionBody.self, from: request)
-            return JSONBody.response(ChatSessionDTO(try await UpdateSession(chat)(principal, id: id, title: body.title, model: body.model)))
+            var leaf: Message.ID?
+            if let text = body.activeLeafId {
+                guard let parsed = Message.ID(text) else { throw Problem(.notFound, code: "not_found", detail: "message not found") }
+                leaf = parsed
+            }
+            return JSONBody.response(ChatSessionDTO(try await UpdateSession(chat)(principal, id: id, title: body.title, model: body.model,
+                                                                                  activeLeafID: leaf)))
         }
         router.delete("/v1/sessions/{id}", auth: auth) { request, principal in
             try await DeleteSession(chat)(principal, id: try request.identifier("id", of: "session"))
@@ -44,6 +52,55 @@ public enum SessionRoutes {
                                                     limit: limit, cursor: request.cursor)
             return JSONBody.response(ListDTO(items: page.items.map(MessageDTO.init), nextCursor: page.nextCursor))
         }
+        router.delete("/v1/sessions/{id}/messages/{mid}", auth: auth) { request, principal in
+            try await DeleteMessages(chat)(principal, sessionID: try request.identifier("id", of: "session"),
+                                           messageID: try request.identifier("mid", of: "message"))
+            return Response(status: .noContent)
+        }
+        router.get("/v1/sessions/{id}/tree", auth: auth) { request, principal in
+            let limit = try request.queryInteger("limit", default: 500, range: 1...1000)
+            let include = request.queryItems["include"]
+            guard include == nil || include == "content" else { throw JSONBody.validation("include", "must be content") }
+            let (session, page) = try await GetTree(chat)(principal, sessionID: try request.identifier("id", of: "session"), limit: limit,
+                                                          cursor: request.cursor, withContent: include == "content")
+            return JSONBody.response(TreeDTO(activeLeafId: session.activeLeafID?.description,
+                                             items: page.items.map { TreeDTO.Node($0, withContent: include == "content") }, nextCursor: page.nextCursor))
+        }
+        router.post("/v1/sessions/import", bodyLimit: importBodyLimit, auth: auth, limit: limits.writes) { request, principal in
+            let format = request.queryItems["format"] ?? "parley"
+            let conversations: [ImportedSession]
+            switch format {
+            case "parley": conversations = try JSONBody.decode(ParleyImportBody.self, from: request).conversations()
+            case "openai": conversations = try JSONBody.decode(OpenAIConversationsBody.self, from: request).sessions()
+            default: throw JSONBody.validation("format", "must be parley or openai")
+            }
+            let sessions = try await ImportSessions(chat)(principal, conversations)
+            return JSONBody.response(ListDTO(items: sessions.map(ChatSessionDTO.init), nextCursor: nil), status: .created)
+        }
+        router.get("/v1/users/me/export", auth: auth) { request, principal in
+            let format = request.queryItems["format"] ?? "json"
+            guard format == "json" || format == "jsonl" else { throw JSONBody.validation("format", "must be json or jsonl") }
+            let export = ExportAccount(chat)
+            var response = Response(headers: HTTPFields(), body: .stream { writer in
+                var first = true
+                if format == "json" {
+                    try await writer.write(#"{"format":"parley.account.v1","user_id":\#(jsonQuoted(principal.user.id.description)),"sessions":["#)
+                }
+                try await export(principal) { session, messages in
+                    let document = JSONBody.encoded(ExportDTO(session: ChatSessionDTO(session), messages: messages.map(MessageDTO.init)))
+                    if format == "json" {
+                        try await writer.write((first ? [] : Array(",".utf8)) + document)
+                    } else {
+                        try await writer.write(document + Array("\n".utf8))
+                    }
+                    first = false
+                }
+                if format == "json" { try await writer.write("]}") }
+            })
+            response.headers.set("Content-Type", format == "json" ? "application/json" : "application/jsonl")
+            response.headers.set("Content-Disposition", "attachment; filename=\"parley-\(principal.user.id).\(format)\"")
+            return response
+        }
         router.post("/v1/sessions/{id}/fork", bodyLimit: bodyLimit, auth: auth, limit: limits.writes) { request, principal in
             let id: ChatSession.ID = try request.identifier("id", of: "session")
             let body = try JSONBody.decode(ForkBody.self, from: request)
@@ -54,7 +111,7 @@ public enum SessionRoutes {
             let id: ChatSession.ID = try request.identifier("id", of: "session")
             let format = request.queryItems["format"] ?? "markdown"
             guard format == "markdown" || format == "json" else { throw JSONBody.validation("format", "must be markdown or json") }
-            let (session, messages) = try await ExportSession(chat)(principal, sessionID: id)
+            let (session, messages) = try await ExportSession(chat)(principal, sessionID: id, activePathOnly: format == "markdown")
             var response: Response
             if format == "json" {
                 response = JSONBody.response(ExportDTO(session: ChatSessionDTO(session), messages: messages.map(MessageDTO.init)))

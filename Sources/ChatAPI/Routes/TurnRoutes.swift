@@ -22,19 +22,18 @@ public enum TurnRoutes {
         router.post("/v1/sessions/{id}/messages", bodyLimit: bodyLimit, auth: auth, limit: messages) { request, principal in
             let sessionID: ChatSession.ID = try request.identifier("id", of: "session")
             let body = try JSONBody.decode(SendMessageBody.self, from: request)
-            let command = SendMessageCommand(content: body.content, model: body.model, temperature: body.temperature,
+            let command = SendMessageCommand(content: body.content, placement: body.parent, model: body.model, temperature: body.temperature,
                                              maxTokens: body.maxTokens, idempotencyKey: request.headers["Idempotency-Key"])
-            let ticket = try await SendMessage(turns)(principal, sessionID: sessionID, command)
-            var response: Response
-            if request.wantsEventStream {
-                let start = TurnStartDTO(userMessage: MessageDTO(ticket.userMessage), assistantMessageId: ticket.assistantMessageID.description)
-                response = eventStream(start: start, follower: ticket.follower, pending: turns.registry.pending)
-            } else {
-                var follower = ticket.follower
-                response = try await completedTurn(user: ticket.userMessage, follower: &follower, pending: turns.registry.pending)
-            }
-            RateLimitHeaders.apply(ticket.rateLimits, now: turns.chat.clock.now(), to: &response)
-            return response
+            return try await turnResponse(try await SendMessage(turns)(principal, sessionID: sessionID, command), request: request, turns: turns)
+        }
+        // Another answer to the question an answer answered, beside it: a send in all but the text.
+        router.post("/v1/sessions/{id}/messages/{mid}/regenerate", bodyLimit: 16 * 1024, auth: auth, limit: messages) { request, principal in
+            let sessionID: ChatSession.ID = try request.identifier("id", of: "session")
+            let answerID: Message.ID = try request.identifier("mid", of: "message")
+            let body = request.body.isEmpty ? RegenerateBody(model: nil, temperature: nil, maxTokens: nil) : try JSONBody.decode(RegenerateBody.self, from: request)
+            let command = SendMessageCommand(content: "", placement: .regenerate(answerID), model: body.model, temperature: body.temperature,
+                                             maxTokens: body.maxTokens, idempotencyKey: request.headers["Idempotency-Key"])
+            return try await turnResponse(try await SendMessage(turns)(principal, sessionID: sessionID, command), request: request, turns: turns)
         }
         router.get("/v1/sessions/{id}/messages/{mid}/events", auth: auth) { request, principal in
             let sessionID: ChatSession.ID = try request.identifier("id", of: "session")
@@ -55,6 +54,20 @@ public enum TurnRoutes {
             let message = try await StopTurn(turns)(principal, sessionID: try request.identifier("id", of: "session"))
             return JSONBody.response(doneDTO(message, offset: 0, pending: turns.registry.pending))
         }
+    }
+
+    /// A started turn as its sender reads it: events as it streams, or the finished answer.
+    static func turnResponse(_ ticket: TurnTicket, request: Request, turns: TurnDependencies) async throws -> Response {
+        var response: Response
+        if request.wantsEventStream {
+            let start = TurnStartDTO(userMessage: MessageDTO(ticket.userMessage), assistantMessageId: ticket.assistantMessageID.description)
+            response = eventStream(start: start, follower: ticket.follower, pending: turns.registry.pending)
+        } else {
+            var follower = ticket.follower
+            response = try await completedTurn(user: ticket.userMessage, follower: &follower, pending: turns.registry.pending)
+        }
+        RateLimitHeaders.apply(ticket.rateLimits, now: turns.chat.clock.now(), to: &response)
+        return response
     }
 
     /// The turn as Server-Sent Events: `start` (on send), a `token` per delta whose id is the

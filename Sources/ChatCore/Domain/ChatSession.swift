@@ -1,6 +1,7 @@
 public import FoundationEssentials
 
-/// A conversation: its owner, optional project, title and the model it talks to.
+/// A conversation: its owner, optional project, title and the model it talks to, and the end
+/// of its active path (nil while it has no messages).
 public struct ChatSession: Sendable, Equatable {
     public typealias ID = Identifier<ChatSession>
 
@@ -9,15 +10,18 @@ public struct ChatSession: Sendable, Equatable {
     public var projectID: Project.ID?
     public var title: String
     public var model: String
+    public var activeLeafID: Message.ID?
     public let createdAt: Date
     public var updatedAt: Date
 
-    public init(id: ID, ownerID: User.ID, projectID: Project.ID?, title: String, model: String, createdAt: Date, updatedAt: Date) {
+    public init(id: ID, ownerID: User.ID, projectID: Project.ID?, title: String, model: String, activeLeafID: Message.ID? = nil,
+                createdAt: Date, updatedAt: Date) {
         self.id = id
         self.ownerID = ownerID
         self.projectID = projectID
         self.title = title
         self.model = model
+        self.activeLeafID = activeLeafID
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

@@ -22,7 +22,8 @@ public protocol ProjectRepository: Sendable {
 /// Chat sessions, scoped to their owner.
 public protocol ChatSessionRepository: Sendable {
     func create(_ session: ChatSession) async throws
-    /// Creates `session` holding `messages` (already numbered from 1), atomically.
+    /// Creates `session` holding `messages` (already numbered from 1, parents and depths set,
+    /// every parent before its replies), atomically; `session.activeLeafID` names one of them.
     func create(_ session: ChatSession, messages: [Message]) async throws
     func find(id: ChatSession.ID, ownerID: User.ID) async throws -> ChatSession?
     /// Newest activity first.
@@ -33,19 +34,34 @@ public protocol ChatSessionRepository: Sendable {
     func delete(id: ChatSession.ID, ownerID: User.ID) async throws -> Bool
 }
 
-/// The messages of sessions.
+/// The messages of sessions: a tree per session, with one active path from a root to the
+/// session's active leaf.
 public protocol MessageRepository: Sendable {
-    /// Appends at the session's next position, which it assigns and returns in the message.
+    /// Appends after the session's active leaf (the next position, that parent and depth
+    /// assigned and returned in the message) and makes it the active leaf.
     func append(_ message: Message) async throws -> Message
     func find(id: Message.ID, sessionID: ChatSession.ID) async throws -> Message?
-    /// Newest first; the cursor is opaque.
-    func list(sessionID: ChatSession.ID, limit: Int, cursor: String?) async throws -> Page<Message>
-    /// The last `count` messages, oldest first (the context sent upstream).
-    func recent(sessionID: ChatSession.ID, count: Int) async throws -> [Message]
+    /// The active path, newest first, each message with its siblings; the cursor is opaque.
+    func list(sessionID: ChatSession.ID, limit: Int, cursor: String?) async throws -> Page<PathMessage>
+    /// The last `count` messages (all with nil) of the path from the root to `id`, or to the
+    /// active leaf when `id` is nil, oldest first: the context sent upstream, fork, export.
+    func path(to id: Message.ID?, sessionID: ChatSession.ID, count: Int?) async throws -> [Message]
     /// The session's latest answer still being generated, by whichever instance.
     func streaming(sessionID: ChatSession.ID) async throws -> Message?
-    /// Every message of the session, oldest first (export, fork).
+    /// Every message of the session, the whole tree, in creation order (export).
     func all(sessionID: ChatSession.ID) async throws -> [Message]
+    /// The whole tree in creation order, paged; contents left empty unless `withContent`.
+    func tree(sessionID: ChatSession.ID, limit: Int, cursor: String?, withContent: Bool) async throws -> Page<Message>
+    /// Makes the path through `id` the active one: from `id` down through the newest reply at
+    /// each step to a leaf, which becomes the active leaf and is returned; nil if `id` is not a
+    /// message of the session. `DomainError.turnInProgress` while an answer of the session is
+    /// being generated (it would end off the active path).
+    func activate(_ id: Message.ID, sessionID: ChatSession.ID) async throws -> Message.ID?
+    /// Deletes `id` with everything under it; false if it is not a message of the session,
+    /// `DomainError.turnInProgress` if an answer in it is being generated. If the active leaf
+    /// was among them, the path through the deleted message's parent becomes active (through
+    /// the newest remaining root if it was a root; none if nothing remains).
+    func deleteSubtree(_ id: Message.ID, sessionID: ChatSession.ID) async throws -> Bool
     /// Writes content, status, finish reason, usage and update time (the end of a turn).
     func update(_ message: Message) async throws
     /// Answers still marked `streaming`, with their session's owner and model: all of them, or

@@ -2,9 +2,22 @@ public import FoundationEssentials
 
 /// What a send writes before the upstream is called: the user's message, the assistant's
 /// `streaming` placeholder, the session's new title and activity time, and the idempotency key.
+/// Where in a session's tree a turn goes.
+public enum TurnPlacement: Sendable, Equatable {
+    /// A new user message after the session's active leaf (a plain send).
+    case activeLeaf
+    /// A new user message after `parent`, an answer, or as a new first message when nil: an
+    /// edit is a send after the parent of the message it edits.
+    case after(Message.ID?)
+    /// Another answer to the user message that this answer answers: regenerate.
+    case regenerate(Message.ID)
+}
+
 public struct TurnStart: Sendable {
+    /// The new user message (for `.regenerate`, unused: the turn answers an existing one).
     public var userMessage: Message
     public var assistantMessage: Message
+    public var placement: TurnPlacement = .activeLeaf
     /// Given to the session if this is its first message and it still has `defaultTitle`.
     public var firstMessageTitle: String
     public var defaultTitle: String
@@ -48,7 +61,8 @@ public struct IdempotencyRecord: Sendable, Equatable {
     }
 }
 
-/// How `begin` ended: the two messages were written, or the key had already started a turn.
+/// How `begin` ended: the turn's messages were written (`user` is the existing one when it
+/// regenerates), or the key had already started a turn.
 public enum TurnBeginning: Sendable, Equatable {
     case started(user: Message, assistant: Message)
     case alreadyStarted(IdempotencyRecord)
@@ -58,8 +72,11 @@ public enum TurnBeginning: Sendable, Equatable {
 public protocol TurnRepository: Sendable {
     /// The turn `key` started for the user, if it was recorded at or after `since`.
     func idempotencyRecord(userID: User.ID, key: String, since: Date) async throws -> IdempotencyRecord?
-    /// Appends both messages at the session's next positions, retitles a fresh session,
-    /// touches its activity time and records the key, atomically. A key recorded since
+    /// Places the turn in the session's tree as `placement` says (the user message, unless it
+    /// regenerates, then the answer, at the session's next positions), makes the answer the
+    /// active leaf, retitles a fresh session, touches its activity time and records the key,
+    /// atomically. A parent that is not an answer of the session is `DomainError.notFound` or
+    /// `.validation`; a regenerated message that is not an answer likewise. A key recorded since
     /// `keysValidSince` (by a concurrent request) makes it write nothing and answer `.alreadyStarted`.
     func begin(_ start: TurnStart, keysValidSince: Date) async throws -> TurnBeginning
     /// Forgets keys recorded before `before`; returns how many.

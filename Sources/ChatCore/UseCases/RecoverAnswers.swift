@@ -26,8 +26,10 @@ public struct RecoverAnswers: Sendable {
     /// Ends one orphaned answer; nil if it was no longer `streaming` (saved meanwhile), or,
     /// with other instances, its owner's lease still holds.
     func end(_ answer: Message, ownerID: User.ID, model: String) async throws -> Message? {
-        let context = try await deps.chat.messages.recent(sessionID: answer.sessionID, count: deps.settings.maxContextMessages + 1)
-            .filter { $0.position < answer.position }
+        var context: [Message] = []
+        if let parent = answer.parentID {
+            context = try await deps.chat.messages.path(to: parent, sessionID: answer.sessionID, count: deps.settings.maxContextMessages)
+        }
         var message = answer
         message.status = .interrupted
         message.updatedAt = deps.chat.clock.now()

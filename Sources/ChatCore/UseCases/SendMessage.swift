@@ -1,16 +1,21 @@
 import FoundationEssentials
 
-/// What a user sends: the text, and optionally a model and sampling settings for this turn.
+/// What a user sends: the text, where it goes in the session's tree, and optionally a model
+/// and sampling settings for this turn. A regenerate has no text: it answers again the user
+/// message an earlier answer answered.
 public struct SendMessageCommand: Sendable {
     public var content: String
+    public var placement: TurnPlacement
     public var model: String?
     public var temperature: Double?
     public var maxTokens: Int?
     /// From the `Idempotency-Key` header.
     public var idempotencyKey: String?
 
-    public init(content: String, model: String? = nil, temperature: Double? = nil, maxTokens: Int? = nil, idempotencyKey: String? = nil) {
+    public init(content: String, placement: TurnPlacement = .activeLeaf, model: String? = nil, temperature: Double? = nil, maxTokens: Int? = nil,
+                idempotencyKey: String? = nil) {
         self.content = content
+        self.placement = placement
         self.model = model
         self.temperature = temperature
         self.maxTokens = maxTokens
@@ -67,9 +72,10 @@ public struct SendMessage: Sendable {
             IdempotencyRecord(userID: principal.user.id, key: $0, requestHash: requestHash, sessionID: sessionID,
                               userMessageID: user.id, assistantMessageID: assistant.id, createdAt: now)
         }
-        let start = TurnStart(userMessage: user, assistantMessage: assistant, firstMessageTitle: ChatSession.title(fromFirstMessage: command.content),
+        var start = TurnStart(userMessage: user, assistantMessage: assistant, firstMessageTitle: ChatSession.title(fromFirstMessage: command.content),
                               defaultTitle: ChatSession.defaultTitle, idempotency: record, ownerInstance: deps.instanceID,
                               leaseUntil: now.adding(deps.policy.streamLease))
+        start.placement = command.placement
         let turn: Turn
         let request: CompletionRequest
         var admission: Admission?
@@ -86,8 +92,9 @@ public struct SendMessage: Sendable {
             }
             var prompts: [Prompt] = []
             if let projectID = session.projectID { prompts = try await chat.projects.prompts(projectID: projectID) }
-            let history = try await chat.messages.recent(sessionID: sessionID, count: deps.settings.maxContextMessages + 1)
-            let context = TurnContext.build(prompts: prompts, history: history.filter { $0.id != assistant.id },
+            // The path from the root to the user message: the branch this turn answers.
+            let history = try await chat.messages.path(to: turn.userMessage.id, sessionID: sessionID, count: deps.settings.maxContextMessages)
+            let context = TurnContext.build(prompts: prompts, history: history,
                                             maxMessages: deps.settings.maxContextMessages, maxTokens: deps.settings.maxContextTokens)
             request = CompletionRequest(model: model, messages: context, temperature: command.temperature,
                                         maxTokens: command.maxTokens ?? deps.settings.maxOutputTokens)
@@ -181,7 +188,9 @@ public struct SendMessage: Sendable {
     private func validate(_ command: SendMessageCommand) throws(DomainError) {
         var errors: [FieldError] = []
         let length = command.content.count
-        if command.content.trimmingWhiteSpace().isEmpty {
+        if case .regenerate = command.placement {
+            // No text of its own: it answers an existing message again.
+        } else if command.content.trimmingWhiteSpace().isEmpty {
             errors.append(FieldError("content", "must not be empty"))
         } else if length > deps.settings.maxMessageLength {
             errors.append(FieldError("content", "must be at most \(deps.settings.maxMessageLength) characters (it has \(length))"))
@@ -205,8 +214,14 @@ public struct SendMessage: Sendable {
     /// not against an attacker, who could only confuse their own retries).
     static func hash(_ sessionID: ChatSession.ID, _ command: SendMessageCommand, model: String) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        let text = [sessionID.description, command.content, model, command.temperature.map { "\($0)" } ?? "", command.maxTokens.map { "\($0)" } ?? ""]
-            .joined(separator: "\u{0}")
+        var fields = [sessionID.description, command.content, model, command.temperature.map { "\($0)" } ?? "", command.maxTokens.map { "\($0)" } ?? ""]
+        // A plain send hashes as it always did, so keys recorded before branches still match.
+        switch command.placement {
+        case .activeLeaf: break
+        case .after(let parent): fields.append("after:\(parent?.description ?? "root")")
+        case .regenerate(let answer): fields.append("regenerate:\(answer)")
+        }
+        let text = fields.joined(separator: "\u{0}")
         for byte in text.utf8 {
             hash ^= UInt64(byte)
             hash &*= 0x100_0000_01b3

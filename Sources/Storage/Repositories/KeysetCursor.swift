@@ -25,6 +25,16 @@ enum KeysetCursor {
         return position
     }
 
+    /// A cursor naming the message a page starts from (a path is paged by walking it).
+    static func encode(message id: String) -> String {
+        Data("m|\(id)".utf8).base64EncodedString()
+    }
+
+    static func decodeMessage(_ cursor: String) throws -> String {
+        guard let text = text(of: cursor), text.hasPrefix("m|"), UUID(uuidString: String(text.dropFirst(2))) != nil else { throw invalid }
+        return String(text.dropFirst(2))
+    }
+
     private static func text(of cursor: String) -> String? {
         Data(base64Encoded: cursor).flatMap { String(data: $0, encoding: .utf8) }
     }

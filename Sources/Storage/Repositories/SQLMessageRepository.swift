@@ -8,27 +8,37 @@ public struct SQLMessageRepository: MessageRepository {
         self.database = database
     }
 
-    private static let columns =
-        "id, session_id, position, role, content, status, finish_reason, prompt_tokens, completion_tokens, usage_estimated, created_at, updated_at"
+    static let columns =
+        "id, session_id, position, parent_id, depth, role, content, status, finish_reason, prompt_tokens, completion_tokens, usage_estimated, created_at, updated_at"
 
-    /// Reads the session's last position and inserts after it in one transaction. On
-    /// PostgreSQL the session's row is locked first, so appends to one session take turns
-    /// (SQLite's single writer already serialises them); the unique (session, position) index
-    /// stays as a guard, and a refused insert is tried again.
+    /// `columns` of the table aliased `m`.
+    static let prefixedColumns = columns.split(separator: ", ").map { "m.\($0)" }.joined(separator: ", ")
+
+    /// Reads the session's active leaf and last position and inserts after them in one
+    /// transaction. On PostgreSQL the session's row is locked first, so appends to one session
+    /// take turns (SQLite's single writer already serialises them); the unique (session,
+    /// position) index stays as a guard, and a refused insert is tried again.
     public func append(_ message: Message) async throws -> Message {
         let dialect = database.dialect
         for attempt in 1...5 {
             do {
                 return try await database.transaction { connection in
-                    if dialect == .postgres {
-                        _ = try await connection.query("SELECT id FROM chat_sessions WHERE id = $1 FOR UPDATE", [.text(message.sessionID.description)])
+                    let lock = dialect == .postgres ? " FOR UPDATE" : ""
+                    guard let session = try await connection.query("SELECT active_leaf_id FROM chat_sessions WHERE id = $1\(lock)",
+                                                                   [.text(message.sessionID.description)]).first else {
+                        throw DomainError.notFound("session")
                     }
-                    let last = try await connection.query(
-                        "SELECT COALESCE(MAX(position), 0) AS last FROM messages WHERE session_id = $1", [.text(message.sessionID.description)]
-                    ).first?.int("last") ?? 0
                     var stored = message
-                    stored.position = last + 1
+                    stored.parentID = nil
+                    stored.depth = 0
+                    if session["active_leaf_id"] != nil, let leaf = try await Self.find(Message.ID(try session.uuid("active_leaf_id")),
+                                                                                         in: message.sessionID, on: connection) {
+                        stored.parentID = leaf.id
+                        stored.depth = leaf.depth + 1
+                    }
+                    stored.position = try await Self.lastPosition(of: message.sessionID, on: connection) + 1
                     try await Self.insert(stored, into: connection)
+                    try await Self.setActiveLeaf(stored.id, of: message.sessionID, on: connection)
                     return stored
                 }
             } catch let error as SQLError where error.kind == .uniqueViolation && attempt < 5 {
@@ -39,26 +49,63 @@ public struct SQLMessageRepository: MessageRepository {
     }
 
     public func find(id: Message.ID, sessionID: ChatSession.ID) async throws -> Message? {
-        try await database.query(
-            "SELECT \(Self.columns) FROM messages WHERE id = $1 AND session_id = $2", [.text(id.description), .text(sessionID.description)]
-        ).first.map(Self.decode)
+        try await Self.find(id, in: sessionID, on: database)
     }
 
-    public func list(sessionID: ChatSession.ID, limit: Int, cursor: String?) async throws -> Page<Message> {
-        // Positions are `integer` in PostgreSQL: the "no cursor" bound must fit in 32 bits.
-        let before = try cursor.map(KeysetCursor.decodePosition) ?? Int(Int32.max)
-        let rows = try await database.query(
-            "SELECT \(Self.columns) FROM messages WHERE session_id = $1 AND position < $2 ORDER BY position DESC LIMIT $3",
-            [.text(sessionID.description), .integer(before), .integer(limit + 1)]
+    static func find(_ id: Message.ID, in sessionID: ChatSession.ID, on connection: any SQLConnection) async throws -> Message? {
+        try await connection.query(
+            "SELECT \(columns) FROM messages WHERE id = $1 AND session_id = $2", [.text(id.description), .text(sessionID.description)]
+        ).first.map(decode)
+    }
+
+    static func lastPosition(of sessionID: ChatSession.ID, on connection: any SQLConnection) async throws -> Int {
+        try await connection.query("SELECT COALESCE(MAX(position), 0) AS last FROM messages WHERE session_id = $1",
+                                   [.text(sessionID.description)]).first?.int("last") ?? 0
+    }
+
+    static func setActiveLeaf(_ id: Message.ID?, of sessionID: ChatSession.ID, on connection: any SQLConnection) async throws {
+        _ = try await connection.execute("UPDATE chat_sessions SET active_leaf_id = $2 WHERE id = $1",
+                                         [.text(sessionID.description), .optional(id?.description)])
+    }
+
+    /// The path up from `$1` (the session's active leaf when null) in session `$2`, at most
+    /// `$3` messages: one primary-key step per message, however large the tree.
+    private static let pathUp = """
+        WITH RECURSIVE path(id, n) AS (
+            SELECT id, 1 FROM messages
+            WHERE id = COALESCE($1, (SELECT s.active_leaf_id FROM chat_sessions s WHERE s.id = $2)) AND session_id = $2
+            UNION ALL
+            SELECT m.parent_id, path.n + 1 FROM path JOIN messages m ON m.id = path.id WHERE m.parent_id IS NOT NULL AND path.n < $3
         )
-        return page(try rows.map(Self.decode), limit: limit) { KeysetCursor.encode(position: $0.position) }
+        """
+
+    /// How many messages share a message's parent, and its place among them, from the
+    /// parent's index (or the session's roots index): counted, never walked.
+    private static let siblingColumns = """
+        CASE WHEN m.parent_id IS NULL
+             THEN (SELECT COUNT(*) FROM messages r WHERE r.session_id = m.session_id AND r.parent_id IS NULL)
+             ELSE (SELECT COUNT(*) FROM messages r WHERE r.parent_id = m.parent_id) END AS siblings,
+        CASE WHEN m.parent_id IS NULL
+             THEN (SELECT COUNT(*) FROM messages r WHERE r.session_id = m.session_id AND r.parent_id IS NULL AND r.position < m.position)
+             ELSE (SELECT COUNT(*) FROM messages r WHERE r.parent_id = m.parent_id AND r.position < m.position) END AS sibling_index
+        """
+
+    public func list(sessionID: ChatSession.ID, limit: Int, cursor: String?) async throws -> Page<PathMessage> {
+        let start = try cursor.map(KeysetCursor.decodeMessage)
+        let rows = try await database.query(
+            "\(Self.pathUp) SELECT \(Self.prefixedColumns), \(Self.siblingColumns) FROM path JOIN messages m ON m.id = path.id ORDER BY path.n",
+            [.optional(start), .text(sessionID.description), .integer(limit + 1)]
+        )
+        let items = try rows.map { row in PathMessage(message: try Self.decode(row), siblings: try row.int("siblings"), siblingIndex: try row.int("sibling_index")) }
+        guard items.count > limit else { return Page(items: items, nextCursor: nil) }
+        return Page(items: Array(items.prefix(limit)), nextCursor: KeysetCursor.encode(message: items[limit].message.id.description))
     }
 
-    public func recent(sessionID: ChatSession.ID, count: Int) async throws -> [Message] {
+    public func path(to id: Message.ID?, sessionID: ChatSession.ID, count: Int?) async throws -> [Message] {
         try await database.query(
-            "SELECT \(Self.columns) FROM messages WHERE session_id = $1 ORDER BY position DESC LIMIT $2",
-            [.text(sessionID.description), .integer(count)]
-        ).map(Self.decode).reversed()
+            "\(Self.pathUp) SELECT \(Self.prefixedColumns) FROM path JOIN messages m ON m.id = path.id ORDER BY path.n DESC",
+            [.optional(id?.description), .text(sessionID.description), .integer(count ?? Int(Int32.max))]
+        ).map(Self.decode)
     }
 
     public func streaming(sessionID: ChatSession.ID) async throws -> Message? {
@@ -72,6 +119,89 @@ public struct SQLMessageRepository: MessageRepository {
         try await database.query(
             "SELECT \(Self.columns) FROM messages WHERE session_id = $1 ORDER BY position", [.text(sessionID.description)]
         ).map(Self.decode)
+    }
+
+    public func tree(sessionID: ChatSession.ID, limit: Int, cursor: String?, withContent: Bool) async throws -> Page<Message> {
+        let after = try cursor.map(KeysetCursor.decodePosition) ?? 0
+        let columns = withContent ? Self.columns : Self.columns.split(separator: ", ").map { $0 == "content" ? "'' AS content" : String($0) }
+            .joined(separator: ", ")
+        let rows = try await database.query(
+            "SELECT \(columns) FROM messages WHERE session_id = $1 AND position > $2 ORDER BY position LIMIT $3",
+            [.text(sessionID.description), .integer(after), .integer(limit + 1)]
+        )
+        return page(try rows.map(Self.decode), limit: limit) { KeysetCursor.encode(position: $0.position) }
+    }
+
+    /// From `$1` down through the newest reply at each step; the leaf it reaches.
+    private static let pathDown = """
+        WITH RECURSIVE down(id, n) AS (
+            SELECT id, 0 FROM messages WHERE id = $1 AND session_id = $2
+            UNION ALL
+            SELECT (SELECT c.id FROM messages c WHERE c.parent_id = down.id ORDER BY c.position DESC LIMIT 1), down.n + 1
+            FROM down WHERE down.id IS NOT NULL
+        )
+        SELECT id FROM down WHERE id IS NOT NULL ORDER BY n DESC LIMIT 1
+        """
+
+    static func leaf(under id: Message.ID, in sessionID: ChatSession.ID, on connection: any SQLConnection) async throws -> Message.ID? {
+        try await connection.query(pathDown, [.text(id.description), .text(sessionID.description)]).first.map { Message.ID(try $0.uuid("id")) }
+    }
+
+    public func activate(_ id: Message.ID, sessionID: ChatSession.ID) async throws -> Message.ID? {
+        let dialect = database.dialect
+        return try await database.transaction { connection in
+            // Under the session's lock (PostgreSQL), so a turn cannot begin in between.
+            let lock = dialect == .postgres ? " FOR UPDATE" : ""
+            guard try await !connection.query("SELECT id FROM chat_sessions WHERE id = $1\(lock)", [.text(sessionID.description)]).isEmpty else {
+                return nil
+            }
+            if try await !connection.query("SELECT id FROM messages WHERE session_id = $1 AND status = 'streaming'",
+                                           [.text(sessionID.description)]).isEmpty {
+                throw DomainError.turnInProgress
+            }
+            guard let leaf = try await Self.leaf(under: id, in: sessionID, on: connection) else { return nil }
+            try await Self.setActiveLeaf(leaf, of: sessionID, on: connection)
+            return leaf
+        }
+    }
+
+    public func deleteSubtree(_ id: Message.ID, sessionID: ChatSession.ID) async throws -> Bool {
+        let dialect = database.dialect
+        return try await database.transaction { connection in
+            let lock = dialect == .postgres ? " FOR UPDATE" : ""
+            let session = try await connection.query("SELECT active_leaf_id FROM chat_sessions WHERE id = $1\(lock)", [.text(sessionID.description)])
+            guard let session = session.first, let root = try await Self.find(id, in: sessionID, on: connection) else { return false }
+            let subtree = """
+                WITH RECURSIVE sub(id) AS (
+                    SELECT id FROM messages WHERE id = $1 AND session_id = $2
+                    UNION ALL
+                    SELECT m.id FROM messages m JOIN sub ON m.parent_id = sub.id
+                )
+                """
+            let parameters: [SQLValue] = [.text(id.description), .text(sessionID.description)]
+            if try await !connection.query("\(subtree) SELECT m.id FROM sub JOIN messages m ON m.id = sub.id WHERE m.status = 'streaming'", parameters).isEmpty {
+                throw DomainError.turnInProgress
+            }
+            let activeLeaf = session["active_leaf_id"] == nil ? nil : Message.ID(try session.uuid("active_leaf_id"))
+            var activeWasInside = false
+            if let activeLeaf {
+                activeWasInside = try await !connection.query("\(subtree) SELECT id FROM sub WHERE id = $3",
+                                                              parameters + [.text(activeLeaf.description)]).isEmpty
+            }
+            _ = try await connection.execute("\(subtree) DELETE FROM messages WHERE id IN (SELECT id FROM sub)", parameters)
+            if activeWasInside || activeLeaf == nil {
+                var from = root.parentID
+                if from == nil {
+                    from = try await connection.query(
+                        "SELECT id FROM messages WHERE session_id = $1 AND parent_id IS NULL ORDER BY position DESC LIMIT 1", [.text(sessionID.description)]
+                    ).first.map { Message.ID(try $0.uuid("id")) }
+                }
+                var leaf: Message.ID?
+                if let from { leaf = try await Self.leaf(under: from, in: sessionID, on: connection) }
+                try await Self.setActiveLeaf(leaf, of: sessionID, on: connection)
+            }
+            return true
+        }
     }
 
     public func update(_ message: Message) async throws {
@@ -88,7 +218,7 @@ public struct SQLMessageRepository: MessageRepository {
     }
 
     public func streamingAnswers(lapsedBefore: Date?) async throws -> [(message: Message, ownerID: User.ID, model: String)] {
-        let columns = Self.columns.split(separator: ", ").map { "m.\($0)" }.joined(separator: ", ")
+        let columns = Self.prefixedColumns
         let lapsed = lapsedBefore == nil ? "" : " AND (m.lease_until IS NULL OR m.lease_until < $1)"
         return try await database.query(
             "SELECT \(columns), s.owner_id, s.model FROM messages m JOIN chat_sessions s ON s.id = m.session_id WHERE m.status = 'streaming'\(lapsed)",
@@ -118,12 +248,13 @@ public struct SQLMessageRepository: MessageRepository {
 
     static func insert(_ message: Message, into connection: any SQLConnection) async throws {
         _ = try await connection.execute(
-            "INSERT INTO messages (\(columns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", values(message)
+            "INSERT INTO messages (\(columns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)", values(message)
         )
     }
 
     static func values(_ m: Message) -> [SQLValue] {
-        [.text(m.id.description), .text(m.sessionID.description), .integer(m.position), .text(m.role.rawValue), .text(m.content),
+        [.text(m.id.description), .text(m.sessionID.description), .integer(m.position), .optional(m.parentID?.description), .integer(m.depth),
+         .text(m.role.rawValue), .text(m.content),
          .text(m.status.rawValue), .optional(m.finishReason), m.usage.map { .integer($0.promptTokens) } ?? .null,
          m.usage.map { .integer($0.completionTokens) } ?? .null, .bool(m.usage?.estimated ?? false), .date(m.createdAt), .date(m.updatedAt)]
     }
@@ -139,7 +270,7 @@ public struct SQLMessageRepository: MessageRepository {
         }
         return Message(
             id: Message.ID(try row.uuid("id")), sessionID: ChatSession.ID(try row.uuid("session_id")), position: try row.int("position"),
-            role: role, content: try row.string("content"), status: status, finishReason: row["finish_reason"], usage: usage,
+            parentID: try row["parent_id"].map { _ in Message.ID(try row.uuid("parent_id")) }, depth: try row.int("depth"), role: role, content: try row.string("content"), status: status, finishReason: row["finish_reason"], usage: usage,
             createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at")
         )
     }

@@ -42,23 +42,58 @@ public struct SQLTurnRepository: TurnRepository {
                                                          [.text(key.userID.description), .text(key.key)])
                     }
                     let lock = dialect == .postgres ? " FOR UPDATE" : ""
-                    guard let title = try await connection.query("SELECT title FROM chat_sessions WHERE id = $1\(lock)", [.text(sessionID)])
-                        .first?.string("title") else {
+                    guard let session = try await connection.query("SELECT title, active_leaf_id FROM chat_sessions WHERE id = $1\(lock)",
+                                                                   [.text(sessionID)]).first else {
                         throw DomainError.notFound("session")
                     }
-                    let last = try await connection.query(
-                        "SELECT COALESCE(MAX(position), 0) AS last FROM messages WHERE session_id = $1", [.text(sessionID)]
-                    ).first?.int("last") ?? 0
+                    let title = try session.string("title")
+                    let last = try await SQLMessageRepository.lastPosition(of: start.userMessage.sessionID, on: connection)
                     var user = start.userMessage, assistant = start.assistantMessage
-                    user.position = last + 1
-                    assistant.position = last + 2
-                    try await SQLMessageRepository.insert(user, into: connection)
+                    let newUser: Bool
+                    switch start.placement {
+                    case .regenerate(let answerID):
+                        guard let answer = try await SQLMessageRepository.find(answerID, in: user.sessionID, on: connection) else {
+                            throw DomainError.notFound("message")
+                        }
+                        guard answer.role == .assistant, let questionID = answer.parentID,
+                              let question = try await SQLMessageRepository.find(questionID, in: user.sessionID, on: connection), question.role == .user else {
+                            throw DomainError.validation([FieldError("message", "must be an answer (an assistant message) to regenerate")])
+                        }
+                        user = question
+                        newUser = false
+                    case .activeLeaf, .after:
+                        var parentID: Message.ID?
+                        if case .after(let chosen) = start.placement {
+                            parentID = chosen
+                        } else if session["active_leaf_id"] != nil {
+                            parentID = Message.ID(try session.uuid("active_leaf_id"))
+                        }
+                        user.parentID = nil
+                        user.depth = 0
+                        if let parentID {
+                            guard let parent = try await SQLMessageRepository.find(parentID, in: user.sessionID, on: connection) else {
+                                throw DomainError.notFound("message")
+                            }
+                            // A question follows an answer, never another question.
+                            guard parent.role != .user else {
+                                throw DomainError.validation([FieldError("parent_id", "must be an answer (an assistant message), or null for a new first message")])
+                            }
+                            user.parentID = parent.id
+                            user.depth = parent.depth + 1
+                        }
+                        user.position = last + 1
+                        try await SQLMessageRepository.insert(user, into: connection)
+                        newUser = true
+                    }
+                    assistant.parentID = user.id
+                    assistant.depth = user.depth + 1
+                    assistant.position = last + (newUser ? 2 : 1)
                     try await SQLMessageRepository.insert(assistant, into: connection)
                     _ = try await connection.execute("UPDATE messages SET owner_instance = $2, lease_until = $3 WHERE id = $1",
                                                      [.text(assistant.id.description), .text(start.ownerInstance), .date(start.leaseUntil)])
-                    let newTitle = last == 0 && title == start.defaultTitle ? start.firstMessageTitle : title
-                    _ = try await connection.execute("UPDATE chat_sessions SET title = $2, updated_at = $3 WHERE id = $1",
-                                                     [.text(sessionID), .text(newTitle), .date(user.createdAt)])
+                    let newTitle = last == 0 && newUser && title == start.defaultTitle ? start.firstMessageTitle : title
+                    _ = try await connection.execute("UPDATE chat_sessions SET title = $2, updated_at = $3, active_leaf_id = $4 WHERE id = $1",
+                                                     [.text(sessionID), .text(newTitle), .date(assistant.createdAt), .text(assistant.id.description)])
                     if let key = start.idempotency {
                         _ = try await connection.execute(
                             "INSERT INTO idempotency_keys (\(Self.keyColumns)) VALUES ($1, $2, $3, $4, $5, $6, $7)",
