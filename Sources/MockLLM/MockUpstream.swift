@@ -16,6 +16,8 @@ import Synchronization
 /// - `X-Mock-Fail-Times` / `mock:fail-times`: fail only the first N requests of the scenario
 ///   (`X-Mock-Scenario`, or the message itself), then answer normally (to test retries).
 /// - `X-Mock-Usage` / `mock:usage`: `off` leaves out the usage chunk.
+/// - `X-Mock-Echo` / `mock:echo`: `context` replies with every message it was sent, one per
+///   line as `[role] content`, instead of the user's words.
 public enum MockUpstream {
     public static let model = "mock-model"
 
@@ -77,7 +79,8 @@ public enum MockUpstream {
                 try await Task.sleep(for: .seconds(3600))
             default: break
             }
-            let tokens = replyTokens(for: lastUserMessage, count: count)
+            // What the upstream was sent, message by message: tests see the context parley built.
+            let tokens = controls["echo"] == "context" ? chat.messages.map { "[\($0.role)] \($0.content)\n" } : replyTokens(for: lastUserMessage, count: count)
             let promptTokens = chat.messages.reduce(0) { $0 + max(1, $1.content.split(separator: " ").count) }
             if chat.stream == true {
                 return streamed(tokens, delayMs: delay, promptTokens: promptTokens, failure: failure, usage: controls["usage"] != "off")
@@ -134,7 +137,7 @@ public enum MockUpstream {
     /// The controls of one request: headers first, then `mock:` words of the message.
     struct Controls {
         private var values: [String: String] = [:]
-        private static let headers = ["tokens": "X-Mock-Tokens", "delay": "X-Mock-Delay-Ms", "fail": "X-Mock-Fail",
+        private static let headers = ["tokens": "X-Mock-Tokens", "delay": "X-Mock-Delay-Ms", "fail": "X-Mock-Fail", "echo": "X-Mock-Echo",
                                       "fail-times": "X-Mock-Fail-Times", "scenario": "X-Mock-Scenario", "usage": "X-Mock-Usage"]
 
         init(_ request: Request, message: String) {

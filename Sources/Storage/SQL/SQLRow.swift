@@ -55,7 +55,9 @@ public struct SQLRow: Sendable {
 /// them correctly as strings), read in that form or PostgreSQL's `2026-11-23 17:40:39.123+00`.
 public enum SQLDate {
     public static func format(_ date: Date) -> String {
-        let totalMs = Int((date.timeIntervalSince1970 * 1000).rounded(.down))
+        // To the microsecond first (a time read back as .655 may be .65499999… in binary),
+        // then truncated to the millisecond.
+        let totalMs = Int(((date.timeIntervalSince1970 * 1_000_000).rounded() / 1000).rounded(.down))
         let ms = ((totalMs % 1000) + 1000) % 1000
         let seconds = (totalMs - ms) / 1000
         let days = Int((Double(seconds) / 86400).rounded(.down))
