@@ -59,6 +59,15 @@ import Testing
         #expect(response.headers["Allow"] == "DELETE, GET, HEAD")
     }
 
+    /// A literal path that matches decides on its own: a method it lacks is 405, not handed
+    /// to a parameter pattern that also matches (`DELETE /v1/sessions/search` is no session).
+    @Test func theMostSpecificMatchingPathDecidesTheMethods() async {
+        let response = await router().respond(to: Request(method: .delete, target: "/v1/sessions/search"))
+        #expect(response.status.code == 405)
+        #expect(response.headers["Allow"] == "GET, HEAD")
+        #expect(await router().respond(to: Request(method: .delete, target: "/v1/sessions/other")).status.code == 204)
+    }
+
     @Test func headIsServedByGet() async {
         #expect(await router().respond(to: Request(method: .head, target: "/v1/sessions/x")).status.code == 200)
     }

@@ -36,7 +36,7 @@ public struct Router: HTTPResponder {
             var request = request
             if request.handler == nil {
                 // Matched in `respond` unless a middleware made a new request.
-                let resolution = Router.resolve(request, table: table)
+                let resolution = Router.resolve(method: request.method, path: request.path, table: table)
                 guard case .route(let route, let parameters) = resolution else { return Router.unrouted(request, resolution) }
                 request.parameters = parameters
                 request.handler = route.handler
@@ -63,10 +63,8 @@ public struct Router: HTTPResponder {
 
     public func bodyLimit(for head: RequestHead) -> Int {
         let (path, _) = Request.split(target: head.target)
-        let segments = Router.segments(of: path)
-        let method = head.method == .head ? .get : head.method
-        for route in routesBySegmentCount[segments.count] ?? [] where route.method == method {
-            if case .yes = route.pattern.match(segments) { return route.bodyLimit ?? defaultBodyLimit }
+        if case .route(let route, _) = Router.resolve(method: head.method, path: path, table: routesBySegmentCount) {
+            return route.bodyLimit ?? defaultBodyLimit
         }
         // No route will read it: answer (404 or 405) without receiving it.
         return 0
@@ -74,7 +72,7 @@ public struct Router: HTTPResponder {
 
     public func respond(to request: Request) async -> Response {
         var request = request
-        if case .route(let route, let parameters) = Router.resolve(request, table: routesBySegmentCount) {
+        if case .route(let route, let parameters) = Router.resolve(method: request.method, path: request.path, table: routesBySegmentCount) {
             request.route = route.pattern.description
             request.parameters = parameters
             request.handler = route.handler
@@ -90,17 +88,23 @@ public struct Router: HTTPResponder {
         Array(path.split(separator: "/", omittingEmptySubsequences: false).dropFirst())
     }
 
-    private static func resolve(_ request: Request, table: [Int: [RouterBuilder.Route]]) -> Resolution {
-        let segments = segments(of: request.path)
-        let method = request.method == .head ? .get : request.method
+    /// The most specific pattern that matches the path decides: its route for the method, or
+    /// 405 with its methods. A less specific pattern is not tried for a method the more
+    /// specific one lacks (`PATCH /v1/sessions/import` is 405, not a session named "import").
+    private static func resolve(method: HTTPMethod, path: String, table: [Int: [RouterBuilder.Route]]) -> Resolution {
+        let segments = segments(of: path)
+        let method = method == .head ? .get : method
         var allowed: Set<HTTPMethod> = []
+        var decided: RoutePattern?
         for route in table[segments.count] ?? [] {
+            if let decided, route.pattern != decided { continue }
             switch route.pattern.match(segments) {
             case .no:
                 continue
             case .badEncoding(let name):
                 return .badEncoding(name)
             case .yes(let parameters):
+                decided = route.pattern
                 guard route.method == method else {
                     allowed.insert(route.method)
                     continue
