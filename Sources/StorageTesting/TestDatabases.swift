@@ -24,12 +24,14 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomTestStringConvert
 
     /// A fresh, migrated database for one test, or nil when this backend is not configured
     /// here (outside CI only: in CI a missing Postgres fails the run).
-    public func makeDatabase() async throws -> (any SQLDatabase)? {
+    /// `migrations` (a folder with one sub-folder per dialect) gives the schema a test starts
+    /// from; the repository's by default.
+    public func makeDatabase(migrations: String = migrationsDirectory) async throws -> (any SQLDatabase)? {
         switch self {
         case .sqlite:
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("parley-test-\(UUID().uuidString).db").path
             let database = try SQLiteDatabase(path: path)
-            try await Migrator(database: database, directory: migrationsDirectory).migrate()
+            try await Migrator(database: database, directory: migrations).migrate()
             return database
         case .postgres:
             guard let url = ProcessInfo.processInfo.environment["PARLEY_TEST_POSTGRES_URL"] else {
@@ -38,7 +40,7 @@ public enum TestBackend: String, CaseIterable, Sendable, CustomTestStringConvert
                 }
                 return nil
             }
-            return try await PostgresTestSchema.fresh(url: url, migrations: migrationsDirectory)
+            return try await PostgresTestSchema.fresh(url: url, migrations: migrations)
         }
     }
 }
