@@ -8,7 +8,7 @@ RUNTIME_PACKAGES := ca-certificates curl libssl3 libargon2-1 libsqlite3-0 libpq5
 TEST_PACKAGES    := curl postgresql python3 python3-venv python3-pexpect redis-server docker-compose binutils nginx-light
 BENCH_PACKAGES   := wrk curl python3 gcc libc6-dev postgresql redis-server
 
-.PHONY: deps deps-test deps-bench build release run test bench bench-http bench-streams bench-idle bench-turns bench-startup bench-cluster fuzz clean
+.PHONY: deps deps-test deps-bench build release run test bench bench-http bench-streams bench-idle bench-turns bench-startup bench-cluster bench-tree fuzz clean
 
 deps:
 	@scripts/install-deps.sh $(BUILD_PACKAGES) $(RUNTIME_PACKAGES)
@@ -43,7 +43,7 @@ test: deps-test
 
 ## The benchmark suite (every scenario of the design's performance targets, listed in bench/RESULTS.md, each against a Hummingbird 2 peer
 ## measured in the same run); each part updates its own section of bench/RESULTS.md.
-bench: bench-http bench-streams bench-idle bench-turns bench-startup bench-cluster
+bench: bench-http bench-streams bench-idle bench-turns bench-startup bench-cluster bench-tree
 
 ## GET /health throughput and latency with wrk.
 bench-http: deps-bench
@@ -68,6 +68,10 @@ bench-startup: deps-bench
 ## Several instances: cross-instance tail delay, a rolling restart under 200 chats (needs deps-test's PostgreSQL, Redis, nginx).
 bench-cluster: deps-bench deps-test
 	bench/run-cluster.sh
+
+## A 10,000-message conversation against a 10-message one: listing and sending, SQLite and PostgreSQL.
+bench-tree: deps-bench
+	bench/run-tree.sh
 
 ## libFuzzer over the request parser, the chunked body decoder and the upstream event-stream
 ## parser, FUZZ_SECONDS each (default 60); `make test` runs them for 10 s each.
