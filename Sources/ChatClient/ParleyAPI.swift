@@ -49,10 +49,14 @@ public struct MessageItem: Decodable, Sendable, Equatable {
         public let completionTokens: Int
     }
     public let id: String
+    public let parentId: String?
     public let role: String
     public let content: String
     public let status: String
     public let usage: Usage?
+    /// On the active path: how many versions of it there are, and which one it is.
+    public let siblings: Int?
+    public let siblingIndex: Int?
 }
 
 public struct Page<Item: Decodable & Sendable>: Decodable, Sendable {
@@ -164,9 +168,22 @@ public final class ParleyAPI: Sendable {
         _ = try? await call("POST", "/v1/sessions/\(session)/stop")
     }
 
-    /// Sends a message and streams the answer's events as they arrive.
-    public func send(_ content: String, session: String) async throws -> AsyncThrowingStream<AnswerEvent, any Error> {
-        let response = try await open("POST", "/v1/sessions/\(session)/messages", json: ["content": content], accept: "text/event-stream")
+    /// Sends a message and streams the answer's events as they arrive. `parent`: nil, after
+    /// the session's active leaf; `.some(id)`, after that answer; `.some(nil)`, as a new first
+    /// message (an edit sends after the parent of the message it replaces).
+    public func send(_ content: String, session: String, after parent: String?? = nil) async throws -> AsyncThrowingStream<AnswerEvent, any Error> {
+        var body: [String: String?] = ["content": content]
+        if let parent { body.updateValue(parent, forKey: "parent_id") }
+        return try await stream("POST", "/v1/sessions/\(session)/messages", json: body)
+    }
+
+    /// Asks for another answer to the question `answer` answered, streamed like a send.
+    public func regenerate(answer: String, session: String) async throws -> AsyncThrowingStream<AnswerEvent, any Error> {
+        try await stream("POST", "/v1/sessions/\(session)/messages/\(answer)/regenerate", json: [:])
+    }
+
+    private func stream(_ method: String, _ path: String, json: [String: String?]) async throws -> AsyncThrowingStream<AnswerEvent, any Error> {
+        let response = try await open(method, path, json: json, accept: "text/event-stream")
         return AsyncThrowingStream { continuation in
             let reader = Task {
                 var parser = EventStreamParser()
@@ -221,13 +238,13 @@ public final class ParleyAPI: Sendable {
     // MARK: - HTTP
 
     /// A request whose whole answer is read; errors become `ClientError`s.
-    func call(_ method: String, _ path: String, json: [String: String]? = nil, authenticated: Bool = true) async throws -> [UInt8] {
+    func call(_ method: String, _ path: String, json: [String: String?]? = nil, authenticated: Bool = true) async throws -> [UInt8] {
         let response = try await open(method, path, json: json, authenticated: authenticated)
         return try await response.collect(limit: 16 << 20)
     }
 
     /// Sends a request, refreshing the tokens once on a 401; throws for any status ≥ 400.
-    func open(_ method: String, _ path: String, json: [String: String]? = nil, accept: String = "application/json",
+    func open(_ method: String, _ path: String, json: [String: String?]? = nil, accept: String = "application/json",
               authenticated: Bool = true) async throws -> IncomingResponse {
         var response = try await send(method, path, json: json, accept: accept, token: authenticated ? credentials?.accessToken : nil)
         if response.status == 401, authenticated {
@@ -257,7 +274,7 @@ public final class ParleyAPI: Sendable {
         return true
     }
 
-    private func send(_ method: String, _ path: String, json: [String: String]?, accept: String, token: String?) async throws -> IncomingResponse {
+    private func send(_ method: String, _ path: String, json: [String: String?]?, accept: String, token: String?) async throws -> IncomingResponse {
         var headers = [("Accept", accept)]
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
         var body: [UInt8] = []

@@ -15,7 +15,10 @@ struct InteractiveChat {
       /new [title]    start a new session
       /sessions       list your sessions
       /switch N       continue session N of the list
-      /history        show this session's messages
+      /history        show this session's messages (its active branch)
+      /regenerate     another answer to your last message (the old one stays as a branch)
+      /edit TEXT      replace your last message with TEXT and get a new answer (the old
+                      message and its answer stay as a branch)
       /export [file]  write this session as Markdown (to the screen without a file)
       /model [id]     show the models, or use one in this session
       /usage          your limits and what is left
@@ -139,13 +142,17 @@ struct InteractiveChat {
             Console.write("Your message has \(text.count) characters; the server accepts at most \(limit). Nothing was sent.\n")
             return
         }
+        try await show(try await api.send(text, session: session.id), session: session.id)
+    }
+
+    /// Prints an answer as it streams; Ctrl-C meanwhile stops it on the server.
+    private func show(_ events: AsyncThrowingStream<AnswerEvent, any Error>, session: String) async throws {
         let api = self.api
         let stopped = Atomic<Bool>(false)
-        let events = try await api.send(text, session: session.id)
         Console.write("parley: ")
         try await interrupts.during({
             guard !stopped.exchange(true, ordering: .relaxed) else { return }
-            Task { try? await api.stop(session: session.id) }
+            Task { try? await api.stop(session: session) }
         }) {
             for try await event in events {
                 switch event {
@@ -196,8 +203,32 @@ struct InteractiveChat {
             for message in try await api.history(session: session.id) {
                 let who = message.role == "user" ? "You" : "parley"
                 let status = message.status == "complete" ? "" : " [\(message.status)]"
-                Console.write("\(who): \(TerminalText.sanitize(message.content))\(status)\n")
+                var version = ""
+                if let siblings = message.siblings, let index = message.siblingIndex, siblings > 1 { version = " (version \(index + 1) of \(siblings))" }
+                Console.write("\(who)\(version): \(TerminalText.sanitize(message.content))\(status)\n")
             }
+        case "/regenerate":
+            guard let session = state.session else { return }
+            guard let answer = try await api.history(session: session.id).last(where: { $0.role == "assistant" }) else {
+                Console.write("There is no answer to regenerate yet.\n")
+                return
+            }
+            try await show(try await api.regenerate(answer: answer.id, session: session.id), session: session.id)
+        case "/edit":
+            guard let session = state.session else { return }
+            guard let text = argument, !text.isEmpty else {
+                Console.write("Give the new text: /edit TEXT.\n")
+                return
+            }
+            guard let question = try await api.history(session: session.id).last(where: { $0.role == "user" }) else {
+                Console.write("There is no message of yours to edit yet.\n")
+                return
+            }
+            if let limit = state.maxLength, text.count > limit {
+                Console.write("Your message has \(text.count) characters; the server accepts at most \(limit). Nothing was sent.\n")
+                return
+            }
+            try await show(try await api.send(text, session: session.id, after: .some(question.parentId)), session: session.id)
         case "/export":
             guard let session = state.session else { return }
             let markdown = try await api.export(session: session.id, format: "markdown")

@@ -76,6 +76,23 @@ child.sendline("/history")
 expect(child, "You: slowly now mock:tokens=30", "/history shows the session's messages")
 expect(child, "You: ", "prompt after /history")
 
+# /regenerate answers the last message again; /edit replaces it; the old versions stay as branches.
+child.sendline("/regenerate")
+expect(child, "parley: slowly ", "the regenerated answer streams")
+expect(child, "You: ", "the regenerated answer ends", timeout=20)
+child.sendline("/history")
+expect(child, r"parley \(version 2 of 2\): slowly now", "/history shows the second version of the answer")
+expect(child, "You: ", "prompt after /history")
+child.sendline("/edit")
+expect(child, "Give the new text: /edit TEXT.", "/edit without text says how")
+expect(child, "You: ", "prompt after /edit")
+child.sendline("/edit changed my mind mock:tokens=3 mock:delay=1")
+expect(child, "parley: changed my mind", "the edited message is answered")
+expect(child, "You: ", "the answer to the edit ends")
+child.sendline("/history")
+expect(child, r"You \(version 2 of 2\): changed my mind", "/history shows the edited message as the second version")
+expect(child, "You: ", "prompt after /history")
+
 # Ctrl-C while an answer streams stops it on the server.
 child.sendline("stop me please mock:tokens=400 mock:delay=50")
 expect(child, "parley: stop ", "the long answer starts")
