@@ -1,5 +1,6 @@
 import ChatCore
 import Foundation
+import HTTPClient
 import StorageTesting
 import Testing
 
@@ -133,6 +134,36 @@ import Testing
             #expect(try await api.call("GET", "/v1/sessions/\(session)/messages", token: token).items.isEmpty)
             #expect(try await api.call("GET", "/v1/sessions/\(session)", token: token)["active_leaf_id"] == nil)
             #expect(try await Self.send(api, token, session, "fresh mock:tokens=1 mock:delay=0").status == 200, "and it starts again")
+        }
+    }
+
+    /// A regenerate streams, resumes and retries as a send does.
+    @Test func aRegenerateStreamsResumesAndRetriesLikeASend() async throws {
+        try await APIHarness.with(.sqlite) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            let first = try await Self.send(api, token, session, "one two three mock:tokens=6 mock:delay=5")
+            let (q1, a1) = (try Self.userID(first), try Self.answerID(first))
+            let path = "/v1/sessions/\(session)/messages/\(a1)/regenerate"
+            var stream = try await api.stream("POST", path, token: token, json: "{}", headers: [("Idempotency-Key", "regen-1")])
+            let start = try #require(try await stream.next())
+            #expect(start.event == "start")
+            #expect((start.json["user_message"] as? [String: Any])?["id"] as? String == q1, "it answers the same question")
+            let answer = try #require(start.json["assistant_message_id"] as? String)
+            let firstToken = try #require(try await stream.next())
+            let offset = try #require(firstToken.id)
+            _ = consume stream  // the client leaves after one token
+            // Resume from there: the rest, byte for byte.
+            var resumed = try await api.stream("GET", "/v1/sessions/\(session)/messages/\(answer)/events", token: token,
+                                               headers: [("Last-Event-ID", offset)])
+            let rest = try await resumed.rest()
+            #expect(rest.last?.event == "done")
+            let content = try #require((rest.last?.json["message"] as? [String: Any])?["content"] as? String)
+            #expect((firstToken.delta ?? "") + rest.compactMap(\.delta).joined() == content)
+            // A retry with the same key joins that turn: no third answer.
+            let retry = try await api.call("POST", path, token: token, json: "{}", headers: [("Idempotency-Key", "regen-1")])
+            #expect(try Self.answerID(retry) == answer)
+            #expect(try await api.call("GET", "/v1/sessions/\(session)/tree", token: token).items.count == 3)
         }
     }
 

@@ -97,8 +97,9 @@ public struct SQLTurnRepository: TurnRepository {
                     if let key = start.idempotency {
                         _ = try await connection.execute(
                             "INSERT INTO idempotency_keys (\(Self.keyColumns)) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                            // The question as placed: for a regenerate, the one answered again.
                             [.text(key.userID.description), .text(key.key), .text(key.requestHash), .text(key.sessionID.description),
-                             .text(key.userMessageID.description), .text(key.assistantMessageID.description), .date(key.createdAt)]
+                             .text(user.id.description), .text(key.assistantMessageID.description), .date(key.createdAt)]
                         )
                     }
                     return .started(user: user, assistant: assistant)
