@@ -190,7 +190,7 @@ extension MessageDTO {
     /// strategy closure) was about 5% of a chat turn's CPU. `MessageDTOJSONTests` holds the two
     /// to the same JSON.
     var json: String {
-        var out = "{\"content\":\(jsonQuoted(content)),\"created_at\":\(jsonQuoted(RFC3339.format(createdAt)))"
+        var out = "{\"content\":\(jsonQuoted(content)),\"created_at\":\(jsonQuoted(Timestamp.format(createdAt)))"
         out += ",\"finish_reason\":\(finishReason.map(jsonQuoted) ?? "null"),\"id\":\(jsonQuoted(id))"
         out += ",\"parent_id\":\(parentId.map(jsonQuoted) ?? "null")"
         out += ",\"role\":\(jsonQuoted(role)),\"session_id\":\(jsonQuoted(sessionId))"

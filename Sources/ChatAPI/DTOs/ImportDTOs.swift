@@ -68,7 +68,7 @@ struct ParleyImportBody: Decodable {
                     throw JSONBody.validation("\(at)messages[\(i)].status", "must be complete, streaming, interrupted or failed")
                 }
                 let createdAt = try entry.createdAt.map { text in
-                    guard let date = RFC3339.parse(text) else { throw JSONBody.validation("\(at)messages[\(i)].created_at", "must be an RFC 3339 timestamp") }
+                    guard let date = Timestamp.parse(text) else { throw JSONBody.validation("\(at)messages[\(i)].created_at", "must be an RFC 3339 timestamp") }
                     return date
                 }
                 // Before trees, an export was one path in order.
@@ -80,7 +80,7 @@ struct ParleyImportBody: Decodable {
                     createdAt: createdAt
                 )
             }
-            return ImportedSession(title: export.session.title, model: export.session.model, createdAt: export.session.createdAt.flatMap(RFC3339.parse),
+            return ImportedSession(title: export.session.title, model: export.session.model, createdAt: export.session.createdAt.flatMap(Timestamp.parse),
                                    messages: entries, activeLeafSourceID: export.format == nil ? nil : export.session.activeLeafId)
         }
     }

@@ -1,3 +1,4 @@
+import ChatCore
 import FoundationEssentials
 public import HTTPServer
 
@@ -10,7 +11,7 @@ public enum JSONBody {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
-            try container.encode(RFC3339.format(date))
+            try container.encode(Timestamp.format(date))
         }
         return encoder
     }()
@@ -124,65 +125,5 @@ public enum JSONBody {
         case is Bool.Type: "true or false"
         default: "of another type"
         }
-    }
-}
-
-/// RFC 3339 UTC timestamps with milliseconds, as every API date is written.
-enum RFC3339 {
-    static func format(_ date: Date) -> String {
-        // To the microsecond first (a time read back as .655 may be .65499999… in binary),
-        // then truncated to the millisecond.
-        let ms = Int(((date.timeIntervalSince1970 * 1_000_000).rounded() / 1000).rounded(.down))
-        let seconds = Double(ms / 1000) + Double(ms % 1000) / 1000
-        var style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-        style.timeZone = .gmt
-        return Date(timeIntervalSince1970: seconds).formatted(style)
-    }
-
-    /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, to the millisecond; nil otherwise. Counted
-    /// in whole milliseconds, so what `format` wrote reads back as the same millisecond.
-    static func parse(_ text: String) -> Date? {
-        let b = Array(text.utf8)
-        func number(_ from: Int, _ count: Int) -> Int? {
-            guard from + count <= b.count else { return nil }
-            var value = 0
-            for byte in b[from..<from + count] {
-                guard (48...57).contains(byte) else { return nil }
-                value = value * 10 + Int(byte - 48)
-            }
-            return value
-        }
-        guard b.count >= 20, let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
-              let minute = number(14, 2), let second = number(17, 2), b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 116,
-              b[13] == 58, b[16] == 58, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
-        var i = 19, milliseconds = 0
-        if b[i] == 46 {
-            i += 1
-            var digits = 0
-            while i < b.count, (48...57).contains(b[i]) {
-                if digits < 3 { milliseconds = milliseconds * 10 + Int(b[i] - 48) }
-                digits += 1
-                i += 1
-            }
-            guard digits > 0 else { return nil }
-            for _ in min(digits, 3)..<3 { milliseconds *= 10 }
-        }
-        var offset = 0
-        if i == b.count - 1, b[i] == 90 || b[i] == 122 {
-            offset = 0
-        } else if i == b.count - 6, b[i] == 43 || b[i] == 45, let h = number(i + 1, 2), b[i + 3] == 58, let m = number(i + 4, 2) {
-            offset = (h * 60 + m) * 60 * (b[i] == 43 ? 1 : -1)
-        } else {
-            return nil
-        }
-        // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        let days = era * 146_097 + dayOfEra - 719_468
-        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
-        return Date(timeIntervalSince1970: Double(seconds) + Double(milliseconds) / 1000)
     }
 }

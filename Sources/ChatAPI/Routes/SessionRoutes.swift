@@ -128,7 +128,7 @@ public enum SessionRoutes {
 /// naming its author, time and, when it did not complete, its status.
 enum MarkdownExport {
     static func render(_ session: ChatSession, _ messages: [Message]) -> String {
-        var out = "# \(session.title)\n\nModel `\(session.model)` · started \(RFC3339.format(session.createdAt)) · \(messages.count) messages\n"
+        var out = "# \(session.title)\n\nModel `\(session.model)` · started \(Timestamp.format(session.createdAt)) · \(messages.count) messages\n"
         for message in messages {
             let author = switch message.role {
             case .user: "User"
@@ -136,7 +136,7 @@ enum MarkdownExport {
             case .system: "System"
             }
             let status = message.status == .complete ? "" : " (\(message.status.rawValue))"
-            out += "\n## \(author) · \(RFC3339.format(message.createdAt))\(status)\n\n\(message.content)\n"
+            out += "\n## \(author) · \(Timestamp.format(message.createdAt))\(status)\n\n\(message.content)\n"
         }
         return out
     }
