@@ -75,8 +75,9 @@ struct APIHarness: APICalls {
                 let turns = TurnDependencies(chat: chat, store: SQLTurnRepository(database: database), usage: SQLUsageRepository(database: database),
                                              provider: provider, settings: settings, limiter: limiter, policy: policy, signals: signals,
                                              cache: cacheTTL.map { (InProcessResponseCache(), $0, { SecureSecretGenerator().digest($0) }) }, logger: logger)
-                APIRoutes.register(on: &routes, APIServices(auth: deps, chat: chat, turns: turns, provider: provider,
-                                                            limits: limits), logger: logger)
+                APIRoutes.register(on: &routes, APIServices(auth: deps, chat: chat, turns: turns, provider: provider, limits: limits,
+                                                            cookie: RefreshCookie(alwaysSecure: false, clients: ClientAddress(),
+                                                                                  lifetime: deps.refreshTokenLifetime)), logger: logger)
                 try await TestServer.with(responder: routes.build(logger: logger)) { server in
                     try await body(APIHarness(port: server.port, deps: deps, clock: clock, database: database, turns: turns, upstream: upstream.server))
                     // Turns still running would write to a closed database.

@@ -11,6 +11,45 @@ import Testing
 @Suite(.timeLimit(.minutes(5))) struct AccountAPITests {
     /// Two refreshes with one token at the same moment: one is a replay, so the family is
     /// revoked, and the token the other got must be revoked with it, every time.
+    /// The web page's sign-in: the refresh token only in an HttpOnly, SameSite=Strict cookie
+    /// limited to the auth routes, never in a body the page's script could read; refresh and
+    /// logout take the cookie in place of the body field.
+    @Test func theRefreshTokenCanTravelInAnHttpOnlyCookie() async throws {
+        try await APIHarness.with(.sqlite) { api in
+            let asked = [("X-Parley-Refresh", "cookie")]
+            let registered = try await api.call("POST", "/v1/auth/register", json: #"{"email":"ann@example.org","password":"correct horse"}"#,
+                                                headers: asked)
+            #expect(registered.status == 201)
+            #expect(registered.json["refresh_token"] == nil, "not in the body")
+            #expect(registered["access_token"] != nil)
+            let setCookie = try #require(registered.headers["set-cookie"])
+            #expect(setCookie.hasPrefix("parley_refresh="))
+            for attribute in ["Path=/v1/auth", "HttpOnly", "SameSite=Strict", "Max-Age=2592000"] { #expect(setCookie.contains(attribute), "\(setCookie)") }
+            #expect(!setCookie.contains("Secure"), "plain HTTP from an untrusted peer")
+            let first = try #require(setCookie.split(separator: ";").first.map(String.init))
+
+            let refreshed = try await api.call("POST", "/v1/auth/refresh", headers: asked + [("Cookie", first)])
+            #expect(refreshed.status == 200, "\(refreshed.text)")
+            #expect(refreshed.json["refresh_token"] == nil)
+            let second = try #require(refreshed.headers["set-cookie"]?.split(separator: ";").first.map(String.init))
+            #expect(second != first, "rotated")
+            // The old cookie again is a replay: refused, and the family ends.
+            #expect(try await api.call("POST", "/v1/auth/refresh", headers: asked + [("Cookie", first)]).status == 401)
+            #expect(try await api.call("POST", "/v1/auth/refresh", headers: asked + [("Cookie", second)]).status == 401)
+
+            let login = try await api.call("POST", "/v1/auth/login", json: #"{"email":"ann@example.org","password":"correct horse"}"#, headers: asked)
+            let cookie = try #require(login.headers["set-cookie"]?.split(separator: ";").first.map(String.init))
+            let token = try #require(login["access_token"])
+            #expect(try await api.call("POST", "/v1/auth/refresh").status == 422, "neither body nor cookie")
+            let out = try await api.call("POST", "/v1/auth/logout", token: token, headers: [("Cookie", "other=1; " + cookie)])
+            #expect(out.status == 204)
+            #expect(out.headers["set-cookie"]?.contains("Max-Age=0") == true, "the cookie is cleared")
+            #expect(try await api.call("POST", "/v1/auth/refresh", headers: [("Cookie", cookie)]).status == 401)
+            // Without asking, the body carries the token, as API clients expect.
+            #expect(try await api.call("POST", "/v1/auth/login", json: #"{"email":"ann@example.org","password":"correct horse"}"#)["refresh_token"] != nil)
+        }
+    }
+
     @Test(arguments: TestBackend.available)
     func simultaneousRefreshesLeaveNoLiveSuccessor(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in

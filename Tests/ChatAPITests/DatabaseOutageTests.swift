@@ -23,7 +23,8 @@ func accountRoutes(on database: any SQLDatabase) -> (RouterBuilder, Logger) {
     var logger = Logger(label: "test")
     logger.logLevel = .critical
     var routes = RouterBuilder()
-    AccountRoutes.register(on: &routes, deps: deps, limits: .none(limiter: InProcessRateLimiter()), logger: logger)
+    AccountRoutes.register(on: &routes, deps: deps, limits: .none(limiter: InProcessRateLimiter()),
+                           cookie: RefreshCookie(alwaysSecure: false, clients: ClientAddress(), lifetime: .seconds(3600)), logger: logger)
     return (routes, logger)
 }
 

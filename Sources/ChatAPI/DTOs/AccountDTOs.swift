@@ -10,6 +10,12 @@ struct RefreshBody: Decodable {
     let refreshToken: String
 }
 
+/// `POST /v1/auth/refresh` and `/v1/auth/logout`: the token in the body, or none when it is
+/// in the refresh cookie.
+struct OptionalRefreshBody: Decodable {
+    let refreshToken: String?
+}
+
 struct UpdateUserBody: Decodable {
     let role: String?
     let active: Bool?
@@ -59,14 +65,15 @@ struct UserDTO: Encodable {
 
 struct AuthTokensDTO: Encodable {
     let accessToken: String
-    let refreshToken: String
+    /// Left out when it travels in the refresh cookie instead, out of the page's reach.
+    let refreshToken: String?
     let tokenType = "Bearer"
     let expiresIn: Int
     let user: UserDTO
 
-    init(_ session: AuthTokens) {
+    init(_ session: AuthTokens, refreshTokenInBody: Bool = true) {
         accessToken = session.accessToken
-        refreshToken = session.refreshToken
+        refreshToken = refreshTokenInBody ? session.refreshToken : nil
         expiresIn = session.expiresIn
         user = UserDTO(session.user)
     }

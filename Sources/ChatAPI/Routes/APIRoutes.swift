@@ -10,13 +10,16 @@ public struct APIServices: Sendable {
     public let turns: TurnDependencies
     public let provider: any ChatProvider
     public let limits: RouteLimits
+    public let cookie: RefreshCookie
 
-    public init(auth: AuthDependencies, chat: ChatDependencies, turns: TurnDependencies, provider: any ChatProvider, limits: RouteLimits) {
+    public init(auth: AuthDependencies, chat: ChatDependencies, turns: TurnDependencies, provider: any ChatProvider, limits: RouteLimits,
+                cookie: RefreshCookie) {
         self.auth = auth
         self.chat = chat
         self.turns = turns
         self.provider = provider
         self.limits = limits
+        self.cookie = cookie
     }
 }
 
@@ -24,7 +27,7 @@ public struct APIServices: Sendable {
 /// table.
 public enum APIRoutes {
     public static func register(on router: inout RouterBuilder, _ api: APIServices, logger: Logger) {
-        AccountRoutes.register(on: &router, deps: api.auth, limits: api.limits, logger: logger)
+        AccountRoutes.register(on: &router, deps: api.auth, limits: api.limits, cookie: api.cookie, logger: logger)
         ModelRoutes.register(on: &router, provider: api.provider, deps: api.auth, logger: logger)
         SessionRoutes.register(on: &router, chat: api.chat, auth: api.auth, limits: api.limits, logger: logger)
         ProjectRoutes.register(on: &router, chat: api.chat, auth: api.auth, limits: api.limits, logger: logger)

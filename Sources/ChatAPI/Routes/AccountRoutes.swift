@@ -9,22 +9,35 @@ public enum AccountRoutes {
 
     /// Register, login and guest are limited per client address (`limits.authAttempts`); API
     /// key creation per user (`limits.writes`).
-    public static func register(on router: inout RouterBuilder, deps: AuthDependencies, limits: RouteLimits, logger: Logger) {
+    public static func register(on router: inout RouterBuilder, deps: AuthDependencies, limits: RouteLimits, cookie: RefreshCookie, logger: Logger) {
         router.renderErrors(logger)
         let auth = BearerAuthentication(deps)
+        /// Tokens as the client asked for them: the refresh token in the body, or in the cookie.
+        @Sendable func tokens(_ session: AuthTokens, for request: Request, status: HTTPStatus = .ok) -> Response {
+            let inCookie = cookie.wanted(by: request)
+            var response = JSONBody.response(AuthTokensDTO(session, refreshTokenInBody: !inCookie), status: status)
+            if inCookie { cookie.set(session.refreshToken, for: request, on: &response) }
+            return response
+        }
+        /// The refresh token from the body, else from the cookie; a 422 naming the field without either.
+        @Sendable func refreshToken(of request: Request) throws -> String {
+            if !request.body.isEmpty, let token = try JSONBody.decode(OptionalRefreshBody.self, from: request).refreshToken { return token }
+            guard let token = cookie.token(in: request) else { throw JSONBody.validation("refresh_token", "is required (in the body, or the refresh cookie)") }
+            return token
+        }
 
         router.post("/v1/auth/register", bodyLimit: bodyLimit, limit: limits.authAttempts) { request in
             let body = try JSONBody.decode(CredentialsBody.self, from: request)
             let session = try await Register(deps)(email: body.email, password: body.password)
             logger.info("account registered", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
-            return JSONBody.response(AuthTokensDTO(session), status: .created)
+            return tokens(session, for: request, status: .created)
         }
         router.post("/v1/auth/login", bodyLimit: bodyLimit, limit: limits.authAttempts) { request in
             let body = try JSONBody.decode(CredentialsBody.self, from: request)
             do {
                 let session = try await LogIn(deps)(email: body.email, password: body.password)
                 logger.info("login", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
-                return JSONBody.response(AuthTokensDTO(session))
+                return tokens(session, for: request)
             } catch let error as DomainError {
                 // The account tried, beside the client address every line of a request carries.
                 logger.info("failed login", metadata: [
@@ -34,22 +47,23 @@ public enum AccountRoutes {
             }
         }
         router.post("/v1/auth/guest", bodyLimit: bodyLimit, limit: limits.authAttempts) { request in
-            JSONBody.response(AuthTokensDTO(try await SignInAsGuest(deps)()), status: .created)
+            tokens(try await SignInAsGuest(deps)(), for: request, status: .created)
         }
         router.post("/v1/auth/refresh", bodyLimit: bodyLimit) { request in
-            let body = try JSONBody.decode(RefreshBody.self, from: request)
+            let token = try refreshToken(of: request)
             do {
-                return JSONBody.response(AuthTokensDTO(try await RefreshTokens(deps)(refreshToken: body.refreshToken)))
+                return tokens(try await RefreshTokens(deps)(refreshToken: token), for: request)
             } catch DomainError.refreshTokenReused {
                 logger.warning("refresh token reused; family revoked", metadata: ["audit": "true"])
                 throw DomainError.refreshTokenReused
             }
         }
         router.post("/v1/auth/logout", bodyLimit: bodyLimit, auth: auth) { request, principal in
-            let body = try JSONBody.decode(RefreshBody.self, from: request)
-            try await LogOut(deps)(principal, refreshToken: body.refreshToken)
+            try await LogOut(deps)(principal, refreshToken: try refreshToken(of: request))
             logger.info("logout", metadata: ["parley.user.id": "\(principal.user.id)", "audit": "true"])
-            return Response(status: .noContent)
+            var response = Response(status: .noContent)
+            if cookie.token(in: request) != nil { cookie.set(nil, for: request, on: &response) }
+            return response
         }
         router.get("/v1/users/me", auth: auth) { _, principal in
             JSONBody.response(UserDTO(principal.user))

@@ -59,7 +59,10 @@ struct ServeCommand: AsyncParsableCommand {
             SystemRoutes.registerMetrics(on: &routes, registry: registry, token: token)
         }
         APIRoutes.register(on: &routes, APIServices(auth: services.auth, chat: services.chat, turns: services.turns, provider: services.provider,
-                                                    limits: services.limits),
+                                                    limits: services.limits,
+                                                    cookie: RefreshCookie(alwaysSecure: config.cookieSecure,
+                                                                          clients: ClientAddress(trusted: config.rateLimits.trustedProxies),
+                                                                          lifetime: services.auth.refreshTokenLifetime)),
                            logger: apiLogger)
         let router = routes.build(defaultBodyLimit: config.maxBodyBytes, logger: Logger(label: "parley.http"))
         var serverSettings = config.server

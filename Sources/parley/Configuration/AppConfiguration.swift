@@ -30,6 +30,9 @@ struct AppConfiguration: Sendable {
     /// generates; by default the host name and a random suffix, new at each start.
     var instanceID: String
     var metricsToken: String?
+    /// The web page's refresh cookie is `Secure` always, not only on requests that came over
+    /// HTTPS through a trusted proxy (`COOKIE_SECURE`).
+    var cookieSecure: Bool
     /// Values that must never reach a log line: provider keys, JWT secrets, the Redis password.
     var secrets: [String] {
         var all = providers.upstreams.compactMap(\.apiKey) + [metricsToken].compactMap { $0 }
@@ -45,6 +48,7 @@ struct AppConfiguration: Sendable {
     init(environment env: Environment) throws(ConfigurationError) {
         server.host = env.string("HOST", default: "127.0.0.1")
         instanceID = env.string("INSTANCE_ID", default: Self.defaultInstanceID())
+        cookieSecure = try env.choice("COOKIE_SECURE", default: "false", from: ["true", "false"]) == "true"
         guard instanceID.utf8.count <= 64, instanceID.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
             throw ConfigurationError(variable: "INSTANCE_ID", message: "must be 1 to 64 visible ASCII characters")
         }
