@@ -52,6 +52,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "WebUI",
+            dependencies: ["HTTPServer"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "ChatCoreTesting",
             dependencies: ["ChatCore"],
             swiftSettings: strictSettings
@@ -147,6 +152,7 @@ let package = Package(
                 "RedisClient",
                 "Metrics",
                 "ChatClient",
+                "WebUI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

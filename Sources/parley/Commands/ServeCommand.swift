@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import ChatAPI
+import WebUI
 import ChatCore
 import HTTPServer
 import Logging
@@ -64,6 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
                                                                           clients: ClientAddress(trusted: config.rateLimits.trustedProxies),
                                                                           lifetime: services.auth.refreshTokenLifetime)),
                            logger: apiLogger)
+        WebUI.register(on: &routes)
         let router = routes.build(defaultBodyLimit: config.maxBodyBytes, logger: Logger(label: "parley.http"))
         var serverSettings = config.server
         // Every connection is a descriptor: take all the system allows, and keep the connection
