@@ -5,7 +5,7 @@ SWIFT ?= swift
 # Debian packages, by purpose. The Dockerfile's build and runtime lists must match these.
 BUILD_PACKAGES   := pkg-config libssl-dev libargon2-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev libhiredis-dev
 RUNTIME_PACKAGES := ca-certificates curl libssl3 libargon2-1 libsqlite3-0 libpq5 libcurl4 libhiredis0.14
-TEST_PACKAGES    := curl postgresql python3 python3-venv python3-pexpect redis-server docker-compose binutils nginx-light
+TEST_PACKAGES    := curl postgresql python3 python3-venv python3-pexpect redis-server docker-compose binutils nginx-light chromium chromium-driver
 BENCH_PACKAGES   := wrk curl python3 gcc libc6-dev postgresql redis-server
 
 .PHONY: deps deps-test deps-bench build release run test bench bench-http bench-streams bench-idle bench-turns bench-startup bench-cluster bench-tree fuzz clean

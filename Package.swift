@@ -205,6 +205,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "WebUITests",
+            dependencies: ["WebUI", "HTTPServer"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "ParleyTests",
             dependencies: ["ProcessTesting", "HTTPServerTesting", "parley", "ChatClient"],
             exclude: ["Scripts"],

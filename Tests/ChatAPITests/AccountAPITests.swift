@@ -45,6 +45,9 @@ import Testing
             #expect(out.status == 204)
             #expect(out.headers["set-cookie"]?.contains("Max-Age=0") == true, "the cookie is cleared")
             #expect(try await api.call("POST", "/v1/auth/refresh", headers: [("Cookie", cookie)]).status == 401)
+            let wrong = try await api.call("POST", "/v1/auth/guest", headers: [("X-Parley-Refresh", "body")])
+            #expect(wrong.status == 422)
+            #expect(wrong["detail"] == "X-Parley-Refresh must be cookie, or absent")
             // Without asking, the body carries the token, as API clients expect.
             #expect(try await api.call("POST", "/v1/auth/login", json: #"{"email":"ann@example.org","password":"correct horse"}"#)["refresh_token"] != nil)
         }

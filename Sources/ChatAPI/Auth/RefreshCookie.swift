@@ -26,9 +26,11 @@ public struct RefreshCookie: Sendable {
         self.lifetime = lifetime
     }
 
-    /// Whether the client asked for the refresh token in the cookie.
-    func wanted(by request: Request) -> Bool {
-        request.headers[Self.requestHeader]?.lowercased() == "cookie"
+    /// Whether the client asked for the refresh token in the cookie; another value is a 422.
+    func wanted(by request: Request) throws -> Bool {
+        guard let value = request.headers[Self.requestHeader] else { return false }
+        guard value.lowercased() == "cookie" else { throw JSONBody.validation(Self.requestHeader, "must be cookie, or absent") }
+        return true
     }
 
     /// The refresh token the request's cookie holds, if any.

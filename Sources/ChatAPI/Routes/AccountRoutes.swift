@@ -13,8 +13,7 @@ public enum AccountRoutes {
         router.renderErrors(logger)
         let auth = BearerAuthentication(deps)
         /// Tokens as the client asked for them: the refresh token in the body, or in the cookie.
-        @Sendable func tokens(_ session: AuthTokens, for request: Request, status: HTTPStatus = .ok) -> Response {
-            let inCookie = cookie.wanted(by: request)
+        @Sendable func tokens(_ session: AuthTokens, inCookie: Bool, for request: Request, status: HTTPStatus = .ok) -> Response {
             var response = JSONBody.response(AuthTokensDTO(session, refreshTokenInBody: !inCookie), status: status)
             if inCookie { cookie.set(session.refreshToken, for: request, on: &response) }
             return response
@@ -27,17 +26,19 @@ public enum AccountRoutes {
         }
 
         router.post("/v1/auth/register", bodyLimit: bodyLimit, limit: limits.authAttempts) { request in
+            let inCookie = try cookie.wanted(by: request)
             let body = try JSONBody.decode(CredentialsBody.self, from: request)
             let session = try await Register(deps)(email: body.email, password: body.password)
             logger.info("account registered", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
-            return tokens(session, for: request, status: .created)
+            return tokens(session, inCookie: inCookie, for: request, status: .created)
         }
         router.post("/v1/auth/login", bodyLimit: bodyLimit, limit: limits.authAttempts) { request in
+            let inCookie = try cookie.wanted(by: request)
             let body = try JSONBody.decode(CredentialsBody.self, from: request)
             do {
                 let session = try await LogIn(deps)(email: body.email, password: body.password)
                 logger.info("login", metadata: ["parley.user.id": "\(session.user.id)", "audit": "true"])
-                return tokens(session, for: request)
+                return tokens(session, inCookie: inCookie, for: request)
             } catch let error as DomainError {
                 // The account tried, beside the client address every line of a request carries.
                 logger.info("failed login", metadata: [
@@ -47,12 +48,14 @@ public enum AccountRoutes {
             }
         }
         router.post("/v1/auth/guest", bodyLimit: bodyLimit, limit: limits.authAttempts) { request in
-            tokens(try await SignInAsGuest(deps)(), for: request, status: .created)
+            let inCookie = try cookie.wanted(by: request)
+            return tokens(try await SignInAsGuest(deps)(), inCookie: inCookie, for: request, status: .created)
         }
         router.post("/v1/auth/refresh", bodyLimit: bodyLimit) { request in
+            let inCookie = try cookie.wanted(by: request)
             let token = try refreshToken(of: request)
             do {
-                return tokens(try await RefreshTokens(deps)(refreshToken: token), for: request)
+                return tokens(try await RefreshTokens(deps)(refreshToken: token), inCookie: inCookie, for: request)
             } catch DomainError.refreshTokenReused {
                 logger.warning("refresh token reused; family revoked", metadata: ["audit": "true"])
                 throw DomainError.refreshTokenReused

@@ -1,0 +1,35 @@
+import Foundation
+import HTTPServerTesting
+import ProcessTesting
+import Testing
+
+/// The web page in headless Chromium (Tests/Web/browser_test.py, through chromedriver) against
+/// a live parley with the mock model. Screenshots of every step go to .build/browser-screenshots.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct WebPageTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var python: String? { ProcessInfo.processInfo.environment["PARLEY_BROWSER_PYTHON"] }
+    static var runnable: Bool {
+        (python != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver"))
+            || ProcessInfo.processInfo.environment["CI"] != nil
+    }
+
+    @Test(.enabled(if: runnable, "needs chromium, chromedriver and the selenium environment that `make test` prepares"))
+    func thePageWorksInARealBrowser() async throws {
+        let python = try #require(Self.python, "PARLEY_BROWSER_PYTHON is not set; `make test` sets it")
+        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
+        let mockPort = try await mock.waitForPort()
+        defer { mock.signal(SIGTERM) }
+        let parley = try ParleyProcess(["serve"], environment: [
+            "PORT": "0", "LLM_BASE_URL": "http://127.0.0.1:\(mockPort)/v1", "LLM_MODEL": "mock-model", "GUEST_RATE_LIMIT_PER_MINUTE": "1",
+            "AUTH_RATE_LIMIT_PER_MINUTE": "0",
+        ])
+        let port = try await parley.waitForPort()
+        let screenshots = Self.root.appendingPathComponent(".build/browser-screenshots").path
+        let result = try await runProcess([python, Self.root.appendingPathComponent("Tests/Web/browser_test.py").path, "http://127.0.0.1:\(port)", screenshots])
+        print("browser test: \(result.stdout)\(result.stderr)screenshots in \(screenshots)")
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.hasSuffix("ok\n"))
+        parley.signal(SIGTERM)
+        #expect(await parley.waitForExit() == 0)
+    }
+}
