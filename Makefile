@@ -8,7 +8,7 @@ RUNTIME_PACKAGES := ca-certificates curl libssl3 libargon2-1 libsqlite3-0 libpq5
 TEST_PACKAGES    := curl postgresql python3 python3-venv python3-pexpect redis-server docker-compose binutils nginx-light chromium chromium-driver
 BENCH_PACKAGES   := wrk curl python3 gcc libc6-dev postgresql redis-server
 
-.PHONY: deps deps-test deps-bench build release run test bench bench-http bench-streams bench-idle bench-turns bench-startup bench-cluster bench-tree fuzz clean
+.PHONY: deps deps-test deps-bench build release run test bench bench-http bench-streams bench-idle bench-turns bench-startup bench-cluster bench-tree bench-web fuzz clean
 
 deps:
 	@scripts/install-deps.sh $(BUILD_PACKAGES) $(RUNTIME_PACKAGES)
@@ -43,7 +43,7 @@ test: deps-test
 
 ## The benchmark suite (every scenario of the design's performance targets, listed in bench/RESULTS.md, each against a Hummingbird 2 peer
 ## measured in the same run); each part updates its own section of bench/RESULTS.md.
-bench: bench-http bench-streams bench-idle bench-turns bench-startup bench-cluster bench-tree
+bench: bench-http bench-streams bench-idle bench-turns bench-startup bench-cluster bench-tree bench-web
 
 ## GET /health throughput and latency with wrk.
 bench-http: deps-bench
@@ -72,6 +72,10 @@ bench-cluster: deps-bench deps-test
 ## A 10,000-message conversation against a 10-message one: listing and sending, SQLite and PostgreSQL.
 bench-tree: deps-bench
 	bench/run-tree.sh
+
+## The web page's first load in headless Chromium: bytes and time to a usable page.
+bench-web: deps-bench deps-test
+	bench/run-web.sh
 
 ## libFuzzer over the request parser, the chunked body decoder and the upstream event-stream
 ## parser, FUZZ_SECONDS each (default 60); `make test` runs them for 10 s each.
