@@ -19,7 +19,7 @@ export class Api {
   constructor() {
     this.token = null;
     this.user = null;
-    /** Called with each answer's rate-limit headers (limit, remaining, reset seconds). */
+    /** Called with each answer's rate-limit headers (limit, remaining, reset seconds) and its path. */
     this.onLimits = () => {};
     /** Called when the sign-in has ended and a refresh could not renew it. */
     this.onSignedOut = () => {};
@@ -38,7 +38,7 @@ export class Api {
     const limit = response.headers.get("X-RateLimit-Limit");
     if (limit !== null) {
       this.onLimits({ limit: Number(limit), remaining: Number(response.headers.get("X-RateLimit-Remaining")),
-                      reset: Number(response.headers.get("X-RateLimit-Reset")) });
+                      reset: Number(response.headers.get("X-RateLimit-Reset")), path });
     }
     if (!response.ok) {
       let problem = {};

@@ -153,8 +153,9 @@ function showQuota(tiers) {
   const parts = tiers.filter((t) => t.tier !== "concurrent_streams").map((t) => `${t.remaining}/${t.limit} ${t.tier.replace("_", " ")}`);
   $("quota").textContent = parts.length ? parts.join(" · ") : "no limits";
 }
-api.onLimits = ({ limit, remaining }) => {
-  $("quota").textContent = `${remaining}/${limit} left`;
+// A send's headers say where its closest message limit stands (other routes' are other limits).
+api.onLimits = ({ limit, remaining, path }) => {
+  if (/\/messages(\/[^/]+\/regenerate)?$/.test(path)) $("quota").textContent = `${remaining}/${limit} messages left`;
 };
 
 // MARK: - Sessions
@@ -672,11 +673,12 @@ async function loadUsers(fresh) {
     const active = document.createElement("input");
     active.type = "checkbox";
     active.checked = user.active;
-    active.setAttribute("aria-label", `${user.email || user.id} may sign in`);
     active.addEventListener("change", () => updateUser(user, { active: active.checked }, li));
+    const activeLabel = document.createElement("label");
+    activeLabel.append(active, " may sign in");
     const error = document.createElement("span");
     error.className = "form-error";
-    li.append(`${user.email || "guest"} `, role, active, error);
+    li.append(`${user.email || "guest"} `, role, activeLabel, error);
     return li;
   }));
 }

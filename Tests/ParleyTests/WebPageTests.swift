@@ -19,9 +19,17 @@ import Testing
         let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
         let mockPort = try await mock.waitForPort()
         defer { mock.signal(SIGTERM) }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-web-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = "sqlite://" + folder.appendingPathComponent("parley.db").path
+        let admin = try await runProcess([ParleyProcess.binaryPath, "user", "create", "--email", "admin@example.org", "--admin"],
+                                         stdin: Array("admin password\n".utf8),
+                                         environment: ParleyProcess.testEnvironment(["DATABASE_URL": database]))
+        try #require(admin.status == 0, "\(admin.stdout)\(admin.stderr)")
         let parley = try ParleyProcess(["serve"], environment: [
-            "PORT": "0", "LLM_BASE_URL": "http://127.0.0.1:\(mockPort)/v1", "LLM_MODEL": "mock-model", "GUEST_RATE_LIMIT_PER_MINUTE": "1",
-            "AUTH_RATE_LIMIT_PER_MINUTE": "0",
+            "PORT": "0", "DATABASE_URL": database, "LLM_BASE_URL": "http://127.0.0.1:\(mockPort)/v1", "LLM_MODEL": "mock-model",
+            "GUEST_RATE_LIMIT_PER_MINUTE": "1", "AUTH_RATE_LIMIT_PER_MINUTE": "0",
         ])
         let port = try await parley.waitForPort()
         let screenshots = Self.root.appendingPathComponent(".build/browser-screenshots").path

@@ -4,7 +4,8 @@ reload in the middle of an answer, model output made inert, a 429, dark mode, a 
 window, and the first load's size and time.
 
 usage: browser_test.py URL SCREENSHOTS_DIR [--first-load ROUNDS]
-The server lets guests send one message a minute. Prints one JSON line of figures (first-load
+The server lets guests send one message a minute and has an admin, admin@example.org with the
+password "admin password". Prints one JSON line of figures (first-load
 bytes, time to usable) and "ok"; exits non-zero with the reason on the first failure. With
 --first-load, only the first load is measured, ROUNDS times in fresh browsers, one JSON line each.
 """
@@ -12,6 +13,7 @@ import json
 import os
 import sys
 import time
+import urllib.error
 import urllib.request
 
 from selenium import webdriver
@@ -206,7 +208,36 @@ if not safe or safe[0].get_attribute("rel") != "noopener noreferrer" or safe[0].
 if "raw block" not in body.text:
     fail("the harmless text of the raw HTML block was lost", d)
 
-# 6. Dark mode: chosen, remembered, and the system's choice followed otherwise.
+# 6. Fork from a message: a new session holding the path up to it.
+forks = [b for b in d.find_elements(By.CSS_SELECTOR, "#messages .message.user .actions button") if b.text == "Fork from here"]
+forks[0].click()
+wait(d, lambda d: d.find_element(By.ID, "session-title").text.endswith("(fork)"), "a fork opens as a new session")
+if len(d.find_elements(By.CSS_SELECTOR, "#messages .message")) != 1:
+    fail("the fork holds the path up to the first question only", d)
+
+# 7. API keys: created and shown once with a copy button, listed, revoked.
+d.find_element(By.CSS_SELECTOR, "details.account summary").click()
+by_id(d, "show-keys").click()
+by_id(d, "key-name").send_keys("laptop script")
+by_id(d, "key-form").find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+wait(d, lambda d: by_id(d, "new-key-value").text.startswith("pk_"), "the new key is shown once")
+wait(d, lambda d: "laptop script" in by_id(d, "key-list").text, "the key is listed")
+shot(d, "api-keys")
+key = by_id(d, "new-key-value").text
+by_id(d, "key-list").find_element(By.XPATH, ".//button[text()='Revoke']").click()
+d.switch_to.alert.accept()
+wait(d, lambda d: "revoked" in by_id(d, "key-list").text, "the key is revoked")
+request = urllib.request.Request(url + "/v1/sessions", headers={"Authorization": "Bearer " + key})
+try:
+    urllib.request.urlopen(request, timeout=5)
+    fail("a revoked key still works", d)
+except urllib.error.HTTPError as error:
+    if error.code != 401:
+        fail(f"a revoked key got {error.code}", d)
+d.find_element(By.CSS_SELECTOR, "details.account summary").click()
+by_id(d, "show-chat").click()
+
+# 8. Dark mode: chosen, remembered, and the system's choice followed otherwise.
 by_id(d, "theme").click()  # light
 by_id(d, "theme").click()  # dark
 background = d.execute_script("return getComputedStyle(document.body).backgroundColor")
@@ -223,7 +254,7 @@ if d.execute_script("return getComputedStyle(document.body).backgroundColor") ==
     fail("the system's dark preference is not followed", d)
 d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
 
-# 7. A 390-pixel-wide window: nothing wider than the screen, the sessions in a drawer.
+# 9. A 390-pixel-wide window: nothing wider than the screen, the sessions in a drawer.
 d.set_window_size(390, 844)
 time.sleep(0.3)
 width = d.execute_script("return document.documentElement.scrollWidth")
@@ -237,7 +268,29 @@ time.sleep(0.3)
 shot(d, "phone-sessions")
 d.quit()
 
-# 8. A guest meets the per-minute limit: which limit, and a countdown; the send button waits.
+# 10. An admin's users page: a user disabled and enabled again.
+a = browser()
+a.get(url + "/")
+ready(a)
+by_id(a, "email").send_keys("admin@example.org")
+by_id(a, "password").send_keys("admin password")
+by_id(a, "auth-submit").click()
+wait(a, lambda a: by_id(a, "shell").get_attribute("hidden") is None, "the admin signs in")
+a.find_element(By.CSS_SELECTOR, "details.account summary").click()
+by_id(a, "show-users").click()
+wait(a, lambda a: "web@example.org" in by_id(a, "user-list").text, "the users page lists the accounts")
+row = [li for li in by_id(a, "user-list").find_elements(By.TAG_NAME, "li") if "web@example.org" in li.text][0]
+row.find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
+admin_token = token_of("admin@example.org", "admin password")
+wait(a, lambda a: not [u for u in api("/v1/admin/users?limit=100", admin_token)["items"] if u["email"] == "web@example.org"][0]["active"],
+     "unticking disables the account")
+shot(a, "users")
+row.find_element(By.CSS_SELECTOR, "input[type=checkbox]").click()
+wait(a, lambda a: [u for u in api("/v1/admin/users?limit=100", admin_token)["items"] if u["email"] == "web@example.org"][0]["active"],
+     "ticking enables it again")
+a.quit()
+
+# 11. A guest meets the per-minute limit: which limit, and a countdown; the send button waits.
 g = browser()
 g.get(url + "/")
 ready(g)
