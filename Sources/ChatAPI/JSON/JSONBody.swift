@@ -49,6 +49,9 @@ public enum JSONBody {
             throw validation(path(context.codingPath), "must be \(describe(expected))")
         } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
             throw validation(path(context.codingPath), "is not valid")
+        } catch let problem as Problem {
+            // A body's own decoding refused something, and said what.
+            throw problem
         } catch {
             throw Problem(.badRequest, code: "malformed_json", detail: "the body is not a valid JSON object")
         }

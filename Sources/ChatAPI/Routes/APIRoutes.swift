@@ -23,7 +23,7 @@ public struct APIServices: Sendable {
     }
 }
 
-/// Every `/v1` route, registered in one place: `parley serve` and the API tests build the same
+/// Every `/v1` route, and the OpenAI API under `/openai/v1`, registered in one place: `parley serve` and the API tests build the same
 /// table.
 public enum APIRoutes {
     public static func register(on router: inout RouterBuilder, _ api: APIServices, logger: Logger) {
@@ -32,5 +32,6 @@ public enum APIRoutes {
         SessionRoutes.register(on: &router, chat: api.chat, auth: api.auth, limits: api.limits, logger: logger)
         ProjectRoutes.register(on: &router, chat: api.chat, auth: api.auth, limits: api.limits, logger: logger)
         TurnRoutes.register(on: &router, turns: api.turns, auth: api.auth, limits: api.limits, logger: logger)
+        OpenAIRoutes.register(on: &router, turns: api.turns, provider: api.provider, auth: api.auth, limits: api.limits, logger: logger)
     }
 }

@@ -15,12 +15,18 @@ public struct CompletionRequest: Sendable, Equatable {
     public var messages: [ContextMessage]
     public var temperature: Double?
     public var maxTokens: Int?
+    /// Nucleus sampling, and sequences that end the answer (OpenAI's `top_p`, `stop`).
+    public var topP: Double?
+    public var stop: [String]?
 
-    public init(model: String, messages: [ContextMessage], temperature: Double? = nil, maxTokens: Int? = nil) {
+    public init(model: String, messages: [ContextMessage], temperature: Double? = nil, maxTokens: Int? = nil, topP: Double? = nil,
+                stop: [String]? = nil) {
         self.model = model
         self.messages = messages
         self.temperature = temperature
         self.maxTokens = maxTokens
+        self.topP = topP
+        self.stop = stop
     }
 }
 

@@ -109,12 +109,17 @@ public final class Turn: Sendable {
 
     private let state = Mutex(State())
 
-    public init(userMessage: Message, assistantMessage: Message, ownerID: User.ID, model: String, lease: String? = nil) {
+    /// Whether its messages are stored: false for an answer that is only returned (an OpenAI
+    /// API request without a session), which is neither checkpointed nor saved, only charged.
+    public let stored: Bool
+
+    public init(userMessage: Message, assistantMessage: Message, ownerID: User.ID, model: String, lease: String? = nil, stored: Bool = true) {
         self.userMessage = userMessage
         self.assistantMessage = assistantMessage
         self.ownerID = ownerID
         self.model = model
         self.lease = lease
+        self.stored = stored
     }
 
     /// The content generated so far.

@@ -95,7 +95,7 @@ struct TurnRunner: Sendable {
                     // Every interval and every so many bytes, whichever comes first: a crash
                     // then loses at most that much of what readers were sent.
                     let bytes = turn.byteCount
-                    if ContinuousClock.now - lastCheckpoint >= deps.settings.checkpointInterval
+                    if turn.stored, ContinuousClock.now - lastCheckpoint >= deps.settings.checkpointInterval
                         || bytes - checkpointedBytes >= deps.settings.checkpointBytes {
                         lastCheckpoint = ContinuousClock.now
                         checkpointedBytes = bytes
@@ -138,6 +138,8 @@ struct TurnRunner: Sendable {
     /// length-prefixed so no two requests read the same.
     static func canonical(_ request: CompletionRequest) -> String {
         var text = "\(request.model.utf8.count):\(request.model)|t=\(request.temperature.map { "\($0)" } ?? "-")|m=\(request.maxTokens.map { "\($0)" } ?? "-")"
+        if let topP = request.topP { text += "|p=\(topP)" }
+        for sequence in request.stop ?? [] { text += "|s=\(sequence.utf8.count):\(sequence)" }
         for message in request.messages {
             text += "|\(message.role.rawValue):\(message.content.utf8.count):\(message.content)"
         }
@@ -150,7 +152,7 @@ struct TurnRunner: Sendable {
     /// is silent. Alone, nothing reads the row's lease, and no task is needed for it: an idle
     /// stream costs no timer of its own.
     private func renewLease(of turn: Turn) -> Task<Void, Never>? {
-        let ownsRow = deps.signals != nil
+        let ownsRow = deps.signals != nil && turn.stored
         guard turn.lease != nil || ownsRow else { return nil }
         let limiter = deps.limiter, ttl = deps.policy.streamLease, clock = deps.chat.clock, messages = deps.chat.messages
         return Task {
@@ -192,16 +194,18 @@ struct TurnRunner: Sendable {
     /// its readers' `done` says `saved: false` meanwhile.
     private func persist(_ message: Message, of turn: Turn, latency: Duration) async {
         var unsaved: Message?
-        do {
-            try await deps.chat.messages.update(message)
-        } catch {
-            deps.logger.warning("saving an answer failed; it is kept and written again", metadata: ["parley.message": "\(message.id)", "parley.error": "\(error)"])
-            unsaved = message
+        if turn.stored {
+            do {
+                try await deps.chat.messages.update(message)
+            } catch {
+                deps.logger.warning("saving an answer failed; it is kept and written again", metadata: ["parley.message": "\(message.id)", "parley.error": "\(error)"])
+                unsaved = message
+            }
         }
         var unrecorded: UsageEvent?
         if let usage = message.usage {
             let event = UsageEvent(
-                id: UsageEvent.ID(deps.chat.ids.newUUID()), userID: turn.ownerID, sessionID: message.sessionID, model: turn.model,
+                id: UsageEvent.ID(deps.chat.ids.newUUID()), userID: turn.ownerID, sessionID: turn.stored ? message.sessionID : nil, model: turn.model,
                 usage: usage, latencyMilliseconds: latency.milliseconds, at: deps.chat.clock.now()
             )
             do {

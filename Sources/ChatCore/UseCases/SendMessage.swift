@@ -9,8 +9,13 @@ public struct SendMessageCommand: Sendable {
     public var model: String?
     public var temperature: Double?
     public var maxTokens: Int?
+    public var topP: Double?
+    public var stop: [String]?
     /// From the `Idempotency-Key` header.
     public var idempotencyKey: String?
+    /// What goes upstream instead of the session's history and prompts (an OpenAI API request
+    /// brings its own messages; `content` is then its last user message, the one stored).
+    public var context: [ContextMessage]?
 
     public init(content: String, placement: TurnPlacement = .activeLeaf, model: String? = nil, temperature: Double? = nil, maxTokens: Int? = nil,
                 idempotencyKey: String? = nil) {
@@ -31,6 +36,9 @@ public struct TurnTicket: Sendable {
     public var follower: TurnFollower
     /// Where the sender stands on the limited tiers after this send.
     public let rateLimits: [TierUsage]
+    /// Stops the generation (a reader that should not outlive its client); nil when this
+    /// process does not run it.
+    public var stop: (@Sendable () -> Void)? = nil
 }
 
 /// Sends a message: stores it with the assistant's `streaming` placeholder, then starts the
@@ -90,14 +98,19 @@ public struct SendMessage: Sendable {
                 turn = Turn(userMessage: storedUser, assistantMessage: storedAssistant, ownerID: principal.user.id, model: model,
                             lease: admission?.lease)
             }
-            var prompts: [Prompt] = []
-            if let projectID = session.projectID { prompts = try await chat.projects.prompts(projectID: projectID) }
-            // The path from the root to the user message: the branch this turn answers.
-            let history = try await chat.messages.path(to: turn.userMessage.id, sessionID: sessionID, count: deps.settings.maxContextMessages)
-            let context = TurnContext.build(prompts: prompts, history: history,
+            var context: [ContextMessage]
+            if let given = command.context {
+                context = given
+            } else {
+                var prompts: [Prompt] = []
+                if let projectID = session.projectID { prompts = try await chat.projects.prompts(projectID: projectID) }
+                // The path from the root to the user message: the branch this turn answers.
+                let history = try await chat.messages.path(to: turn.userMessage.id, sessionID: sessionID, count: deps.settings.maxContextMessages)
+                context = TurnContext.build(prompts: prompts, history: history,
                                             maxMessages: deps.settings.maxContextMessages, maxTokens: deps.settings.maxContextTokens)
+            }
             request = CompletionRequest(model: model, messages: context, temperature: command.temperature,
-                                        maxTokens: command.maxTokens ?? deps.settings.maxOutputTokens)
+                                        maxTokens: command.maxTokens ?? deps.settings.maxOutputTokens, topP: command.topP, stop: command.stop)
         } catch {
             deps.registry.release(sessionID)
             await admission?.giveBackLease()
@@ -106,11 +119,11 @@ public struct SendMessage: Sendable {
         deps.registry.activate(turn)
         TurnRunner(deps: deps).start(turn, request: request)
         return TurnTicket(userMessage: turn.userMessage, assistantMessageID: turn.assistantMessage.id,
-                          follower: TurnFollower(.live(turn), offset: 0), rateLimits: admission?.usage ?? [])
+                          follower: TurnFollower(.live(turn), offset: 0), rateLimits: admission?.usage ?? [], stop: { turn.stop(.requested) })
     }
 
     /// A send that passed the limits: the stream lease it holds and where the sender stands.
-    private struct Admission {
+    struct Admission {
         let limiter: any RateLimiter
         let userID: User.ID
         var lease: String?
@@ -125,7 +138,7 @@ public struct SendMessage: Sendable {
     /// lease comes first so a send refused for streams never looks at tokens. The message
     /// itself was counted against the per-minute and daily tiers by the route's policy, which
     /// gives it back if this send is refused.
-    private func admit(_ principal: Principal, now: Date) async throws -> Admission {
+    func admit(_ principal: Principal, now: Date) async throws -> Admission {
         let limits = deps.policy.limits(for: principal.user.role)
         var admission = Admission(limiter: deps.limiter, userID: principal.user.id)
         if limits.concurrentStreams != nil || deps.policy.serverStreams != nil {
@@ -220,6 +233,12 @@ public struct SendMessage: Sendable {
         case .activeLeaf: break
         case .after(let parent): fields.append("after:\(parent?.description ?? "root")")
         case .regenerate(let answer): fields.append("regenerate:\(answer)")
+        }
+        if let context = command.context {
+            fields.append("context:" + context.map { "\($0.role.rawValue):\($0.content.utf8.count):\($0.content)" }.joined(separator: "|"))
+        }
+        if command.topP != nil || command.stop != nil {
+            fields.append("p:\(command.topP.map { "\($0)" } ?? "-")|s:" + (command.stop ?? []).map { "\($0.utf8.count):\($0)" }.joined(separator: "|"))
         }
         let text = fields.joined(separator: "\u{0}")
         for byte in text.utf8 {

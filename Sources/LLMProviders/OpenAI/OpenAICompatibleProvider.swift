@@ -190,9 +190,11 @@ public final class OpenAICompatibleProvider: ChatProvider {
             let stream_options = StreamOptions()
             let temperature: Double?
             let max_tokens: Int?
+            let top_p: Double?
+            let stop: [String]?
         }
         let body = Body(model: request.model, messages: request.messages.map { .init(role: $0.role.rawValue, content: $0.content) },
-                        temperature: request.temperature, max_tokens: request.maxTokens)
+                        temperature: request.temperature, max_tokens: request.maxTokens, top_p: request.topP, stop: request.stop)
         var headers = [("Content-Type", "application/json"), ("Accept", "text/event-stream")]
         if let key = configuration.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
         headers += configuration.extraHeaders
