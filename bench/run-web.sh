@@ -13,7 +13,7 @@ MOCK_PORT=18130 PORT=18131
 echo "building parley (release)…"
 swift build -c release --static-swift-stdlib --product parley >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log"; exit 1; }
 PARLEY_BIN="$(swift build -c release --static-swift-stdlib --product parley --show-bin-path)/parley"
-python="$(scripts/browser-venv.sh)"
+python="$(scripts/test-venv.sh)"
 start_mock $MOCK_PORT
 start_parley $PORT $MOCK_PORT
 "$python" Tests/Web/browser_test.py "http://127.0.0.1:$PORT" "$WORK/shots" --first-load "$ROUNDS" >"$OUT/web.json"

@@ -11,9 +11,9 @@ eval "$(scripts/test-redis.sh start)"
 trap 'scripts/test-postgres.sh teardown; scripts/test-redis.sh teardown' EXIT
 export PARLEY_TEST_POSTGRES_URL PARLEY_TEST_POSTGRES_DIR PARLEY_TEST_REDIS_URL PARLEY_TEST_REDIS_DIR
 export PARLEY_BIN="$(swift build --show-bin-path)/parley"
-# The browser tests' WebDriver client (selenium, from PyPI).
-PARLEY_BROWSER_PYTHON="$(scripts/browser-venv.sh)"
-export PARLEY_BROWSER_PYTHON
+# Real clients from PyPI: selenium for the browser tests, the official openai package.
+PARLEY_TEST_PYTHON="$(scripts/test-venv.sh)"
+export PARLEY_TEST_PYTHON
 swift test --disable-xctest "$@"
 # The fuzzers briefly (so they keep building and their properties keep holding) and the
 # contract, when the whole suite runs (a filtered run is someone narrowing in on a test).

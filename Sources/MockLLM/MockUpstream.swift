@@ -1,5 +1,6 @@
 import FoundationEssentials
 public import HTTPServer
+public import Logging
 import Synchronization
 
 /// The routes of `parley mock-llm`: the OpenAI chat-completions API, answered with a
@@ -46,7 +47,9 @@ public enum MockUpstream {
         }
     }
 
-    public static func register(on router: inout RouterBuilder) {
+    /// `logger`, if given, hears of each streamed answer whose client left before its end
+    /// (what a test of cancellation looks for).
+    public static func register(on router: inout RouterBuilder, logger: Logger? = nil) {
         let scenarios = Scenarios()
         router.get("/v1/models") { _ in
             json("{\"object\":\"list\",\"data\":[{\"id\":\"\(model)\",\"object\":\"model\",\"owned_by\":\"parley\"}]}")
@@ -83,7 +86,13 @@ public enum MockUpstream {
             let tokens = controls["echo"] == "context" ? chat.messages.map { "[\($0.role)] \($0.content)\n" } : replyTokens(for: lastUserMessage, count: count)
             let promptTokens = chat.messages.reduce(0) { $0 + max(1, $1.content.split(separator: " ").count) }
             if chat.stream == true {
-                return streamed(tokens, delayMs: delay, promptTokens: promptTokens, failure: failure, usage: controls["usage"] != "off")
+                var response = streamed(tokens, delayMs: delay, promptTokens: promptTokens, failure: failure, usage: controls["usage"] != "off")
+                if let logger {
+                    response.onFinish { finish in
+                        if !finish.completed { logger.info("stream closed by the client before its end", metadata: ["parley.bytes": "\(finish.bodyBytes)"]) }
+                    }
+                }
+                return response
             }
             try await Task.sleep(for: .milliseconds(delay * tokens.count))
             return json("""

@@ -7,7 +7,7 @@ import Testing
 /// a live parley with the mock model. Screenshots of every step go to .build/browser-screenshots.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct WebPageTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static var python: String? { ProcessInfo.processInfo.environment["PARLEY_BROWSER_PYTHON"] }
+    static var python: String? { ProcessInfo.processInfo.environment["PARLEY_TEST_PYTHON"] }
     static var runnable: Bool {
         (python != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver"))
             || ProcessInfo.processInfo.environment["CI"] != nil
@@ -15,7 +15,7 @@ import Testing
 
     @Test(.enabled(if: runnable, "needs chromium, chromedriver and the selenium environment that `make test` prepares"))
     func thePageWorksInARealBrowser() async throws {
-        let python = try #require(Self.python, "PARLEY_BROWSER_PYTHON is not set; `make test` sets it")
+        let python = try #require(Self.python, "PARLEY_TEST_PYTHON is not set; `make test` sets it")
         let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
         let mockPort = try await mock.waitForPort()
         defer { mock.signal(SIGTERM) }

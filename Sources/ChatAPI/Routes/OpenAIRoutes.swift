@@ -91,6 +91,8 @@ public enum OpenAIRoutes {
                     case .heartbeat:
                         try await events.keepAlive()
                     case .detached:
+                        // The reader was cancelled: its client left.
+                        ticket.stop?()
                         return
                     case .ended(let end):
                         if case .failed(let failure, _) = end {

@@ -29,8 +29,8 @@ struct MockLLMCommand: AsyncParsableCommand {
         // running answer, so no per-address share.
         configuration.maxConnectionsPerAddress = configuration.maxConnections
         var routes = RouterBuilder()
-        MockUpstream.register(on: &routes)
         let logger = Logger(label: "parley.mock-llm")
+        MockUpstream.register(on: &routes, logger: logger)
         let server = Server(configuration: configuration, responder: routes.build(logger: logger), logger: logger)
         do {
             try await ServerLifecycle.run(server, grace: .seconds(10), logger: logger, termination: termination)
