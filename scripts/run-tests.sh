@@ -14,7 +14,17 @@ export PARLEY_BIN="$(swift build --show-bin-path)/parley"
 # Real clients from PyPI: selenium for the browser tests, the official openai package.
 PARLEY_TEST_PYTHON="$(scripts/test-venv.sh)"
 export PARLEY_TEST_PYTHON
-swift test --disable-xctest "$@"
+# The suites that run several parley processes, PostgreSQL, Redis, nginx or a browser at once
+# each load the machine on their own; run beside everything else on two cores they starve one
+# another's timeouts. So a whole run has two phases: everything else in parallel, then these
+# one at a time.
+heavy='ClusterTests|BehindNginxTests|WebPageTests|OpenAIClientTests|DatabaseFaultProcessTests'
+if [ $# -eq 0 ]; then
+    swift test --disable-xctest --skip "$heavy"
+    swift test --disable-xctest --skip-build --no-parallel --filter "$heavy"
+else
+    swift test --disable-xctest "$@"
+fi
 # The fuzzers briefly (so they keep building and their properties keep holding) and the
 # contract, when the whole suite runs (a filtered run is someone narrowing in on a test).
 if [ $# -eq 0 ]; then

@@ -20,7 +20,13 @@ public enum AccountRoutes {
         }
         /// The refresh token from the body, else from the cookie; a 422 naming the field without either.
         @Sendable func refreshToken(of request: Request) throws -> String {
-            if !request.body.isEmpty, let token = try JSONBody.decode(OptionalRefreshBody.self, from: request).refreshToken { return token }
+            if !request.body.isEmpty {
+                // A body speaks for itself: it must hold the token.
+                guard let token = try JSONBody.decode(OptionalRefreshBody.self, from: request).refreshToken else {
+                    throw JSONBody.validation("refresh_token", "is required")
+                }
+                return token
+            }
             guard let token = cookie.token(in: request) else { throw JSONBody.validation("refresh_token", "is required (in the body, or the refresh cookie)") }
             return token
         }
