@@ -40,6 +40,15 @@ public actor InMemoryUserRepository: UserRepository {
         for user in expired { users[user.id] = nil }
         return expired.count
     }
+
+    public func deleteKeepingAnAdmin(id: User.ID) async throws -> Bool {
+        guard let user = users[id] else { return false }
+        if user.role == .admin, user.isActive, !users.values.contains(where: { $0.role == .admin && $0.isActive && $0.id != id }) {
+            throw DomainError.lastAdmin
+        }
+        users[id] = nil
+        return true
+    }
 }
 
 public actor InMemoryRefreshTokenRepository: RefreshTokenRepository {
@@ -63,6 +72,12 @@ public actor InMemoryRefreshTokenRepository: RefreshTokenRepository {
 
     public func revokeFamily(_ family: RefreshToken.Family, at: Date) async throws {
         for (id, token) in tokens where token.family == family && token.revokedAt == nil {
+            tokens[id]?.revokedAt = at
+        }
+    }
+
+    public func revokeAll(userID: User.ID, at: Date) async throws {
+        for (id, token) in tokens where token.userID == userID && token.revokedAt == nil {
             tokens[id]?.revokedAt = at
         }
     }

@@ -11,6 +11,61 @@ import Testing
 @Suite(.timeLimit(.minutes(5))) struct AccountAPITests {
     /// Two refreshes with one token at the same moment: one is a replay, so the family is
     /// revoked, and the token the other got must be revoked with it, every time.
+    /// Changing the password needs the current one, ends every refresh token, and hands the
+    /// caller new tokens; the new password signs in, the old one does not.
+    @Test(arguments: TestBackend.available)
+    func changingThePasswordEndsEveryOtherSignIn(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let first = try await api.register("ann@example.org")
+            let token = try #require(first["access_token"]), oldRefresh = try #require(first["refresh_token"])
+            let wrong = try await api.call("POST", "/v1/users/me/password", token: token,
+                                           json: #"{"current_password":"not it","new_password":"a brand new secret"}"#)
+            #expect(wrong.status == 422)
+            #expect(wrong["detail"] == "current_password is not your password")
+            let weak = try await api.call("POST", "/v1/users/me/password", token: token, json: #"{"current_password":"correct horse","new_password":"short"}"#)
+            #expect(weak.status == 422)
+            #expect(weak["detail"]?.hasPrefix("new_password") == true, "\(weak.text)")
+            let changed = try await api.call("POST", "/v1/users/me/password", token: token,
+                                             json: #"{"current_password":"correct horse","new_password":"a brand new secret"}"#)
+            #expect(changed.status == 200, "\(changed.text)")
+            let newRefresh = try #require(changed["refresh_token"])
+            #expect(try await api.call("POST", "/v1/auth/refresh", json: #"{"refresh_token":"\#(oldRefresh)"}"#).status == 401, "the other sign-in ended")
+            #expect(try await api.call("POST", "/v1/auth/refresh", json: #"{"refresh_token":"\#(newRefresh)"}"#).status == 200)
+            #expect(try await api.call("POST", "/v1/auth/login", json: #"{"email":"ann@example.org","password":"correct horse"}"#).status == 401)
+            #expect(try await api.call("POST", "/v1/auth/login", json: #"{"email":"ann@example.org","password":"a brand new secret"}"#).status == 200)
+            let guest = try #require(try await api.call("POST", "/v1/auth/guest")["access_token"])
+            #expect(try await api.call("POST", "/v1/users/me/password", token: guest,
+                                       json: #"{"current_password":"x","new_password":"a brand new secret"}"#).status == 422, "a guest has no password")
+        }
+    }
+
+    /// Deleting one's account takes the password and everything the account held; the last
+    /// admin cannot go; a guest needs no password.
+    @Test(arguments: TestBackend.available)
+    func anAccountIsDeletedWithItsData(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let session = try await api.newSession(token)
+            _ = try await api.call("POST", "/v1/sessions/\(session)/messages", token: token, json: #"{"content":"hi mock:tokens=1 mock:delay=0"}"#)
+            #expect(try await api.call("DELETE", "/v1/users/me", token: token).status == 422, "the password is required")
+            #expect(try await api.call("DELETE", "/v1/users/me", token: token, json: #"{"password":"wrong one"}"#).status == 422)
+            #expect(try await api.call("DELETE", "/v1/users/me", token: token, json: #"{"password":"correct horse"}"#).status == 204)
+            #expect(try await api.database.query("SELECT id FROM chat_sessions", []).isEmpty, "its sessions went with it")
+            #expect(try await api.database.query("SELECT id FROM messages", []).isEmpty)
+            #expect(try await api.call("GET", "/v1/users/me", token: token).status == 401)
+            #expect(try await api.call("POST", "/v1/auth/login", json: #"{"email":"ann@example.org","password":"correct horse"}"#).status == 401)
+
+            let guest = try #require(try await api.call("POST", "/v1/auth/guest")["access_token"])
+            #expect(try await api.call("DELETE", "/v1/users/me", token: guest).status == 204)
+
+            let admin = try await CreateUser(api.deps)(email: "root@example.org", password: "correct horse", role: .admin)
+            #expect(admin.role == .admin)
+            let adminToken = try #require(try await api.call("POST", "/v1/auth/login", json: #"{"email":"root@example.org","password":"correct horse"}"#)["access_token"])
+            let last = try await api.call("DELETE", "/v1/users/me", token: adminToken, json: #"{"password":"correct horse"}"#)
+            #expect(last.status == 409)
+        }
+    }
+
     /// The web page's sign-in: the refresh token only in an HttpOnly, SameSite=Strict cookie
     /// limited to the auth routes, never in a body the page's script could read; refresh and
     /// logout take the cookie in place of the body field.

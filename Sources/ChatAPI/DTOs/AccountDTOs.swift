@@ -16,6 +16,15 @@ struct OptionalRefreshBody: Decodable {
     let refreshToken: String?
 }
 
+struct ChangePasswordBody: Decodable {
+    let currentPassword: String
+    let newPassword: String
+}
+
+struct DeleteAccountBody: Decodable {
+    let password: String?
+}
+
 struct UpdateUserBody: Decodable {
     let role: String?
     let active: Bool?

@@ -77,6 +77,21 @@ public enum AccountRoutes {
         router.get("/v1/users/me", auth: auth) { _, principal in
             JSONBody.response(UserDTO(principal.user))
         }
+        router.post("/v1/users/me/password", bodyLimit: bodyLimit, auth: auth) { request, principal in
+            let inCookie = try cookie.wanted(by: request)
+            let body = try JSONBody.decode(ChangePasswordBody.self, from: request)
+            let session = try await ChangePassword(deps)(principal, current: body.currentPassword, new: body.newPassword)
+            logger.info("password changed; every refresh token ended", metadata: ["parley.user.id": "\(principal.user.id)", "audit": "true"])
+            return tokens(session, inCookie: inCookie, for: request)
+        }
+        router.on(.delete, "/v1/users/me", bodyLimit: bodyLimit, auth: auth) { request, principal in
+            let body = request.body.isEmpty ? DeleteAccountBody(password: nil) : try JSONBody.decode(DeleteAccountBody.self, from: request)
+            try await DeleteAccount(deps)(principal, password: body.password)
+            logger.notice("account deleted with its data", metadata: ["parley.user.id": "\(principal.user.id)", "audit": "true"])
+            var response = Response(status: .noContent)
+            if cookie.token(in: request) != nil { cookie.set(nil, for: request, on: &response) }
+            return response
+        }
 
         router.get("/v1/admin/users", auth: auth) { request, principal in
             let limit = try request.queryInteger("limit", default: 20, range: 1...100)

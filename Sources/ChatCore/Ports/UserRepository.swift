@@ -31,6 +31,10 @@ public protocol UserRepository: Sendable {
     func updateKeepingAnAdmin(_ user: User) async throws
     /// Deletes guests whose expiry has passed, with everything they own; returns how many.
     func deleteExpiredGuests(now: Date) async throws -> Int
+    /// Deletes the user with everything they own (sessions, messages, keys, tokens, usage); in
+    /// one transaction with the check that another active admin remains when the user is one
+    /// (`DomainError.lastAdmin` otherwise). False if there is no such user.
+    func deleteKeepingAnAdmin(id: User.ID) async throws -> Bool
 }
 
 /// Where refresh tokens are kept (hashed).
@@ -43,6 +47,8 @@ public protocol RefreshTokenRepository: Sendable {
     /// of its family that a replay started.
     func rotate(spending spent: RefreshToken, successor: RefreshToken, at: Date) async throws -> Bool
     func revokeFamily(_ family: RefreshToken.Family, at: Date) async throws
+    /// Revokes every refresh token of the user (a password change signs out everywhere).
+    func revokeAll(userID: User.ID, at: Date) async throws
 }
 
 /// Where API keys are kept (hashed).

@@ -53,6 +53,12 @@ public struct SQLRefreshTokenRepository: RefreshTokenRepository {
         }
     }
 
+    public func revokeAll(userID: User.ID, at: Date) async throws {
+        _ = try await database.execute(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", [.text(userID.description), .date(at)]
+        )
+    }
+
     public func revokeFamily(_ family: RefreshToken.Family, at: Date) async throws {
         _ = try await database.execute(
             "UPDATE refresh_tokens SET revoked_at = $2 WHERE family = $1 AND revoked_at IS NULL", [.text(family.description), .date(at)]

@@ -72,6 +72,17 @@ public struct SQLUserRepository: UserRepository {
         try await database.query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND active = $1", [.bool(true)]).first?.int("n") ?? 0
     }
 
+    public func deleteKeepingAnAdmin(id: User.ID) async throws -> Bool {
+        let lock = database.dialect == .postgres ? " FOR UPDATE" : ""
+        return try await database.transaction { connection in
+            let admins = try await connection.query("SELECT id FROM users WHERE role = 'admin' AND active = $1\(lock)", [.bool(true)])
+            if admins.contains(where: { $0["id"] == id.description }), !admins.contains(where: { $0["id"] != id.description }) {
+                throw DomainError.lastAdmin
+            }
+            return try await connection.execute("DELETE FROM users WHERE id = $1", [.text(id.description)]) == 1
+        }
+    }
+
     public func deleteExpiredGuests(now: Date) async throws -> Int {
         try await database.execute("DELETE FROM users WHERE role = 'guest' AND expires_at <= $1", [.date(now)])
     }
