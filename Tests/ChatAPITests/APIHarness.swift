@@ -34,7 +34,8 @@ struct APIHarness: APICalls {
     static func with(_ backend: TestBackend, settings configure: (inout ChatSettings) -> Void = { _ in },
                      policy: RatePolicy = .unlimited, limiter: any RateLimiter = InProcessRateLimiter(), cacheTTL: Duration? = nil,
                      ownership: OwnershipLimits = OwnershipLimits(), writesPerMinute: Int? = nil, loginMaxFailures: Int? = nil,
-                     signals: (any TurnSignals)? = nil,
+                     signals: (any TurnSignals)? = nil, guestsPerClientPerDay: Int? = nil,
+                     auth configureAuth: (inout AuthDependencies) -> Void = { _ in },
                      _ body: (APIHarness) async throws -> Void) async throws {
         guard let database = try await backend.makeDatabase() else { return }
         let clock = ManualClock(Date())
@@ -49,7 +50,9 @@ struct APIHarness: APICalls {
         )
         deps.ownership = ownership
         deps.loginThrottle = loginMaxFailures.map { LoginThrottle(limiter: limiter, maxFailures: $0, window: .seconds(900)) }
-        let limits = RouteLimits(limiter: limiter, policy: policy, writesPerMinute: writesPerMinute, clients: ClientAddress(), clock: clock)
+        configureAuth(&deps)
+        let limits = RouteLimits(limiter: limiter, policy: policy, writesPerMinute: writesPerMinute, clients: ClientAddress(),
+                                 guestsPerClientPerDay: guestsPerClientPerDay, clock: clock)
         var logger = Logger(label: "test.api")
         logger.logLevel = .critical
         var routes = RouterBuilder()

@@ -81,6 +81,39 @@ import Testing
         }
     }
 
+    /// An operator can close registration and guest access: a clear 403 each.
+    @Test func registrationAndGuestAccessCanBeClosed() async throws {
+        try await APIHarness.with(.sqlite, auth: { $0.registrationOpen = false; $0.guestAccess = false }) { api in
+            let register = try await api.register("ann@example.org")
+            #expect(register.status == 403)
+            #expect(register["detail"] == "registration is closed on this server: an administrator creates accounts")
+            let guest = try await api.call("POST", "/v1/auth/guest")
+            #expect(guest.status == 403)
+            #expect(guest["detail"] == "guest access is off on this server: sign in or register")
+            _ = try await CreateUser(api.deps)(email: "bob@example.org", password: "correct horse", role: .user)
+            #expect(try await api.call("POST", "/v1/auth/login", json: #"{"email":"bob@example.org","password":"correct horse"}"#).status == 200,
+                    "accounts an administrator made still sign in")
+        }
+    }
+
+    /// One address cannot mint guests without end: a day's cap, 429 naming it; a guest refused
+    /// for another reason costs nothing.
+    @Test func guestsAreCappedPerClientAndDay() async throws {
+        try await APIHarness.with(.sqlite, guestsPerClientPerDay: 3) { api in
+            for _ in 0..<3 { #expect(try await api.call("POST", "/v1/auth/guest").status == 201) }
+            let refused = try await api.call("POST", "/v1/auth/guest")
+            #expect(refused.status == 429)
+            #expect(refused["tier"] == "guests_per_client")
+            #expect(refused.headers["retry-after"].flatMap(Int.init).map { $0 > 3600 } == true, "a day's window")
+            #expect(try await api.call("POST", "/v1/auth/guest", headers: [("X-Parley-Refresh", "nonsense")]).status == 429)
+            api.clock.advance(.seconds(86_401))
+            for _ in 0..<2 { #expect(try await api.call("POST", "/v1/auth/guest").status == 201) }
+            #expect(try await api.call("POST", "/v1/auth/guest", headers: [("X-Parley-Refresh", "nonsense")]).status == 422)
+            #expect(try await api.call("POST", "/v1/auth/guest").status == 201, "the refused one was given back: this is the third")
+            #expect(try await api.call("POST", "/v1/auth/guest").status == 429)
+        }
+    }
+
     /// What an account keeps is capped: sessions (forks count), projects, live API keys.
     @Test func whatAnAccountKeepsIsCapped() async throws {
         var ownership = OwnershipLimits()

@@ -1,5 +1,5 @@
-public import FoundationEssentials
-public import HTTPServer
+import FoundationEssentials
+import HTTPServer
 
 /// The refresh token as a cookie, for the web page: there it must stay out of reach of the
 /// page's script (an injected script could otherwise carry it off), so the page asks for it

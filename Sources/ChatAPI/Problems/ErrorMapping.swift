@@ -89,6 +89,7 @@ public enum ErrorMapping {
             case .authIP: "too many sign-in attempts from this address; retry in \(refusal.retryAfterSeconds) s"
             case .writes: "at most \(refusal.usage.limit) creations a minute; retry in \(refusal.retryAfterSeconds) s"
             case .loginFailures: "too many failed sign-ins for this account; retry in \(refusal.retryAfterSeconds) s"
+            case .guestsPerClient: "at most \(refusal.usage.limit) guests a day from one address; retry in \(refusal.retryAfterSeconds) s, or register"
             }
             var p = Problem(.tooManyRequests, code: "rate_limited", detail: detail)
             p.members["tier"] = tier.rawValue

@@ -1,6 +1,6 @@
-public import ChatCore
+import ChatCore
 import FoundationEssentials
-public import HTTPServer
+import HTTPServer
 
 /// The `X-RateLimit-*` headers of a limited route: the request tier closest to its limit,
 /// with the seconds until it frees up. The stream cap is left out: the answer being sent holds

@@ -1,5 +1,5 @@
 public import ChatCore
-public import FoundationEssentials
+import FoundationEssentials
 public import HTTPServer
 
 /// A limit a route declares when it is registered (`router.post(…, limit: limits.writes)`).
@@ -18,6 +18,27 @@ public struct RoutePolicy: Sendable {
     let admit: @Sendable (Request, Principal?) async throws -> Admission?
     let refundsRefusals: Bool
     let clock: any WallClock
+
+    /// Both policies, in order (either may be nil): the request is counted by each, and what
+    /// the second refuses gives back what the first counted.
+    static func both(_ first: RoutePolicy?, _ second: RoutePolicy?) -> RoutePolicy? {
+        guard let first else { return second }
+        guard let second else { return first }
+        return RoutePolicy(admit: { request, principal in
+            let a = try await first.admit(request, principal)
+            let b: Admission?
+            do {
+                b = try await second.admit(request, principal)
+            } catch {
+                if first.refundsRefusals { await a?.giveBack() }
+                throw error
+            }
+            return Admission(usage: (a?.usage ?? []) + (b?.usage ?? [])) {
+                if first.refundsRefusals { await a?.giveBack() }
+                if second.refundsRefusals { await b?.giveBack() }
+            }
+        }, refundsRefusals: first.refundsRefusals || second.refundsRefusals, clock: first.clock)
+    }
 
     /// Runs `handler` under the policy.
     func guarded(_ request: Request, _ principal: Principal?, _ handler: () async throws -> Response) async throws -> Response {
@@ -44,8 +65,12 @@ public struct RouteLimits: Sendable {
     public let authAttempts: RoutePolicy?
     /// Creations (sessions, forks, projects, prompts, API keys) per user per minute; nil when off.
     public let writes: RoutePolicy?
+    /// `POST /v1/auth/guest`: the sign-in attempts above, and at most so many guests a day per
+    /// client address (`GUEST_DAILY_PER_CLIENT`), so one address cannot mint thousands.
+    public let guestCreations: RoutePolicy?
 
-    public init(limiter: any RateLimiter, policy: RatePolicy, writesPerMinute: Int?, clients: ClientAddress, clock: any WallClock = SystemClock()) {
+    public init(limiter: any RateLimiter, policy: RatePolicy, writesPerMinute: Int?, clients: ClientAddress, guestsPerClientPerDay: Int? = nil,
+                clock: any WallClock = SystemClock()) {
         self.limiter = limiter
         self.policy = policy
         self.clock = clock
@@ -59,6 +84,19 @@ public struct RouteLimits: Sendable {
                 }
             }, refundsRefusals: false, clock: clock)
         }
+        let guestsADay: RoutePolicy? = guestsPerClientPerDay.map { perDay in
+            RoutePolicy(admit: { request, _ in
+                let now = clock.now()
+                let key = ClientAddress.limitKey(clients.resolve(request))
+                switch try await limiter.admitWindow(.guestsPerClient, key: key, limit: perDay, window: .seconds(86_400), record: true, now: now) {
+                case .allowed(let usage):
+                    return RoutePolicy.Admission(usage: usage) { try? await limiter.refundWindow(.guestsPerClient, key: key, admittedAt: now) }
+                case .refused(let usage):
+                    throw DomainError.rateLimited(RateRefusal(usage, now: now))
+                }
+            }, refundsRefusals: true, clock: clock)
+        }
+        guestCreations = RoutePolicy.both(authAttempts, guestsADay)
         writes = writesPerMinute.map { perMinute in
             RoutePolicy(admit: { _, principal in
                 guard let principal, principal.user.role != .admin else { return nil }

@@ -53,7 +53,7 @@ public enum AccountRoutes {
                 throw error
             }
         }
-        router.post("/v1/auth/guest", bodyLimit: bodyLimit, limit: limits.authAttempts) { request in
+        router.post("/v1/auth/guest", bodyLimit: bodyLimit, limit: limits.guestCreations) { request in
             let inCookie = try cookie.wanted(by: request)
             return tokens(try await SignInAsGuest(deps)(), inCookie: inCookie, for: request, status: .created)
         }

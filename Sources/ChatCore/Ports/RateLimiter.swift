@@ -11,6 +11,8 @@ public enum RateTier: String, Sendable, CaseIterable {
     case writes
     /// Failed sign-ins of one account within the failure window.
     case loginFailures = "login_failures"
+    /// Guests one client address may start in a day.
+    case guestsPerClient = "guests_per_client"
 }
 
 /// One role's limits; nil means no limit on that tier.

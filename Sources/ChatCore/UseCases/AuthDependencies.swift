@@ -19,6 +19,10 @@ public struct AuthDependencies: Sendable {
     public var ownership = OwnershipLimits()
     /// Failed sign-ins per account, or nil for no such limit.
     public var loginThrottle: LoginThrottle?
+    /// Whether anyone may register (`REGISTRATION=open`); closed, only admins create accounts.
+    public var registrationOpen = true
+    /// Whether anyone may sign in as a guest (`GUEST_ACCESS=true`).
+    public var guestAccess = true
 
     public init(
         users: any UserRepository, refreshTokens: any RefreshTokenRepository, apiKeys: any APIKeyRepository,

@@ -1,4 +1,4 @@
-public import FoundationEssentials
+import FoundationEssentials
 
 /// Failed sign-ins per account: after `maxFailures` within `window` the account takes no
 /// password until the oldest of them leaves the window (a back-off an attacker cannot shorten

@@ -7,6 +7,9 @@ public struct Register: Sendable {
     }
 
     public func callAsFunction(email rawEmail: String, password: String) async throws -> AuthTokens {
+        guard deps.registrationOpen else {
+            throw DomainError.forbidden("registration is closed on this server: an administrator creates accounts")
+        }
         let user = try await CreateUser(deps)(email: rawEmail, password: password, role: .user)
         return try await deps.issueTokens(for: user)
     }

@@ -8,6 +8,7 @@ public struct SignInAsGuest: Sendable {
     }
 
     public func callAsFunction() async throws -> AuthTokens {
+        guard deps.guestAccess else { throw DomainError.forbidden("guest access is off on this server: sign in or register") }
         let now = deps.clock.now()
         let guest = User(
             id: User.ID(deps.ids.newUUID()), email: nil, passwordHash: nil, role: .guest,

@@ -48,6 +48,8 @@ struct AppServices: Sendable {
         )
         let (provider, upstreamChecks) = try makeProvider(config.providers)
         auth.ownership = config.rateLimits.ownership
+        auth.registrationOpen = config.auth.registrationOpen
+        auth.guestAccess = config.auth.guestAccess
         var chat = ChatDependencies(
             sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
             projects: SQLProjectRepository(database: database), models: provider.models.map(\.id),
@@ -96,7 +98,8 @@ struct AppServices: Sendable {
             signals.listen(configuration: redisConfiguration, registry: chat.turns).start()
         }
         let limits = RouteLimits(limiter: limiter, policy: config.rateLimits.policy, writesPerMinute: config.rateLimits.writesPerMinute,
-                                 clients: ClientAddress(trusted: config.rateLimits.trustedProxies))
+                                 clients: ClientAddress(trusted: config.rateLimits.trustedProxies),
+                                 guestsPerClientPerDay: config.rateLimits.guestsPerClientPerDay)
         return AppServices(database: database, auth: auth, provider: provider, upstreamChecks: upstreamChecks, chat: chat, turns: turns, limits: limits,
                            redis: redis, metrics: metrics)
     }

@@ -14,6 +14,8 @@ struct RateLimitConfiguration: Sendable {
     var responseCacheTTL: Duration?
     /// Creations per user per minute (`WRITE_RATE_LIMIT_PER_MINUTE`); nil: no limit.
     var writesPerMinute: Int?
+    /// Guests one client address may start in a day (`GUEST_DAILY_PER_CLIENT`); nil for no cap.
+    var guestsPerClientPerDay: Int?
     /// Failed sign-ins per account within `loginFailureWindow` before it is locked; nil: none.
     var loginMaxFailures: Int?
     var loginFailureWindow: Duration
@@ -51,6 +53,7 @@ struct RateLimitConfiguration: Sendable {
                             serverStreams: try limit("SERVER_MAX_CONCURRENT_STREAMS", 0))
         policy.streamLease = try env.seconds("STREAM_LEASE_SECONDS", default: 30, range: 1...3600)
         writesPerMinute = try limit("WRITE_RATE_LIMIT_PER_MINUTE", 30)
+        guestsPerClientPerDay = try limit("GUEST_DAILY_PER_CLIENT", 100)
         loginMaxFailures = try limit("LOGIN_MAX_FAILURES", 5)
         loginFailureWindow = try env.seconds("LOGIN_FAILURE_WINDOW_SECONDS", default: 900, range: 1...86_400)
         ownership.sessionsPerUser = try env.integer("USER_MAX_SESSIONS", default: 10_000, range: 1...10_000_000)

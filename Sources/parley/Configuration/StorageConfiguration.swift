@@ -54,6 +54,10 @@ struct AuthConfiguration: Sendable {
     var previousSecrets: [[UInt8]]
     var devSecretPath: String
     var guestLifetime: Duration
+    /// `REGISTRATION=open|closed`: closed, only admins create accounts.
+    var registrationOpen: Bool
+    /// `GUEST_ACCESS=true|false`.
+    var guestAccess: Bool
 
     init(environment env: Environment, storage: StorageConfiguration) throws(ConfigurationError) {
         production = try env.choice("APP_ENV", default: "development", from: ["development", "production"]) == "production"
@@ -76,5 +80,7 @@ struct AuthConfiguration: Sendable {
         }
         devSecretPath = (directory.isEmpty ? "/" : directory) + "/.parley-dev-jwt-secret"
         guestLifetime = try env.seconds("GUEST_TTL_SECONDS", default: 86_400, range: 60...(90 * 86_400))
+        registrationOpen = try env.choice("REGISTRATION", default: "open", from: ["open", "closed"]) == "open"
+        guestAccess = try env.choice("GUEST_ACCESS", default: "true", from: ["true", "false"]) == "true"
     }
 }
