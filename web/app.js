@@ -163,7 +163,8 @@ api.onLimits = ({ limit, remaining, path }) => {
 async function loadSessions() {
   if (state.sessionsCursor === null) return;
   const cursor = state.sessionsCursor ? `&cursor=${encodeURIComponent(state.sessionsCursor)}` : "";
-  const page = await api.request("GET", `/v1/sessions?limit=30${cursor}`);
+  const project = $("project-filter").value ? `&project_id=${encodeURIComponent($("project-filter").value)}` : "";
+  const page = await api.request("GET", `/v1/sessions?limit=30${project}${cursor}`);
   state.sessions.push(...page.items);
   state.sessionsCursor = page.next_cursor;
   renderSessions();
@@ -192,7 +193,12 @@ function renderSessions() {
   });
   $("sessions").replaceChildren(...items);
 }
-$("project-filter").addEventListener("change", renderSessions);
+// The server lists one project's sessions; the list starts again from its first page.
+$("project-filter").addEventListener("change", () => {
+  state.sessions = [];
+  state.sessionsCursor = undefined;
+  loadSessions().catch(report);
+});
 
 function iconButton(text, label, action) {
   const button = document.createElement("button");

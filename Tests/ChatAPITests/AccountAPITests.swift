@@ -66,6 +66,33 @@ import Testing
         }
     }
 
+    /// A guest becomes an account and keeps its sessions; an e-mail already taken is a 409
+    /// and changes nothing; an account is not upgraded again.
+    @Test(arguments: TestBackend.available)
+    func aGuestBecomesAnAccountKeepingItsSessions(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            _ = try await api.register("taken@example.org")
+            let guest = try #require(try await api.call("POST", "/v1/auth/guest")["access_token"])
+            let session = try await api.newSession(guest)
+            let taken = try await api.call("POST", "/v1/auth/upgrade", token: guest, json: #"{"email":"taken@example.org","password":"correct horse"}"#)
+            #expect(taken.status == 409)
+            #expect(try await api.call("GET", "/v1/users/me", token: guest)["role"] == "guest", "nothing changed")
+            let weak = try await api.call("POST", "/v1/auth/upgrade", token: guest, json: #"{"email":"new@example.org","password":"short"}"#)
+            #expect(weak.status == 422)
+            let upgraded = try await api.call("POST", "/v1/auth/upgrade", token: guest, json: #"{"email":"new@example.org","password":"correct horse"}"#)
+            #expect(upgraded.status == 200, "\(upgraded.text)")
+            let token = try #require(upgraded["access_token"])
+            let me = try await api.call("GET", "/v1/users/me", token: token)
+            #expect(me["role"] == "user")
+            #expect(me["email"] == "new@example.org")
+            #expect(me.json["expires_at"] is JSONNull, "no longer expires")
+            #expect(try await api.call("GET", "/v1/sessions/\(session)", token: token).status == 200, "its sessions are kept")
+            #expect(try await api.call("POST", "/v1/auth/login", json: #"{"email":"new@example.org","password":"correct horse"}"#).status == 200)
+            let again = try await api.call("POST", "/v1/auth/upgrade", token: token, json: #"{"email":"other@example.org","password":"correct horse"}"#)
+            #expect(again.status == 403)
+        }
+    }
+
     /// The web page's sign-in: the refresh token only in an HttpOnly, SameSite=Strict cookie
     /// limited to the auth routes, never in a body the page's script could read; refresh and
     /// logout take the cookie in place of the body field.

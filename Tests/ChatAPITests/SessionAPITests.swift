@@ -11,6 +11,33 @@ import Testing
     /// A NUL in text would be cut off by either database while the API echoed the whole
     /// value: it is refused with 422 naming the field. The six characters `\u0000` written as
     /// text (an escaped backslash) are ordinary text and round-trip.
+    /// Sessions listed by project, and moved between projects (and out of one).
+    @Test(arguments: TestBackend.available)
+    func sessionsAreListedByProjectAndMoved(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let work = try #require(try await api.call("POST", "/v1/projects", token: token, json: #"{"name":"work"}"#)["id"])
+            let home = try #require(try await api.call("POST", "/v1/projects", token: token, json: #"{"name":"home"}"#)["id"])
+            let inWork = try #require(try await api.call("POST", "/v1/sessions", token: token, json: #"{"project_id":"\#(work)"}"#)["id"])
+            let loose = try await api.newSession(token)
+            #expect(try await api.call("GET", "/v1/sessions?project_id=\(work)", token: token).items.map { $0["id"] as? String } == [inWork])
+            #expect(try await api.call("GET", "/v1/sessions?project_id=\(home)", token: token).items.isEmpty)
+            let moved = try await api.call("PATCH", "/v1/sessions/\(loose)", token: token, json: #"{"project_id":"\#(home)"}"#)
+            #expect(moved["project_id"] == home)
+            #expect(try await api.call("GET", "/v1/sessions?project_id=\(home)", token: token).items.map { $0["id"] as? String } == [loose])
+            let out = try await api.call("PATCH", "/v1/sessions/\(inWork)", token: token, json: #"{"project_id":null}"#)
+            #expect(out.json["project_id"] is JSONNull)
+            #expect(try await api.call("GET", "/v1/sessions?project_id=\(work)", token: token).items.isEmpty)
+            #expect(try await api.call("PATCH", "/v1/sessions/\(loose)", token: token, json: #"{"title":"renamed"}"#)["project_id"] == home,
+                    "a change that does not name the project leaves it")
+            let other = try #require(try await api.register("bob@example.org")["access_token"])
+            let bobs = try #require(try await api.call("POST", "/v1/projects", token: other, json: #"{"name":"bob's"}"#)["id"])
+            #expect(try await api.call("PATCH", "/v1/sessions/\(loose)", token: token, json: #"{"project_id":"\#(bobs)"}"#).status == 404)
+            #expect(try await api.call("GET", "/v1/sessions?project_id=\(bobs)", token: token).status == 404)
+            #expect(try await api.call("GET", "/v1/sessions?project_id=nonsense", token: token).status == 422)
+        }
+    }
+
     @Test(arguments: TestBackend.available)
     func textWithNULIsRefusedNamingTheField(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in

@@ -96,7 +96,7 @@ import Testing
         var seen: [ChatSession.ID] = []
         var cursor: String?
         repeat {
-            let page = try await f.sessions.list(ownerID: f.ann.id, limit: 2, cursor: cursor)
+            let page = try await f.sessions.list(ownerID: f.ann.id, projectID: nil, limit: 2, cursor: cursor)
             seen += page.items.map(\.id)
             cursor = page.nextCursor
         } while cursor != nil

@@ -12,6 +12,24 @@ struct UpdateSessionBody: Decodable {
     let title: String?
     let model: String?
     let activeLeafId: String?
+    /// Absent: left as it is; `null`: out of its project; an id: into that project.
+    let projectId: String??
+
+    enum CodingKeys: String, CodingKey { case title, model, activeLeafId, projectId }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        title = try c.decodeIfPresent(String.self, forKey: .title)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        activeLeafId = try c.decodeIfPresent(String.self, forKey: .activeLeafId)
+        if !c.contains(.projectId) {
+            projectId = nil
+        } else if try c.decodeNil(forKey: .projectId) {
+            projectId = .some(nil)
+        } else {
+            projectId = .some(try c.decode(String.self, forKey: .projectId))
+        }
+    }
 }
 
 struct ChatSessionDTO: Encodable {

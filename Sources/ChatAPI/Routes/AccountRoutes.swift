@@ -57,6 +57,13 @@ public enum AccountRoutes {
             let inCookie = try cookie.wanted(by: request)
             return tokens(try await SignInAsGuest(deps)(), inCookie: inCookie, for: request, status: .created)
         }
+        router.post("/v1/auth/upgrade", bodyLimit: bodyLimit, auth: auth, limit: limits.authAttempts) { request, principal in
+            let inCookie = try cookie.wanted(by: request)
+            let body = try JSONBody.decode(CredentialsBody.self, from: request)
+            let session = try await UpgradeGuest(deps)(principal, email: body.email, password: body.password)
+            logger.info("guest upgraded to an account", metadata: ["parley.user.id": "\(principal.user.id)", "audit": "true"])
+            return tokens(session, inCookie: inCookie, for: request)
+        }
         router.post("/v1/auth/refresh", bodyLimit: bodyLimit) { request in
             let inCookie = try cookie.wanted(by: request)
             let token = try refreshToken(of: request)

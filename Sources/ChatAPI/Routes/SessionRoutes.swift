@@ -25,7 +25,12 @@ public enum SessionRoutes {
         }
         router.get("/v1/sessions", auth: auth) { request, principal in
             let limit = try request.queryInteger("limit", default: 20, range: 1...100)
-            let page = try await ListSessions(chat)(principal, limit: limit, cursor: request.cursor)
+            var projectID: Project.ID?
+            if let text = request.queryItems["project_id"] {
+                guard let id = Project.ID(text) else { throw JSONBody.validation("project_id", "must be a project id") }
+                projectID = id
+            }
+            let page = try await ListSessions(chat)(principal, projectID: projectID, limit: limit, cursor: request.cursor)
             return JSONBody.response(ListDTO(items: page.items.map(ChatSessionDTO.init), nextCursor: page.nextCursor))
         }
         router.get("/v1/sessions/{id}", auth: auth) { request, principal in
@@ -39,8 +44,17 @@ public enum SessionRoutes {
                 guard let parsed = Message.ID(text) else { throw Problem(.notFound, code: "not_found", detail: "message not found") }
                 leaf = parsed
             }
+            var project: Project.ID?? = nil
+            if let given = body.projectId {
+                if let text = given {
+                    guard let id = Project.ID(text) else { throw Problem(.notFound, code: "not_found", detail: "project not found") }
+                    project = .some(id)
+                } else {
+                    project = .some(nil)
+                }
+            }
             return JSONBody.response(ChatSessionDTO(try await UpdateSession(chat)(principal, id: id, title: body.title, model: body.model,
-                                                                                  activeLeafID: leaf)))
+                                                                                  activeLeafID: leaf, project: project)))
         }
         router.delete("/v1/sessions/{id}", auth: auth) { request, principal in
             try await DeleteSession(chat)(principal, id: try request.identifier("id", of: "session"))

@@ -27,7 +27,8 @@ public protocol ChatSessionRepository: Sendable {
     func create(_ session: ChatSession, messages: [Message]) async throws
     func find(id: ChatSession.ID, ownerID: User.ID) async throws -> ChatSession?
     /// Newest activity first.
-    func list(ownerID: User.ID, limit: Int, cursor: String?) async throws -> Page<ChatSession>
+    /// Only those of `projectID` when given.
+    func list(ownerID: User.ID, projectID: Project.ID?, limit: Int, cursor: String?) async throws -> Page<ChatSession>
     func count(ownerID: User.ID) async throws -> Int
     func update(_ session: ChatSession) async throws
     /// Deletes the session with its messages. False if it is not the owner's.

@@ -44,3 +44,33 @@ public struct DeleteAccount: Sendable {
         guard try await deps.users.deleteKeepingAnAdmin(id: user.id) else { throw DomainError.unauthenticated("the account no longer exists") }
     }
 }
+
+/// A guest becomes an account, keeping everything: the same user, now with an e-mail and a
+/// password, the role `user` (and its limits) and no expiry. Like registering, it needs
+/// registration to be open.
+public struct UpgradeGuest: Sendable {
+    let deps: AuthDependencies
+
+    public init(_ deps: AuthDependencies) {
+        self.deps = deps
+    }
+
+    public func callAsFunction(_ principal: Principal, email rawEmail: String, password: String) async throws -> AuthTokens {
+        guard principal.user.role == .guest else { throw DomainError.forbidden("this is an account already: only a guest is upgraded") }
+        guard deps.registrationOpen else {
+            throw DomainError.forbidden("registration is closed on this server: an administrator creates accounts")
+        }
+        var problems: [FieldError] = []
+        var email: EmailAddress?
+        do { email = try EmailAddress(rawEmail) } catch { if case .validation(let e) = error { problems += e } }
+        do { try PasswordPolicy.validate(password) } catch { if case .validation(let e) = error { problems += e } }
+        guard problems.isEmpty, let email else { throw DomainError.validation(problems) }
+        guard var user = try await deps.users.find(id: principal.user.id) else { throw DomainError.unauthenticated("the account no longer exists") }
+        user.email = email
+        user.passwordHash = try await deps.hasher.hash(password)
+        user.role = .user
+        user.expiresAt = nil
+        try await deps.users.update(user)
+        return try await deps.issueTokens(for: user)
+    }
+}

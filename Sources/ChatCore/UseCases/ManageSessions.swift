@@ -30,8 +30,9 @@ public struct ListSessions: Sendable {
         self.deps = deps
     }
 
-    public func callAsFunction(_ principal: Principal, limit: Int, cursor: String?) async throws -> Page<ChatSession> {
-        try await deps.sessions.list(ownerID: principal.user.id, limit: limit, cursor: cursor)
+    public func callAsFunction(_ principal: Principal, projectID: Project.ID? = nil, limit: Int, cursor: String?) async throws -> Page<ChatSession> {
+        if let projectID, try await deps.projects.find(id: projectID, ownerID: principal.user.id) == nil { throw DomainError.notFound("project") }
+        return try await deps.sessions.list(ownerID: principal.user.id, projectID: projectID, limit: limit, cursor: cursor)
     }
 }
 
@@ -56,9 +57,14 @@ public struct UpdateSession: Sendable {
         self.deps = deps
     }
 
+    /// `project`: nil leaves it; `.some(nil)` takes the session out of its project.
     public func callAsFunction(_ principal: Principal, id: ChatSession.ID, title: String?, model: String?,
-                               activeLeafID: Message.ID? = nil) async throws -> ChatSession {
+                               activeLeafID: Message.ID? = nil, project: Project.ID?? = nil) async throws -> ChatSession {
         var session = try await deps.ownSession(id, of: principal)
+        if let project {
+            if let target = project, try await deps.projects.find(id: target, ownerID: principal.user.id) == nil { throw DomainError.notFound("project") }
+            session.projectID = project
+        }
         if let title { session.title = try deps.checkTitle(title) }
         if let model {
             try deps.checkModel(model)
@@ -196,7 +202,7 @@ public struct ExportAccount: Sendable {
     public func callAsFunction(_ principal: Principal, each: (ChatSession, [Message]) async throws -> Void) async throws {
         var cursor: String?
         repeat {
-            let page = try await deps.sessions.list(ownerID: principal.user.id, limit: 50, cursor: cursor)
+            let page = try await deps.sessions.list(ownerID: principal.user.id, projectID: nil, limit: 50, cursor: cursor)
             for session in page.items { try await each(session, try await deps.messages.all(sessionID: session.id)) }
             cursor = page.nextCursor
         } while cursor != nil

@@ -37,9 +37,11 @@ public struct SQLChatSessionRepository: ChatSessionRepository {
         ).first.map(Self.decode)
     }
 
-    public func list(ownerID: User.ID, limit: Int, cursor: String?) async throws -> Page<ChatSession> {
-        try await keysetPage(database, select: Self.columns, from: "chat_sessions", timeColumn: "updated_at",
-                             filter: ("owner_id = $1", [.text(ownerID.description)]), limit: limit, cursor: cursor,
+    public func list(ownerID: User.ID, projectID: Project.ID?, limit: Int, cursor: String?) async throws -> Page<ChatSession> {
+        let filter: (String, [SQLValue]) = projectID.map { ("owner_id = $1 AND project_id = $2", [.text(ownerID.description), .text($0.description)]) }
+            ?? ("owner_id = $1", [.text(ownerID.description)])
+        return try await keysetPage(database, select: Self.columns, from: "chat_sessions", timeColumn: "updated_at",
+                             filter: filter, limit: limit, cursor: cursor,
                              decode: Self.decode) { ($0.updatedAt, $0.id.description) }
     }
 
