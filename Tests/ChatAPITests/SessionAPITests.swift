@@ -11,6 +11,27 @@ import Testing
     /// A NUL in text would be cut off by either database while the API echoed the whole
     /// value: it is refused with 422 naming the field. The six characters `\u0000` written as
     /// text (an escaped backslash) are ordinary text and round-trip.
+    /// System prompts go upstream in a documented order: the deployment's, the session's, then
+    /// the project's, each a system message before the conversation.
+    @Test func systemPromptsGoUpstreamInTheirOrder() async throws {
+        try await APIHarness.with(.sqlite, settings: { $0.systemPrompt = "Deployment rules." }) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            let project = try #require(try await api.call("POST", "/v1/projects", token: token, json: #"{"name":"p"}"#)["id"])
+            _ = try await api.call("POST", "/v1/projects/\(project)/prompts", token: token, json: #"{"text":"Project rules."}"#)
+            let created = try await api.call("POST", "/v1/sessions", token: token,
+                                             json: #"{"model":"mock-model","project_id":"\#(project)","system_prompt":"Session rules."}"#)
+            #expect(created["system_prompt"] == "Session rules.")
+            let session = try #require(created["id"])
+            let reply = try await api.call("POST", "/v1/sessions/\(session)/messages", token: token, json: #"{"content":"hi mock:echo=context mock:delay=0"}"#)
+            let content = (reply.json["message"] as? [String: any Sendable])?["content"] as? String
+            #expect(content == "[system] Deployment rules.\n[system] Session rules.\n[system] Project rules.\n[user] hi mock:echo=context mock:delay=0\n")
+            let cleared = try await api.call("PATCH", "/v1/sessions/\(session)", token: token, json: #"{"system_prompt":null}"#)
+            #expect(cleared.json["system_prompt"] is JSONNull)
+            let long = String(repeating: "x", count: 8001)
+            #expect(try await api.call("PATCH", "/v1/sessions/\(session)", token: token, json: #"{"system_prompt":"\#(long)"}"#).status == 422)
+        }
+    }
+
     /// Sessions listed by project, and moved between projects (and out of one).
     @Test(arguments: TestBackend.available)
     func sessionsAreListedByProjectAndMoved(_ backend: TestBackend) async throws {

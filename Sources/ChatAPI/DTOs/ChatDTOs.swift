@@ -6,6 +6,7 @@ struct CreateSessionBody: Decodable {
     let title: String?
     let model: String?
     let projectId: String?
+    var systemPrompt: String? = nil
 }
 
 struct UpdateSessionBody: Decodable {
@@ -14,8 +15,10 @@ struct UpdateSessionBody: Decodable {
     let activeLeafId: String?
     /// Absent: left as it is; `null`: out of its project; an id: into that project.
     let projectId: String??
+    /// Absent: left as it is; `null`: none.
+    let systemPrompt: String??
 
-    enum CodingKeys: String, CodingKey { case title, model, activeLeafId, projectId }
+    enum CodingKeys: String, CodingKey { case title, model, activeLeafId, projectId, systemPrompt }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -29,6 +32,13 @@ struct UpdateSessionBody: Decodable {
         } else {
             projectId = .some(try c.decode(String.self, forKey: .projectId))
         }
+        if !c.contains(.systemPrompt) {
+            systemPrompt = nil
+        } else if try c.decodeNil(forKey: .systemPrompt) {
+            systemPrompt = .some(nil)
+        } else {
+            systemPrompt = .some(try c.decode(String.self, forKey: .systemPrompt))
+        }
     }
 }
 
@@ -38,6 +48,7 @@ struct ChatSessionDTO: Encodable {
     let model: String
     let projectId: String?
     let activeLeafId: String?
+    let systemPrompt: String?
     let createdAt: Date
     let updatedAt: Date
 
@@ -47,12 +58,13 @@ struct ChatSessionDTO: Encodable {
         model = session.model
         projectId = session.projectID?.description
         activeLeafId = session.activeLeafID?.description
+        systemPrompt = session.systemPrompt
         createdAt = session.createdAt
         updatedAt = session.updatedAt
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, title, model, projectId, activeLeafId, createdAt, updatedAt
+        case id, title, model, projectId, activeLeafId, systemPrompt, createdAt, updatedAt
     }
 
     // `project_id` and `active_leaf_id` are always present, null when the session has no
@@ -64,6 +76,7 @@ struct ChatSessionDTO: Encodable {
         try c.encode(model, forKey: .model)
         try c.encode(projectId, forKey: .projectId)
         try c.encode(activeLeafId, forKey: .activeLeafId)
+        try c.encode(systemPrompt, forKey: .systemPrompt)
         try c.encode(createdAt, forKey: .createdAt)
         try c.encode(updatedAt, forKey: .updatedAt)
     }

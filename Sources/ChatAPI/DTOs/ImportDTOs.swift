@@ -11,6 +11,7 @@ struct ParleyImportBody: Decodable {
         let model: String?
         let activeLeafId: String?
         let createdAt: String?
+        let systemPrompt: String?
     }
 
     struct Usage: Decodable {
@@ -80,8 +81,11 @@ struct ParleyImportBody: Decodable {
                     createdAt: createdAt
                 )
             }
-            return ImportedSession(title: export.session.title, model: export.session.model, createdAt: export.session.createdAt.flatMap(Timestamp.parse),
-                                   messages: entries, activeLeafSourceID: export.format == nil ? nil : export.session.activeLeafId)
+            var imported = ImportedSession(title: export.session.title, model: export.session.model,
+                                           createdAt: export.session.createdAt.flatMap(Timestamp.parse),
+                                           messages: entries, activeLeafSourceID: export.format == nil ? nil : export.session.activeLeafId)
+            imported.systemPrompt = export.session.systemPrompt
+            return imported
         }
     }
 }

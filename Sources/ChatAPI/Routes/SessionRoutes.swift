@@ -20,7 +20,8 @@ public enum SessionRoutes {
                 guard let id = Project.ID(text) else { throw Problem(.notFound, code: "not_found", detail: "project not found") }
                 projectID = id
             }
-            let session = try await CreateSession(chat)(principal, title: body.title, model: body.model, projectID: projectID)
+            let session = try await CreateSession(chat)(principal, title: body.title, model: body.model, projectID: projectID,
+                                                        systemPrompt: body.systemPrompt)
             return JSONBody.response(ChatSessionDTO(session), status: .created)
         }
         router.get("/v1/sessions", auth: auth) { request, principal in
@@ -54,7 +55,7 @@ public enum SessionRoutes {
                 }
             }
             return JSONBody.response(ChatSessionDTO(try await UpdateSession(chat)(principal, id: id, title: body.title, model: body.model,
-                                                                                  activeLeafID: leaf, project: project)))
+                                                                                  activeLeafID: leaf, project: project, systemPrompt: body.systemPrompt)))
         }
         router.delete("/v1/sessions/{id}", auth: auth) { request, principal in
             try await DeleteSession(chat)(principal, id: try request.identifier("id", of: "session"))

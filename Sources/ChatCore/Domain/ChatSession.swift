@@ -11,17 +11,20 @@ public struct ChatSession: Sendable, Equatable {
     public var title: String
     public var model: String
     public var activeLeafID: Message.ID?
+    /// Sent upstream as a system message after the deployment's and before the project's.
+    public var systemPrompt: String?
     public let createdAt: Date
     public var updatedAt: Date
 
     public init(id: ID, ownerID: User.ID, projectID: Project.ID?, title: String, model: String, activeLeafID: Message.ID? = nil,
-                createdAt: Date, updatedAt: Date) {
+                systemPrompt: String? = nil, createdAt: Date, updatedAt: Date) {
         self.id = id
         self.ownerID = ownerID
         self.projectID = projectID
         self.title = title
         self.model = model
         self.activeLeafID = activeLeafID
+        self.systemPrompt = systemPrompt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
     }

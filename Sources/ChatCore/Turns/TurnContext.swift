@@ -16,8 +16,10 @@ public enum TurnContext {
     /// history that have content, dropping the oldest of those while the estimate of the whole
     /// request, prompts included, is over `maxTokens`. The newest message (the one just sent)
     /// always stays.
-    public static func build(prompts: [Prompt], history: [Message], maxMessages: Int, maxTokens: Int) -> [ContextMessage] {
-        let system = prompts.sorted { $0.position < $1.position }.map { ContextMessage(role: .system, content: $0.text) }
+    /// `leading`: system prompts that come before the project's (the deployment's, the session's).
+    public static func build(leading: [String] = [], prompts: [Prompt], history: [Message], maxMessages: Int, maxTokens: Int) -> [ContextMessage] {
+        let system = leading.filter { !$0.isEmpty }.map { ContextMessage(role: .system, content: $0) }
+            + prompts.sorted { $0.position < $1.position }.map { ContextMessage(role: .system, content: $0.text) }
         var recent = history.filter { !$0.content.isEmpty }.suffix(maxMessages).map { ContextMessage(role: $0.role, content: $0.content) }
         var tokens = estimatedTokens(system) + estimatedTokens(recent)
         while recent.count > 1, tokens > maxTokens {

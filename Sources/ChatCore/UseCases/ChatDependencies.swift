@@ -30,6 +30,16 @@ public struct ChatDependencies: Sendable {
         }
     }
 
+    /// The longest system prompt a session may have, in characters.
+    static let maxSystemPromptLength = 8000
+
+    func checkSystemPrompt(_ prompt: String) throws(DomainError) -> String? {
+        guard prompt.count <= Self.maxSystemPromptLength else {
+            throw .validation([FieldError("system_prompt", "must be at most \(Self.maxSystemPromptLength) characters (it has \(prompt.count))")])
+        }
+        return prompt.trimmingWhiteSpace().isEmpty ? nil : prompt
+    }
+
     func checkTitle(_ title: String) throws(DomainError) -> String {
         let trimmed = title.trimmingWhiteSpace()
         guard !trimmed.isEmpty, trimmed.count <= 200 else { throw .validation([FieldError("title", "must be 1 to 200 characters")]) }

@@ -29,6 +29,7 @@ public struct ImportedSession: Sendable {
     public var title: String?
     public var model: String?
     public var createdAt: Date?
+    public var systemPrompt: String?
     public var messages: [Entry]
     /// The end of the active path there; the last message when nil.
     public var activeLeafSourceID: String?
@@ -84,6 +85,7 @@ public struct ImportSessions: Sendable {
             title = trimmed.count > 200 ? String(trimmed.prefix(199)) + "…" : trimmed
         }
         var session = ChatSession(id: ChatSession.ID(deps.ids.newUUID()), ownerID: owner, projectID: nil, title: title, model: model,
+                                  systemPrompt: try conversation.systemPrompt.flatMap(deps.checkSystemPrompt),
                                   createdAt: conversation.createdAt ?? now, updatedAt: now)
         var children: [String?: [Int]] = [:]
         var seen = Set<String>()

@@ -6,7 +6,8 @@ public struct CreateSession: Sendable {
         self.deps = deps
     }
 
-    public func callAsFunction(_ principal: Principal, title: String?, model: String?, projectID: Project.ID?) async throws -> ChatSession {
+    public func callAsFunction(_ principal: Principal, title: String?, model: String?, projectID: Project.ID?,
+                               systemPrompt: String? = nil) async throws -> ChatSession {
         let model = model ?? deps.models.first ?? "mock"
         try deps.checkModel(model)
         let title = try title.map(deps.checkTitle) ?? ChatSession.defaultTitle
@@ -17,7 +18,7 @@ public struct CreateSession: Sendable {
                                  tier: "sessions", what: "sessions")
         let now = deps.clock.now()
         let session = ChatSession(id: ChatSession.ID(deps.ids.newUUID()), ownerID: principal.user.id, projectID: projectID,
-                                  title: title, model: model, createdAt: now, updatedAt: now)
+                                  title: title, model: model, systemPrompt: try systemPrompt.flatMap(deps.checkSystemPrompt), createdAt: now, updatedAt: now)
         try await deps.sessions.create(session)
         return session
     }
@@ -59,8 +60,9 @@ public struct UpdateSession: Sendable {
 
     /// `project`: nil leaves it; `.some(nil)` takes the session out of its project.
     public func callAsFunction(_ principal: Principal, id: ChatSession.ID, title: String?, model: String?,
-                               activeLeafID: Message.ID? = nil, project: Project.ID?? = nil) async throws -> ChatSession {
+                               activeLeafID: Message.ID? = nil, project: Project.ID?? = nil, systemPrompt: String?? = nil) async throws -> ChatSession {
         var session = try await deps.ownSession(id, of: principal)
+        if let systemPrompt { session.systemPrompt = try systemPrompt.flatMap(deps.checkSystemPrompt) }
         if let project {
             if let target = project, try await deps.projects.find(id: target, ownerID: principal.user.id) == nil { throw DomainError.notFound("project") }
             session.projectID = project

@@ -106,7 +106,7 @@ public struct SendMessage: Sendable {
                 if let projectID = session.projectID { prompts = try await chat.projects.prompts(projectID: projectID) }
                 // The path from the root to the user message: the branch this turn answers.
                 let history = try await chat.messages.path(to: turn.userMessage.id, sessionID: sessionID, count: deps.settings.maxContextMessages)
-                context = TurnContext.build(prompts: prompts, history: history,
+                context = TurnContext.build(leading: [deps.settings.systemPrompt, session.systemPrompt].compactMap { $0 }, prompts: prompts, history: history,
                                             maxMessages: deps.settings.maxContextMessages, maxTokens: deps.settings.maxContextTokens)
             }
             request = CompletionRequest(model: model, messages: context, temperature: command.temperature,

@@ -171,6 +171,12 @@ CREATE INDEX messages_by_parent ON messages (parent_id, position);
 CREATE INDEX messages_roots ON messages (session_id, position) WHERE parent_id IS NULL;
 
 """#),
+            ("0006_session_system_prompt.sql", #"""
+-- A session's own system prompt, sent upstream after the deployment's (CHAT_SYSTEM_PROMPT) and
+-- before its project's prompts.
+ALTER TABLE chat_sessions ADD COLUMN system_prompt TEXT;
+
+"""#),
         ],
         "sqlite": [
             ("0001_accounts.sql", #"""
@@ -339,6 +345,12 @@ UPDATE chat_sessions SET active_leaf_id = (SELECT m.id FROM messages m WHERE m.s
 -- A message's replies (siblings of each other) in creation order, and a session's roots.
 CREATE INDEX messages_by_parent ON messages (parent_id, position);
 CREATE INDEX messages_roots ON messages (session_id, position) WHERE parent_id IS NULL;
+
+"""#),
+            ("0006_session_system_prompt.sql", #"""
+-- A session's own system prompt, sent upstream after the deployment's (CHAT_SYSTEM_PROMPT) and
+-- before its project's prompts.
+ALTER TABLE chat_sessions ADD COLUMN system_prompt TEXT;
 
 """#),
         ],

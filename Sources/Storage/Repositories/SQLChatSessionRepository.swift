@@ -8,7 +8,7 @@ public struct SQLChatSessionRepository: ChatSessionRepository {
         self.database = database
     }
 
-    private static let columns = "id, owner_id, project_id, title, model, active_leaf_id, created_at, updated_at"
+    private static let columns = "id, owner_id, project_id, title, model, active_leaf_id, system_prompt, created_at, updated_at"
 
     public func create(_ session: ChatSession) async throws {
         try await Self.insert(session, into: database)
@@ -24,9 +24,10 @@ public struct SQLChatSessionRepository: ChatSessionRepository {
     static func insert(_ session: ChatSession, into connection: any SQLConnection) async throws {
         try await SQLProjectRepository.projectMustExist {
             _ = try await connection.execute(
-                "INSERT INTO chat_sessions (\(columns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO chat_sessions (\(columns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 [.text(session.id.description), .text(session.ownerID.description), .optional(session.projectID?.description), .text(session.title),
-                 .text(session.model), .optional(session.activeLeafID?.description), .date(session.createdAt), .date(session.updatedAt)]
+                 .text(session.model), .optional(session.activeLeafID?.description), .optional(session.systemPrompt), .date(session.createdAt),
+                 .date(session.updatedAt)]
             )
         }
     }
@@ -52,9 +53,9 @@ public struct SQLChatSessionRepository: ChatSessionRepository {
     public func update(_ session: ChatSession) async throws {
         try await SQLProjectRepository.projectMustExist {
             _ = try await database.execute(
-                "UPDATE chat_sessions SET project_id = $3, title = $4, model = $5, updated_at = $6 WHERE id = $1 AND owner_id = $2",
+                "UPDATE chat_sessions SET project_id = $3, title = $4, model = $5, updated_at = $6, system_prompt = $7 WHERE id = $1 AND owner_id = $2",
                 [.text(session.id.description), .text(session.ownerID.description), .optional(session.projectID?.description), .text(session.title),
-                 .text(session.model), .date(session.updatedAt)]
+                 .text(session.model), .date(session.updatedAt), .optional(session.systemPrompt)]
             )
         }
     }
@@ -68,6 +69,7 @@ public struct SQLChatSessionRepository: ChatSessionRepository {
             id: ChatSession.ID(try row.uuid("id")), ownerID: User.ID(try row.uuid("owner_id")),
             projectID: try row["project_id"].map { _ in Project.ID(try row.uuid("project_id")) }, title: try row.string("title"),
             model: try row.string("model"), activeLeafID: try row["active_leaf_id"].map { _ in Message.ID(try row.uuid("active_leaf_id")) },
+            systemPrompt: row["system_prompt"],
             createdAt: try row.date("created_at"), updatedAt: try row.date("updated_at")
         )
     }
