@@ -3,7 +3,7 @@
 # document, and schemathesis (every check on, schemathesis.toml) must find no response that
 # breaks it. The server runs on the embedded defaults (SQLite in a temporary folder, the mock
 # model) with an admin account, whose token every request carries (admins have no message
-# limits; the per-address sign-in limit, the per-account failure limit and the caps on what an
+# limits; the per-address sign-in limit and daily guest cap, the per-account failure limit and the caps on what an
 # account keeps are off or out of reach here: the limits have tests of their own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export DATABASE_URL="sqlite://$work/parley.db" LOG_LEVEL=info \
+export DATABASE_URL="sqlite://$work/parley.db" LOG_LEVEL=info GUEST_DAILY_PER_CLIENT=0 \
        MOCK_TOKEN_DELAY_SECONDS=0 AUTH_RATE_LIMIT_PER_MINUTE=0 LOGIN_MAX_FAILURES=0 USER_MAX_API_KEYS=10000 JWT_SECRET="contract-test-secret-$(date +%s%N)-0123456789"
 printf 'contract password\n' | "$bin" user create --email admin@contract.test --admin >/dev/null
 PORT=0 "$bin" serve > "$work/log" 2>&1 &

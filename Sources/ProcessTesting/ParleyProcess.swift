@@ -29,6 +29,9 @@ public final class ParleyProcess: @unchecked Sendable {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-proc-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         env["LOG_FORMAT"] = "json"
+        // Tests start many guests from one address, over a whole run and often through one
+        // shared Redis: the per-client daily cap on guests has tests of its own (in process).
+        env["GUEST_DAILY_PER_CLIENT"] = "0"
         env["DATABASE_URL"] = "sqlite://" + folder.appendingPathComponent("parley.db").path
         // No MIGRATIONS_DIR: the binary's own migrations, as it runs anywhere.
         env["MIGRATIONS_DIR"] = nil

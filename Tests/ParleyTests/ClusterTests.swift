@@ -286,8 +286,9 @@ import Testing
         let mockPort = try await mock.waitForPort()
         defer { mock.signal(SIGTERM) }
         let url = try #require(postgres["PARLEY_TEST_POSTGRES_URL"])
+        // 200 guests from one address: no per-client daily cap on guests here.
         let shared = ["REDIS_URL": try #require(redis["PARLEY_TEST_REDIS_URL"]), "TRUSTED_PROXIES": "127.0.0.1", "GUEST_RATE_LIMIT_PER_MINUTE": "0",
-                      "GUEST_DAILY_MESSAGE_QUOTA": "0", "WRITE_RATE_LIMIT_PER_MINUTE": "0", "SHUTDOWN_GRACE_SECONDS": "2"]
+                      "GUEST_DAILY_MESSAGE_QUOTA": "0", "WRITE_RATE_LIMIT_PER_MINUTE": "0", "SHUTDOWN_GRACE_SECONDS": "2", "GUEST_DAILY_PER_CLIENT": "0"]
         var ports: [Int] = []
         for _ in 0..<3 { ports.append(try await Self.freePort()) }
         func start(_ index: Int) async throws -> ParleyProcess {

@@ -111,7 +111,17 @@ def chat(token, session, text_to_send):
 
 
 def client(index):
+    try:
+        run_client(index)
+    except Exception as error:  # a client that gives up says why, never silently
+        problem("client %d: %r" % (index, error))
+
+
+def run_client(index):
     status, guest = call("POST", "/v1/auth/guest")
+    if status != 201:
+        problem("client %d: guest sign-in answered %d %r" % (index, status, guest))
+        return
     token = guest["access_token"]
     status, session = call("POST", "/v1/sessions", token, {})
     session = session["id"]
