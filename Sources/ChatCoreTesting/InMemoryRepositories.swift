@@ -20,8 +20,10 @@ public actor InMemoryUserRepository: UserRepository {
 
     public func recordLogin(id: User.ID, at: Date) async throws { users[id]?.lastLoginAt = at }
 
-    public func list(limit: Int, cursor: String?) async throws -> Page<User> {
-        let sorted = users.values.sorted { ($0.createdAt, $0.id.description) > ($1.createdAt, $1.id.description) }
+    public func list(emailContaining: String?, limit: Int, cursor: String?) async throws -> Page<User> {
+        let sorted = users.values.filter { user in
+            emailContaining.map { user.email?.value.lowercased().contains($0.lowercased()) ?? false } ?? true
+        }.sorted { ($0.createdAt, $0.id.description) > ($1.createdAt, $1.id.description) }
         let start = cursor.flatMap { c in sorted.firstIndex { $0.id.description == c }.map { $0 + 1 } } ?? 0
         let slice = Array(sorted.dropFirst(start).prefix(limit))
         let more = start + slice.count < sorted.count

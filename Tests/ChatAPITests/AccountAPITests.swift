@@ -93,6 +93,31 @@ import Testing
         }
     }
 
+    /// An admin finds users by e-mail and sets a forgotten password, which ends the user's
+    /// sign-ins; nobody else may.
+    @Test(arguments: TestBackend.available)
+    func anAdminSearchesUsersAndResetsAPassword(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            _ = try await CreateUser(api.deps)(email: "root@example.org", password: "root password", role: .admin)
+            let admin = try #require(try await api.call("POST", "/v1/auth/login", json: #"{"email":"root@example.org","password":"root password"}"#)["access_token"])
+            let ann = try await api.register("ann.smith@example.org")
+            _ = try await api.register("bob@example.org")
+            let annID = try #require(ann.user["id"] as? String), annRefresh = try #require(ann["refresh_token"])
+            let found = try await api.call("GET", "/v1/admin/users?email=SMITH", token: admin)
+            #expect(found.items.map { $0["email"] as? String } == ["ann.smith@example.org"])
+            #expect(try await api.call("GET", "/v1/admin/users?email=_", token: admin).items.isEmpty, "_ is a character, not a wildcard")
+            #expect(try await api.call("GET", "/v1/admin/users", token: admin).items.count == 3)
+            let reset = try await api.call("POST", "/v1/admin/users/\(annID)/password", token: admin, json: #"{"password":"a new secret"}"#)
+            #expect(reset.status == 204)
+            #expect(try await api.call("POST", "/v1/auth/refresh", json: #"{"refresh_token":"\#(annRefresh)"}"#).status == 401, "her sign-ins ended")
+            #expect(try await api.call("POST", "/v1/auth/login", json: #"{"email":"ann.smith@example.org","password":"a new secret"}"#).status == 200)
+            #expect(try await api.call("POST", "/v1/admin/users/\(annID)/password", token: admin, json: #"{"password":"short"}"#).status == 422)
+            let annToken = try #require(ann["access_token"])
+            #expect(try await api.call("POST", "/v1/admin/users/\(annID)/password", token: annToken, json: #"{"password":"mine now!"}"#).status == 403)
+            #expect(try await api.call("POST", "/v1/admin/users/\(UUID().uuidString)/password", token: admin, json: #"{"password":"a new secret"}"#).status == 404)
+        }
+    }
+
     /// The web page's sign-in: the refresh token only in an HttpOnly, SameSite=Strict cookie
     /// limited to the auth routes, never in a body the page's script could read; refresh and
     /// logout take the cookie in place of the body field.

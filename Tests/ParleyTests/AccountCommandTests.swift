@@ -35,6 +35,55 @@ import Testing
         #expect(await server.waitForExit() == 0)
     }
 
+    /// The operator's commands: list (with a search), set a password (the old one and its
+    /// sign-ins end), disable and enable, change a role; the last admin stays an admin.
+    @Test func operatorCommandsManageAccounts() async throws {
+        let env = ParleyProcess.testEnvironment()
+        #expect(try await parley(["user", "create", "--email", "root@example.org", "--admin"], stdin: "root password\n", environment: env).status == 0)
+        #expect(try await parley(["user", "create", "--email", "Ann.Smith@example.org"], stdin: "ann password\n", environment: env).status == 0)
+        let all = try await parley(["user", "list"], environment: env)
+        #expect(all.status == 0)
+        #expect(all.stdout.split(separator: "\n").count == 2)
+        let found = try await parley(["user", "list", "--email", "SMITH"], environment: env)
+        #expect(found.stdout.split(separator: "\n").map { $0.split(separator: "\t").first.map(String.init) } == ["ann.smith@example.org"])
+        #expect(try await parley(["user", "list", "--email", "%"], environment: env).stdout.isEmpty, "% is a character, not a wildcard")
+
+        #expect(try await parley(["user", "set-password", "--email", "ann.smith@example.org"], stdin: "a new secret\n", environment: env).status == 0)
+        let disabled = try await parley(["user", "disable", "--email", "ann.smith@example.org"], environment: env)
+        #expect(disabled.stdout.contains("\tdisabled\t"))
+        let last = try await parley(["user", "role", "--email", "root@example.org", "--role", "user"], environment: env)
+        #expect(last.status == 1)
+        #expect(last.stderr.contains("this is the last active admin"))
+        #expect(try await parley(["user", "disable", "--email", "root@example.org"], environment: env).status == 1)
+        let missing = try await parley(["user", "enable", "--email", "nobody@example.org"], environment: env)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("no account has the e-mail nobody@example.org"))
+
+        var serveEnv = env
+        serveEnv["PORT"] = "0"
+        let server = try ParleyProcess(["serve"], environment: serveEnv)
+        let port = try await server.waitForPort()
+        func login(_ password: String) async throws -> String {
+            try await runProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/json",
+                                  "-d", #"{"email":"ann.smith@example.org","password":"\#(password)"}"#, "http://127.0.0.1:\(port)/v1/auth/login"]).stdout
+        }
+        #expect(try await login("a new secret") == "403", "disabled")
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit() == 0)
+        #expect(try await parley(["user", "enable", "--email", "ann.smith@example.org"], environment: env).status == 0)
+        #expect(try await parley(["user", "role", "--email", "ann.smith@example.org", "--role", "admin"], environment: env).stdout.contains("\tadmin\t"))
+        let again = try ParleyProcess(["serve"], environment: serveEnv)
+        let port2 = try await again.waitForPort()
+        let ok = try await runProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/json",
+                                       "-d", #"{"email":"ann.smith@example.org","password":"a new secret"}"#, "http://127.0.0.1:\(port2)/v1/auth/login"])
+        #expect(ok.stdout == "200", "the new password, enabled again")
+        let old = try await runProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/json",
+                                        "-d", #"{"email":"ann.smith@example.org","password":"ann password"}"#, "http://127.0.0.1:\(port2)/v1/auth/login"])
+        #expect(old.stdout == "401", "not the old one")
+        again.signal(SIGTERM)
+        #expect(await again.waitForExit() == 0)
+    }
+
     @Test func migrateAppliesOnceThenReportsUpToDate() async throws {
         let env = ParleyProcess.testEnvironment()
         let first = try await parley(["migrate"], environment: env)

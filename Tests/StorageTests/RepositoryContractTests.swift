@@ -63,13 +63,13 @@ import Testing
         var seen: [User.ID] = []
         var cursor: String?
         repeat {
-            let page = try await users.list(limit: 3, cursor: cursor)
+            let page = try await users.list(emailContaining: nil, limit: 3, cursor: cursor)
             seen += page.items.map(\.id)
             cursor = page.nextCursor
         } while cursor != nil
         let expected = created.sorted { ($0.createdAt, $0.id.description) > ($1.createdAt, $1.id.description) }.map(\.id)
         #expect(seen == expected)
-        await #expect(throws: DomainError.self) { try await users.list(limit: 3, cursor: "not-a-cursor") }
+        await #expect(throws: DomainError.self) { try await users.list(emailContaining: nil, limit: 3, cursor: "not-a-cursor") }
         await db.close()
     }
 

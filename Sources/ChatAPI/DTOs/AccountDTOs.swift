@@ -21,6 +21,10 @@ struct ChangePasswordBody: Decodable {
     let newPassword: String
 }
 
+struct NewPasswordBody: Decodable {
+    let password: String
+}
+
 struct DeleteAccountBody: Decodable {
     let password: String?
 }

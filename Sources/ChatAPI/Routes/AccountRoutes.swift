@@ -102,7 +102,9 @@ public enum AccountRoutes {
 
         router.get("/v1/admin/users", auth: auth) { request, principal in
             let limit = try request.queryInteger("limit", default: 20, range: 1...100)
-            let page = try await ListUsers(deps)(principal, limit: limit, cursor: request.cursor)
+            let email = request.queryItems["email"]
+            if let email, email.count > 254 { throw JSONBody.validation("email", "must be at most 254 characters") }
+            let page = try await ListUsers(deps)(principal, emailContaining: email, limit: limit, cursor: request.cursor)
             return JSONBody.response(ListDTO(items: page.items.map(UserDTO.init), nextCursor: page.nextCursor))
         }
         router.patch("/v1/admin/users/{id}", bodyLimit: bodyLimit, auth: auth) { request, principal in
@@ -119,6 +121,16 @@ public enum AccountRoutes {
                 "parley.role": "\(body.role ?? "-")", "parley.active": "\(body.active.map(String.init) ?? "-")", "audit": "true",
             ])
             return JSONBody.response(UserDTO(user))
+        }
+
+        router.post("/v1/admin/users/{id}/password", bodyLimit: bodyLimit, auth: auth) { request, principal in
+            let id: User.ID = try request.identifier("id", of: "user")
+            let body = try JSONBody.decode(NewPasswordBody.self, from: request)
+            try await ResetPassword(deps)(principal, id: id, password: body.password)
+            logger.notice("admin set a user's password; the user's sign-ins ended", metadata: [
+                "parley.user.id": "\(principal.user.id)", "parley.target.id": "\(id)", "audit": "true",
+            ])
+            return Response(status: .noContent)
         }
 
         router.get("/v1/api-keys", auth: auth) { request, principal in

@@ -21,8 +21,9 @@ public protocol UserRepository: Sendable {
     func update(_ user: User) async throws
     /// Sets only the last-login time, so a sign-in racing an admin's change cannot undo it.
     func recordLogin(id: User.ID, at: Date) async throws
-    /// Users newest first; `cursor` is the `nextCursor` of the page before.
-    func list(limit: Int, cursor: String?) async throws -> Page<User>
+    /// Users newest first, only those whose e-mail contains `emailContaining` (any case) when
+    /// given; `cursor` is the `nextCursor` of the page before.
+    func list(emailContaining: String?, limit: Int, cursor: String?) async throws -> Page<User>
     func countActiveAdmins() async throws -> Int
     /// Writes as `update` does, for a change that takes `user` out of the active admins, in one
     /// transaction with the check that another active admin remains; throws

@@ -63,9 +63,15 @@ public struct SQLUserRepository: UserRepository {
         _ = try await database.execute("UPDATE users SET last_login_at = $2 WHERE id = $1", [.text(id.description), .date(at)])
     }
 
-    public func list(limit: Int, cursor: String?) async throws -> Page<User> {
-        try await keysetPage(database, select: Self.columns, from: "users", timeColumn: "created_at", limit: limit, cursor: cursor,
-                             decode: Self.decode) { ($0.createdAt, $0.id.description) }
+    public func list(emailContaining: String?, limit: Int, cursor: String?) async throws -> Page<User> {
+        // LIKE with the pattern's own % and _ escaped, on lower-cased text: a substring, in any
+        // case, the same on both databases.
+        let filter = emailContaining.map { text -> (String, [SQLValue]) in
+            let escaped = text.lowercased().replacingMatches("\\", "\\\\").replacingMatches("%", "\\%").replacingMatches("_", "\\_")
+            return ("LOWER(email) LIKE $1 ESCAPE '\\'", [.text("%\(escaped)%")])
+        }
+        return try await keysetPage(database, select: Self.columns, from: "users", timeColumn: "created_at", filter: filter, limit: limit, cursor: cursor,
+                                    decode: Self.decode) { ($0.createdAt, $0.id.description) }
     }
 
     public func countActiveAdmins() async throws -> Int {
@@ -94,5 +100,12 @@ public struct SQLUserRepository: UserRepository {
             isActive: try row.bool("active"), createdAt: try row.date("created_at"),
             lastLoginAt: try row.optionalDate("last_login_at"), expiresAt: try row.optionalDate("expires_at")
         )
+    }
+}
+
+extension String {
+    /// Every occurrence of `target` replaced (FoundationEssentials has no replacingOccurrences).
+    func replacingMatches(_ target: String, _ replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }
