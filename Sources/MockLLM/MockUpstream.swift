@@ -18,7 +18,8 @@ import Synchronization
 ///   (`X-Mock-Scenario`, or the message itself), then answer normally (to test retries).
 /// - `X-Mock-Usage` / `mock:usage`: `off` leaves out the usage chunk.
 /// - `X-Mock-Echo` / `mock:echo`: `context` replies with every message it was sent, one per
-///   line as `[role] content`, instead of the user's words.
+///   line as `[role] content`, instead of the user's words; `params` with the sampling
+///   parameters it was sent (`temperature=… max_tokens=… top_p=… stop=…`).
 public enum MockUpstream {
     public static let model = "mock-model"
 
@@ -30,6 +31,16 @@ public enum MockUpstream {
         let model: String?
         let messages: [Message]
         let stream: Bool?
+        let temperature: Double?
+        let max_tokens: Int?
+        let top_p: Double?
+        let stop: [String]?
+
+        /// The sampling parameters as the mock read them (`mock:echo=params`).
+        var parameters: String {
+            func text(_ value: Any?) -> String { value.map { "\($0)" } ?? "-" }
+            return "temperature=\(text(temperature)) max_tokens=\(text(max_tokens)) top_p=\(text(top_p)) stop=\(stop.map { $0.joined(separator: "|") } ?? "-")"
+        }
     }
 
     /// Requests seen per scenario, for `X-Mock-Fail-Times`.
@@ -83,7 +94,11 @@ public enum MockUpstream {
             default: break
             }
             // What the upstream was sent, message by message: tests see the context parley built.
-            let tokens = controls["echo"] == "context" ? chat.messages.map { "[\($0.role)] \($0.content)\n" } : replyTokens(for: lastUserMessage, count: count)
+            let tokens = switch controls["echo"] {
+            case "context": chat.messages.map { "[\($0.role)] \($0.content)\n" }
+            case "params": [chat.parameters]
+            default: replyTokens(for: lastUserMessage, count: count)
+            }
             let promptTokens = chat.messages.reduce(0) { $0 + max(1, $1.content.split(separator: " ").count) }
             if chat.stream == true {
                 var response = streamed(tokens, delayMs: delay, promptTokens: promptTokens, failure: failure, usage: controls["usage"] != "off")

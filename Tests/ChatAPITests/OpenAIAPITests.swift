@@ -61,4 +61,25 @@ import Testing
                     "parley's own routes keep problem documents")
         }
     }
+
+    /// What the request asks for reaches the upstream: `temperature`, `top_p`, `stop`,
+    /// `max_completion_tokens`; without a temperature, the deployment's default.
+    @Test func samplingParametersReachTheUpstream() async throws {
+        try await APIHarness.with(.sqlite, settings: { $0.defaultTemperature = 0.3 }) { api in
+            let token = try #require(try await api.register("ann@example.org")["access_token"])
+            func content(_ reply: Reply) -> String? {
+                ((reply.json["choices"] as? [any Sendable])?.first as? [String: any Sendable]).flatMap { $0["message"] as? [String: any Sendable] }?["content"] as? String
+            }
+            let asked = try await api.call("POST", "/openai/v1/chat/completions", token: token, json: """
+                {"model":"mock-model","messages":[{"role":"user","content":"mock:echo=params mock:delay=0"}],"temperature":1.5,"top_p":0.9,"stop":["END","STOP"],"max_completion_tokens":77}
+                """)
+            #expect(content(asked) == "temperature=1.5 max_tokens=77 top_p=0.9 stop=END|STOP", "\(asked.text)")
+            let plain = try await api.call("POST", "/openai/v1/chat/completions", token: token,
+                                           json: #"{"model":"mock-model","messages":[{"role":"user","content":"mock:echo=params mock:delay=0"}]}"#)
+            #expect(content(plain) == "temperature=0.3 max_tokens=4096 top_p=- stop=-", "the default temperature, the output cap")
+            let session = try await api.newSession(token)
+            let sent = try await api.call("POST", "/v1/sessions/\(session)/messages", token: token, json: #"{"content":"mock:echo=params mock:delay=0"}"#)
+            #expect((sent.json["message"] as? [String: any Sendable])?["content"] as? String == "temperature=0.3 max_tokens=4096 top_p=- stop=-")
+        }
+    }
 }

@@ -10,6 +10,9 @@ public struct ChatSettings: Sendable {
     /// The most tokens an answer may be asked for (`CHAT_MAX_OUTPUT_TOKENS`): a larger
     /// `max_tokens` is refused, and a send without one is capped at this upstream.
     public var maxOutputTokens = 4096
+    /// The temperature a turn is sent with when its request names none (`CHAT_DEFAULT_TEMPERATURE`);
+    /// nil leaves it to the upstream.
+    public var defaultTemperature: Double?
     /// The deployment's system prompt, sent first in every context (`CHAT_SYSTEM_PROMPT`).
     public var systemPrompt: String?
     /// Longest time generated content stays only in memory before it is written.

@@ -89,7 +89,7 @@ public struct CompleteChat: Sendable {
                         stored: false)
         deps.registry.activate(turn)
         TurnRunner(deps: deps).start(turn, request: CompletionRequest(
-            model: command.model, messages: command.messages, temperature: command.temperature,
+            model: command.model, messages: command.messages, temperature: command.temperature ?? deps.settings.defaultTemperature,
             maxTokens: command.maxTokens ?? deps.settings.maxOutputTokens, topP: command.topP, stop: command.stop
         ))
         return TurnTicket(userMessage: user, assistantMessageID: answer.id, follower: TurnFollower(.live(turn), offset: 0),

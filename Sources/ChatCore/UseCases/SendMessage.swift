@@ -109,7 +109,7 @@ public struct SendMessage: Sendable {
                 context = TurnContext.build(leading: [deps.settings.systemPrompt, session.systemPrompt].compactMap { $0 }, prompts: prompts, history: history,
                                             maxMessages: deps.settings.maxContextMessages, maxTokens: deps.settings.maxContextTokens)
             }
-            request = CompletionRequest(model: model, messages: context, temperature: command.temperature,
+            request = CompletionRequest(model: model, messages: context, temperature: command.temperature ?? deps.settings.defaultTemperature,
                                         maxTokens: command.maxTokens ?? deps.settings.maxOutputTokens, topP: command.topP, stop: command.stop)
         } catch {
             deps.registry.release(sessionID)

@@ -70,6 +70,12 @@ struct AppConfiguration: Sendable {
         chat.maxContextMessages = try env.integer("CHAT_MAX_CONTEXT_MESSAGES", default: 20, range: 1...10_000)
         chat.maxContextTokens = try env.integer("CHAT_MAX_CONTEXT_TOKENS", default: 16_000, range: 100...10_000_000)
         chat.maxOutputTokens = try env.integer("CHAT_MAX_OUTPUT_TOKENS", default: 4096, range: 1...1_000_000)
+        if let text = env["CHAT_DEFAULT_TEMPERATURE"], !text.isEmpty {
+            guard let value = Double(text), (0...2).contains(value) else {
+                throw ConfigurationError(variable: "CHAT_DEFAULT_TEMPERATURE", message: "must be a number from 0 to 2, or empty")
+            }
+            chat.defaultTemperature = value
+        }
         let systemPrompt = env.string("CHAT_SYSTEM_PROMPT", default: "")
         chat.systemPrompt = systemPrompt.isEmpty ? nil : systemPrompt
         chat.keepAliveInterval = try env.seconds("SSE_KEEPALIVE_SECONDS", default: 15, range: 0.05...3600)
