@@ -90,14 +90,21 @@ public final class ParleyAPI: Sendable {
     public let baseURL: String
     let http: CurlHTTPClient
     let store: CredentialStore
+    /// A personal API key (`--api-key`, `PARLEY_API_KEY`): used instead of stored tokens, and
+    /// never refreshed or stored.
+    public let apiKey: String?
 
-    public init(baseURL: String, store: CredentialStore, http: CurlHTTPClient? = nil) throws {
+    public init(baseURL: String, store: CredentialStore, http: CurlHTTPClient? = nil, apiKey: String? = nil) throws {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.store = store
         self.http = try http ?? CurlHTTPClient()
+        self.apiKey = apiKey
     }
 
-    public var credentials: Credentials? { store.load(for: baseURL) }
+    public var credentials: Credentials? {
+        if let apiKey { return Credentials(accessToken: apiKey, refreshToken: "", email: nil) }
+        return store.load(for: baseURL)
+    }
 
     static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
@@ -249,6 +256,9 @@ public final class ParleyAPI: Sendable {
         var response = try await send(method, path, json: json, accept: accept, token: authenticated ? credentials?.accessToken : nil)
         if response.status == 401, authenticated {
             _ = try? await response.collect()
+            if apiKey != nil {
+                throw ClientError.refused(status: 401, code: "invalid_api_key", detail: "the API key was refused: it may be revoked, expired or mistyped")
+            }
             guard try await refresh() else { throw ClientError.signedOut }
             response = try await send(method, path, json: json, accept: accept, token: credentials?.accessToken)
             if response.status == 401 { throw ClientError.signedOut }
@@ -266,7 +276,7 @@ public final class ParleyAPI: Sendable {
 
     /// Trades the refresh token for new tokens; false when there is none or it was refused.
     func refresh() async throws -> Bool {
-        guard let stored = credentials else { return false }
+        guard apiKey == nil, let stored = credentials else { return false }
         let response = try await send("POST", "/v1/auth/refresh", json: ["refresh_token": stored.refreshToken], accept: "application/json", token: nil)
         let body = try await response.collect()
         guard response.status == 200, let answer = try? decode(AuthAnswer.self, body) else { return false }

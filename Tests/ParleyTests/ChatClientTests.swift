@@ -49,6 +49,30 @@ import Testing
         await server.stop()
     }
 
+    /// `--api-key` (or `PARLEY_API_KEY`): a script sends as the key's account, with nothing
+    /// stored; a refused key says so.
+    @Test func scriptsUseAnAPIKey() async throws {
+        let server = try await Server()
+        let port = Int(server.url.split(separator: ":").last ?? "") ?? 0
+        let token = try #require(try await ChatProcessTests.call(port, "POST", "/v1/auth/register",
+                                                                 json: #"{"email":"key@example.org","password":"correct horse"}"#)["access_token"] as? String)
+        let key = try #require(try await ChatProcessTests.call(port, "POST", "/v1/api-keys", token: token, json: #"{"name":"script"}"#)["key"] as? String)
+        let config = try Self.configFolder()
+        let environment = ProcessInfo.processInfo.environment.merging(["XDG_CONFIG_HOME": config, "PARLEY_API_KEY": key]) { _, new in new }
+        let sent = try await runProcess([ParleyProcess.binaryPath, "chat", "--url", server.url, "--message", "with a key mock:tokens=3", "--json"],
+                                        environment: environment)
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let session = try #require((try JSONSerialization.jsonObject(with: Data(sent.stdout.utf8)) as? [String: Any])?["session_id"] as? String)
+        #expect(try await ChatProcessTests.call(port, "GET", "/v1/sessions/\(session)", token: token)["id"] as? String == session,
+                "the session is the key's account's")
+        #expect(!FileManager.default.fileExists(atPath: config + "/parley/credentials"), "nothing was stored")
+        let refused = try await runProcess([ParleyProcess.binaryPath, "chat", "--url", server.url, "--api-key", "pk_not-a-key", "--message", "hi"],
+                                           environment: ProcessInfo.processInfo.environment.merging(["XDG_CONFIG_HOME": config]) { _, new in new })
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("the API key was refused"), "\(refused.stderr)")
+        await server.stop()
+    }
+
     /// `--message`: the answer on standard output and status 0; JSON with `--json`; a failed
     /// answer or an unreachable server is status 1 with the reason on standard error.
     @Test func scriptingModeOutputAndExitCodes() async throws {

@@ -26,9 +26,14 @@ struct ChatCommand: AsyncParsableCommand {
     @Flag(help: "With --message: print the answer as JSON (message and usage).")
     var json = false
 
+    @Option(help: "A personal API key (pk_…) to use instead of signing in (default: PARLEY_API_KEY). Never stored.")
+    var apiKey: String?
+
     func run() async throws {
-        let base = url ?? ProcessInfo.processInfo.environment["PARLEY_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080"
-        let api = try ParleyAPI(baseURL: base, store: CredentialStore())
+        let environment = ProcessInfo.processInfo.environment
+        let base = url ?? environment["PARLEY_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:8080"
+        let key = apiKey ?? environment["PARLEY_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let api = try ParleyAPI(baseURL: base, store: CredentialStore(), apiKey: key)
         if let message {
             throw ExitCode(await ScriptedChat(api: api, json: json).send(message == "-" ? await Console.readAll() : message, session: session))
         }
