@@ -173,7 +173,8 @@ import Testing
         try await APIHarness.with(backend) { api in
             let token = try #require(try await api.register("ann@example.org")["access_token"])
             let session = try await api.newSession(token)
-            let a1 = try Self.answerID(try await Self.send(api, token, session, "one mock:tokens=1 mock:delay=0"))
+            // Both answers take 400 ms, so the two requests overlap however loaded the machine.
+            let a1 = try Self.answerID(try await Self.send(api, token, session, "one mock:tokens=20 mock:delay=20"))
             async let regenerate = api.call("POST", "/v1/sessions/\(session)/messages/\(a1)/regenerate", token: token,
                                             json: #"{"max_tokens":50}"#)
             async let send = Self.send(api, token, session, "two mock:tokens=20 mock:delay=20")
