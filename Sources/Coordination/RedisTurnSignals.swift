@@ -117,7 +117,8 @@ public final class RedisTurnSignals: TurnSignals {
 final class RedisTail: TurnTail {
     private struct State {
         var pieces: [TailPiece] = []
-        var waiter: (id: Int, continuation: CheckedContinuation<TailPiece, Never>)?
+        /// The reader waiting for a piece, and the timer that wakes it when none comes.
+        var waiter: (id: Int, continuation: CheckedContinuation<TailPiece, Never>, timer: Task<Void, Never>?)?
         var nextWaiterID = 0
         var cancelled = false
         var subscription: RedisStreamReader.Subscription?
@@ -152,13 +153,16 @@ final class RedisTail: TurnTail {
             guard let start = entry.fields["o"].flatMap({ Int($0) }), let text = entry.fields["t"] else { return nil }
             return .content(start: start, text: text)
         }
-        let waiter = state.withLock { state -> (CheckedContinuation<TailPiece, Never>, TailPiece)? in
+        let waiter = state.withLock { state -> (CheckedContinuation<TailPiece, Never>, Task<Void, Never>?, TailPiece)? in
             state.pieces.append(contentsOf: pieces)
             guard let waiter = state.waiter, !state.pieces.isEmpty else { return nil }
             state.waiter = nil
-            return (waiter.continuation, state.pieces.removeFirst())
+            return (waiter.continuation, waiter.timer, state.pieces.removeFirst())
         }
-        if let (continuation, piece) = waiter { continuation.resume(returning: piece) }
+        if let (continuation, timer, piece) = waiter {
+            timer?.cancel()
+            continuation.resume(returning: piece)
+        }
     }
 
     func next(timeout: Duration) async -> TailPiece {
@@ -171,16 +175,24 @@ final class RedisTail: TurnTail {
                 let immediate: TailPiece? = state.withLock { state in
                     if !state.pieces.isEmpty { return state.pieces.removeFirst() }
                     if state.cancelled || Task.isCancelled { return .cancelled }
-                    state.waiter = (id, continuation)
+                    state.waiter = (id, continuation, nil)
                     return nil
                 }
                 if let immediate {
                     continuation.resume(returning: immediate)
                 } else {
-                    Task { [weak self] in
-                        try? await Task.sleep(for: timeout)
+                    // A piece usually comes first: it cancels the timer, so waits do not pile
+                    // up sleeping tasks at one per token.
+                    let timer = Task { [weak self] in
+                        guard (try? await Task.sleep(for: timeout)) != nil else { return }
                         self?.resume(id, with: .timedOut)
                     }
+                    let stillWaiting = state.withLock { state in
+                        guard state.waiter?.id == id else { return false }
+                        state.waiter?.timer = timer
+                        return true
+                    }
+                    if !stillWaiting { timer.cancel() }
                 }
             }
         } onCancel: {
@@ -194,11 +206,12 @@ final class RedisTail: TurnTail {
     }
 
     private func resume(_ id: Int, with piece: TailPiece) {
-        let continuation = state.withLock { state -> CheckedContinuation<TailPiece, Never>? in
+        let waiter = state.withLock { state -> (continuation: CheckedContinuation<TailPiece, Never>, timer: Task<Void, Never>?)? in
             guard let waiter = state.waiter, waiter.id == id else { return nil }
             state.waiter = nil
-            return waiter.continuation
+            return (waiter.continuation, waiter.timer)
         }
-        continuation?.resume(returning: piece)
+        waiter?.timer?.cancel()
+        waiter?.continuation.resume(returning: piece)
     }
 }

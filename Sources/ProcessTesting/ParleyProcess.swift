@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A `parley` subcommand running as a child process, with its output captured.
 /// Used to test what only a real process shows: signals, exit codes, configuration errors.
@@ -12,14 +12,21 @@ public final class ParleyProcess: @unchecked Sendable {
     /// The built `parley` binary: `PARLEY_BIN` if set (the Makefile sets it), else the debug build.
     public static var binaryPath: String {
         if let path = ProcessInfo.processInfo.environment["PARLEY_BIN"] { return path }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/parley").path
+        return repositoryRoot.appendingPathComponent(".build/debug/parley").path
     }
+
+    /// The repository this file is in (the tests' scripts, migrations and deploy files).
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// The repository's `migrations/` folder.
     public static var migrationsDirectory: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("migrations").path
+        repositoryRoot.appendingPathComponent("migrations").path
+    }
+
+    /// `parley mock-llm` on an ephemeral port, and that port, once it listens.
+    public static func mockUpstream() async throws -> (ParleyProcess, Int) {
+        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
+        return (mock, try await mock.waitForPort())
     }
 
     /// The environment a test's parley runs with: JSON logs, a SQLite file of its own in a

@@ -68,7 +68,7 @@ public enum WebUI {
         headers.set("ETag", etag)
         headers.set("Vary", "Accept-Encoding")
         if let match = request.headers["If-None-Match"], match.split(separator: ",").contains(where: { tag in
-            let tag = trimmed(tag)
+            let tag = tag.trimmingOWS()
             return tag == etag || tag == "W/" + etag || tag == "*"
         }) {
             return Response(status: .notModified, headers: headers)
@@ -85,15 +85,11 @@ public enum WebUI {
     static func acceptsGzip(_ header: String?) -> Bool {
         guard let header else { return false }
         for item in header.split(separator: ",") {
-            let parts = item.split(separator: ";").map { trimmed($0).lowercased() }
+            let parts = item.split(separator: ";").map { $0.trimmingOWS().lowercased() }
             guard parts.first == "gzip" || parts.first == "x-gzip" else { continue }
             let q = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
             return q > 0
         }
         return false
-    }
-
-    static func trimmed(_ text: Substring) -> String {
-        String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
     }
 }

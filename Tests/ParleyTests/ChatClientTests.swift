@@ -16,8 +16,8 @@ import Testing
 
         /// `guestsPerMinute`: how many messages a guest may send a minute.
         init(guestsPerMinute: Int = 5) async throws {
-            mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
-            let mockPort = try await mock.waitForPort()
+            let mockPort: Int
+            (mock, mockPort) = try await ParleyProcess.mockUpstream()
             parley = try ParleyProcess(["serve"], environment: [
                 "PORT": "0", "LLM_BASE_URL": "http://127.0.0.1:\(mockPort)/v1", "LLM_MODEL": "mock-model",
                 "GUEST_RATE_LIMIT_PER_MINUTE": "\(guestsPerMinute)",

@@ -13,8 +13,7 @@ import Testing
         let databaseURL: String
 
         init() async throws {
-            mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
-            mockPort = try await mock.waitForPort()
+            (mock, mockPort) = try await ParleyProcess.mockUpstream()
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-chat-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             databaseURL = "sqlite://" + folder.appendingPathComponent("parley.db").path

@@ -19,8 +19,7 @@ import Testing
 
     /// Two sends to one session at the same moment through two instances: one answer, one 409.
     static func oneAnswerPerSession(_ databaseURL: String) async throws {
-        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
-        let mockPort = try await mock.waitForPort()
+        let (mock, mockPort) = try await ParleyProcess.mockUpstream()
         defer { mock.signal(SIGTERM) }
         let (a, portA) = try await serve(databaseURL, mockPort: mockPort)
         let (b, portB) = try await serve(databaseURL, mockPort: mockPort)
@@ -66,15 +65,10 @@ import Testing
     /// starts, are untouched.
     @Test(.enabled(if: ThrowawayService.canStartPostgres && ThrowawayService.canStartRedis, "needs PostgreSQL and Redis of its own"))
     func aDeadInstancesAnswersEndWithinTheLeaseAndOthersAreUntouched() async throws {
-        let postgres = try #require(try await ThrowawayService.start("test-postgres.sh"))
-        let redis = try #require(try await ThrowawayService.start("test-redis.sh"))
-        defer { Task { try? await postgres.run("teardown"); try? await redis.run("teardown") } }
-        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
-        let mockPort = try await mock.waitForPort()
-        defer { mock.signal(SIGTERM) }
-        let shared = ["REDIS_URL": try #require(redis["PARLEY_TEST_REDIS_URL"]), "STREAM_LEASE_SECONDS": "3",
-                      "GUEST_RATE_LIMIT_PER_MINUTE": "0", "GUEST_DAILY_MESSAGE_QUOTA": "0"]
-        let url = try #require(postgres["PARLEY_TEST_POSTGRES_URL"])
+        let backends = try await ClusterBackends.start()
+        defer { backends.stop() }
+        let (url, mockPort) = (backends.databaseURL, backends.mockPort)
+        let shared = ["REDIS_URL": backends.redisURL, "STREAM_LEASE_SECONDS": "3", "GUEST_RATE_LIMIT_PER_MINUTE": "0", "GUEST_DAILY_MESSAGE_QUOTA": "0"]
         let (a, portA) = try await Self.serve(url, mockPort: mockPort, shared)
         let (b, portB) = try await Self.serve(url, mockPort: mockPort, shared)
         let (tokenA, sessionA) = try await ChatProcessTests.guestWithSession(portA)
@@ -116,14 +110,10 @@ import Testing
     /// with Last-Event-ID mid-answer starts at the exact byte.
     @Test(.enabled(if: ThrowawayService.canStartPostgres && ThrowawayService.canStartRedis, "needs PostgreSQL and Redis of its own"))
     func aReaderOnAnotherInstanceGetsEveryByteLive() async throws {
-        let postgres = try #require(try await ThrowawayService.start("test-postgres.sh"))
-        let redis = try #require(try await ThrowawayService.start("test-redis.sh"))
-        defer { Task { try? await postgres.run("teardown"); try? await redis.run("teardown") } }
-        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
-        let mockPort = try await mock.waitForPort()
-        defer { mock.signal(SIGTERM) }
-        let shared = ["REDIS_URL": try #require(redis["PARLEY_TEST_REDIS_URL"]), "GUEST_RATE_LIMIT_PER_MINUTE": "0", "GUEST_DAILY_MESSAGE_QUOTA": "0"]
-        let url = try #require(postgres["PARLEY_TEST_POSTGRES_URL"])
+        let backends = try await ClusterBackends.start()
+        defer { backends.stop() }
+        let (url, mockPort) = (backends.databaseURL, backends.mockPort)
+        let shared = ["REDIS_URL": backends.redisURL, "GUEST_RATE_LIMIT_PER_MINUTE": "0", "GUEST_DAILY_MESSAGE_QUOTA": "0"]
         let (a, portA) = try await Self.serve(url, mockPort: mockPort, shared.merging(["INSTANCE_ID": "a"]) { $1 })
         let (c, portC) = try await Self.serve(url, mockPort: mockPort, shared.merging(["INSTANCE_ID": "c"]) { $1 })
         var delays: [Double] = []
@@ -156,12 +146,51 @@ import Testing
     static let tailDelayScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/tail_delay.py").path
 }
 
+/// A throwaway PostgreSQL and Redis and the mock upstream: what the tests of several
+/// instances sharing one database and one Redis run on.
+struct ClusterBackends {
+    let postgres: ThrowawayService
+    let redis: ThrowawayService
+    let mock: ParleyProcess
+    let mockPort: Int
+    let databaseURL: String
+    let redisURL: String
+
+    static func start() async throws -> ClusterBackends {
+        let postgres = try #require(try await ThrowawayService.start("test-postgres.sh"))
+        do {
+            let redis = try #require(try await ThrowawayService.start("test-redis.sh"))
+            do {
+                let (mock, mockPort) = try await ParleyProcess.mockUpstream()
+                return ClusterBackends(postgres: postgres, redis: redis, mock: mock, mockPort: mockPort,
+                                       databaseURL: try #require(postgres["PARLEY_TEST_POSTGRES_URL"]),
+                                       redisURL: try #require(redis["PARLEY_TEST_REDIS_URL"]))
+            } catch {
+                try? await redis.run("teardown")
+                throw error
+            }
+        } catch {
+            try? await postgres.run("teardown")
+            throw error
+        }
+    }
+
+    /// Stops the mock and tears the servers down (in the background: a `defer` cannot wait).
+    func stop() {
+        mock.signal(SIGTERM)
+        Task { [postgres, redis] in
+            try? await postgres.run("teardown")
+            try? await redis.run("teardown")
+        }
+    }
+}
+
 /// Two instances behind nginx with the repository's proxy settings (deploy/nginx): tokens pass
 /// through one by one, the client's address survives the proxy, and an instance that drains
 /// loses no send.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct BehindNginxTests {
     static var nginxInstalled: Bool { FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") || ProcessInfo.processInfo.environment["CI"] != nil }
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = ParleyProcess.repositoryRoot
 
     static func freePort() async throws -> Int {
         let result = try await runProcess(["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"])
@@ -226,20 +255,14 @@ import Testing
 
     @Test(.enabled(if: nginxInstalled && ThrowawayService.canStartPostgres && ThrowawayService.canStartRedis, "needs nginx, PostgreSQL and Redis"))
     func streamsPassThroughNginxAndADrainingInstanceLosesNoSend() async throws {
-        let postgres = try #require(try await ThrowawayService.start("test-postgres.sh"))
-        let redis = try #require(try await ThrowawayService.start("test-redis.sh"))
+        let backends = try await ClusterBackends.start()
+        defer { backends.stop() }
+        let (url, mockPort) = (backends.databaseURL, backends.mockPort)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-nginx-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer {
-            Task { try? await postgres.run("teardown"); try? await redis.run("teardown") }
-            try? FileManager.default.removeItem(at: folder)
-        }
-        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
-        let mockPort = try await mock.waitForPort()
-        defer { mock.signal(SIGTERM) }
-        let shared = ["REDIS_URL": try #require(redis["PARLEY_TEST_REDIS_URL"]), "TRUSTED_PROXIES": "127.0.0.1",
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let shared = ["REDIS_URL": backends.redisURL, "TRUSTED_PROXIES": "127.0.0.1",
                       "GUEST_RATE_LIMIT_PER_MINUTE": "0", "GUEST_DAILY_MESSAGE_QUOTA": "0", "SHUTDOWN_GRACE_SECONDS": "5"]
-        let url = try #require(postgres["PARLEY_TEST_POSTGRES_URL"])
         let (a, portA) = try await ClusterTests.serve(url, mockPort: mockPort, shared.merging(["INSTANCE_ID": "a"]) { $1 })
         let (b, portB) = try await ClusterTests.serve(url, mockPort: mockPort, shared.merging(["INSTANCE_ID": "b"]) { $1 })
         let (nginx, port) = try await Self.startNginx(in: folder, upstreams: [portA, portB])
@@ -274,20 +297,14 @@ import Testing
     /// byte, no user message is lost or doubled, and no answer is left streaming.
     @Test(.enabled(if: nginxInstalled && ThrowawayService.canStartPostgres && ThrowawayService.canStartRedis, "needs nginx, PostgreSQL and Redis"))
     func twoHundredChatsSurviveARollingRestart() async throws {
-        let postgres = try #require(try await ThrowawayService.start("test-postgres.sh"))
-        let redis = try #require(try await ThrowawayService.start("test-redis.sh"))
+        let backends = try await ClusterBackends.start()
+        defer { backends.stop() }
+        let (url, mockPort) = (backends.databaseURL, backends.mockPort)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-rolling-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer {
-            Task { try? await postgres.run("teardown"); try? await redis.run("teardown") }
-            try? FileManager.default.removeItem(at: folder)
-        }
-        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
-        let mockPort = try await mock.waitForPort()
-        defer { mock.signal(SIGTERM) }
-        let url = try #require(postgres["PARLEY_TEST_POSTGRES_URL"])
+        defer { try? FileManager.default.removeItem(at: folder) }
         // 200 guests from one address: no per-client daily cap on guests here.
-        let shared = ["REDIS_URL": try #require(redis["PARLEY_TEST_REDIS_URL"]), "TRUSTED_PROXIES": "127.0.0.1", "GUEST_RATE_LIMIT_PER_MINUTE": "0",
+        let shared = ["REDIS_URL": backends.redisURL, "TRUSTED_PROXIES": "127.0.0.1", "GUEST_RATE_LIMIT_PER_MINUTE": "0",
                       "GUEST_DAILY_MESSAGE_QUOTA": "0", "WRITE_RATE_LIMIT_PER_MINUTE": "0", "SHUTDOWN_GRACE_SECONDS": "2", "GUEST_DAILY_PER_CLIENT": "0"]
         var ports: [Int] = []
         for _ in 0..<3 { ports.append(try await Self.freePort()) }

@@ -32,8 +32,7 @@ import Testing
 
     @Test(.timeLimit(.minutes(3)), .enabled(if: ThrowawayService.canStartPostgres, "no PostgreSQL server binaries to start a database of its own")) func postgresOutagesLoseNoFinishedAnswer() async throws {
         guard let postgres = try await ThrowawayService.start("test-postgres.sh"), let url = postgres["PARLEY_TEST_POSTGRES_URL"] else { return }
-        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
-        let mockPort = try await mock.waitForPort()
+        let (mock, mockPort) = try await ParleyProcess.mockUpstream()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-fault-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let spool = folder.appendingPathComponent("pending.jsonl").path

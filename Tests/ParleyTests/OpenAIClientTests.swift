@@ -6,15 +6,14 @@ import Testing
 /// parley's OpenAI API (`/openai/v1`) through the official `openai` Python package
 /// (Tests/OpenAI/openai_client_test.py) and curl, against a live parley with the mock upstream.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct OpenAIClientTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = ParleyProcess.repositoryRoot
     static var python: String? { ProcessInfo.processInfo.environment["PARLEY_TEST_PYTHON"] }
     static var runnable: Bool { python != nil || ProcessInfo.processInfo.environment["CI"] != nil }
 
     @Test(.enabled(if: runnable, "needs the Python environment with the openai package that `make test` prepares"))
     func theOfficialClientWorksAgainstParley() async throws {
         let python = try #require(Self.python, "PARLEY_TEST_PYTHON is not set; `make test` sets it")
-        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
-        let mockPort = try await mock.waitForPort()
+        let (mock, mockPort) = try await ParleyProcess.mockUpstream()
         defer { mock.signal(SIGTERM) }
         let parley = try ParleyProcess(["serve"], environment: [
             "PORT": "0", "LLM_BASE_URL": "http://127.0.0.1:\(mockPort)/v1", "LLM_MODEL": "mock-model", "GUEST_RATE_LIMIT_PER_MINUTE": "1",

@@ -12,8 +12,7 @@ import Testing
     }
 
     @Test func anUpstreamThatAnswersIsReady() async throws {
-        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
-        let mockPort = try await mock.waitForPort()
+        let (mock, mockPort) = try await ParleyProcess.mockUpstream()
         let parley = try ParleyProcess(["serve"], environment: ["PORT": "0", "LLM_BASE_URL": "http://127.0.0.1:\(mockPort)/v1", "LLM_MODEL": "mock-model"])
         let port = try await parley.waitForPort()
         let answer = try await ready(port)

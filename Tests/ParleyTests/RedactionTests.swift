@@ -37,8 +37,7 @@ import Testing
         let providerKey = "sk-live-\(UUID().uuidString)"
         let jwtSecret = "jwt-secret-\(UUID().uuidString)-\(UUID().uuidString)"
         let password = "pw-\(UUID().uuidString)"
-        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
-        let mockPort = try await mock.waitForPort()
+        let (mock, mockPort) = try await ParleyProcess.mockUpstream()
         let parley = try ParleyProcess(["serve"], environment: [
             "PORT": "0", "LOG_LEVEL": "debug", "JWT_SECRET": jwtSecret, "LLM_API_KEY": providerKey,
             "LLM_BASE_URL": "http://127.0.0.1:\(mockPort)/v1", "LLM_MODEL": "mock-model",

@@ -6,7 +6,7 @@ import Testing
 /// The files around the code stay true to it: `.env.example`, the Dockerfile's packages,
 /// `docker-compose.yml`.
 @Suite(.timeLimit(.minutes(5))) struct RepositoryFilesTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = ParleyProcess.repositoryRoot
 
     static func read(_ path: String) throws -> String {
         try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)

@@ -70,8 +70,7 @@ import Testing
     /// SIGTERM while a streamed response is in flight: the response completes, then the
     /// process exits 0; a new connection is refused meanwhile.
     @Test func sigtermLetsAStreamInFlightFinishThenExitsZero() async throws {
-        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
-        let port = try await mock.waitForPort()
+        let (mock, port) = try await ParleyProcess.mockUpstream()
         async let stream = runProcess([
             "curl", "-sN", "-X", "POST", "-H", "X-Mock-Tokens: 20", "-H", "X-Mock-Delay-Ms: 50",
             "-d", "{\"messages\":[{\"role\":\"user\",\"content\":\"one two three\"}],\"stream\":true}",

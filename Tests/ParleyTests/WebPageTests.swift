@@ -6,7 +6,7 @@ import Testing
 /// The web page in headless Chromium (Tests/Web/browser_test.py, through chromedriver) against
 /// a live parley with the mock model. Screenshots of every step go to .build/browser-screenshots.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct WebPageTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = ParleyProcess.repositoryRoot
     static var python: String? { ProcessInfo.processInfo.environment["PARLEY_TEST_PYTHON"] }
     static var runnable: Bool {
         (python != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver"))
@@ -16,8 +16,7 @@ import Testing
     @Test(.enabled(if: runnable, "needs chromium, chromedriver and the selenium environment that `make test` prepares"))
     func thePageWorksInARealBrowser() async throws {
         let python = try #require(Self.python, "PARLEY_TEST_PYTHON is not set; `make test` sets it")
-        let mock = try ParleyProcess(["mock-llm", "--port", "0", "--log-format", "json"])
-        let mockPort = try await mock.waitForPort()
+        let (mock, mockPort) = try await ParleyProcess.mockUpstream()
         defer { mock.signal(SIGTERM) }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-web-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

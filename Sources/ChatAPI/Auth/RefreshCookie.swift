@@ -38,8 +38,8 @@ public struct RefreshCookie: Sendable {
         for header in request.headers.values("Cookie") {
             for pair in header.split(separator: ";") {
                 let parts = pair.split(separator: "=", maxSplits: 1)
-                if parts.count == 2, parts[0].trimmingSpaces == Self.name {
-                    let value = parts[1].trimmingSpaces
+                if parts.count == 2, parts[0].trimmingOWS() == Self.name {
+                    let value = parts[1].trimmingOWS()
                     return value.isEmpty ? nil : String(value)
                 }
             }
@@ -55,15 +55,5 @@ public struct RefreshCookie: Sendable {
         }
         response.headers.add("Set-Cookie", cookie)
         response.headers.set("Cache-Control", "no-store")
-    }
-}
-
-extension Substring {
-    /// Without leading and trailing spaces and tabs.
-    var trimmingSpaces: Substring {
-        var s = self
-        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
-        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
-        return s
     }
 }

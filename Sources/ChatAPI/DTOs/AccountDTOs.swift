@@ -42,12 +42,14 @@ struct CreateAPIKeyBody: Decodable {
 /// A user as the API shows it.
 struct UserDTO: Encodable {
     let id: String
-    let email: String?
+    /// null for guests.
+    @Nullable var email: String?
     let role: String
     let active: Bool
     let createdAt: Date
-    let lastLoginAt: Date?
-    let expiresAt: Date?
+    /// null until they happen.
+    @Nullable var lastLoginAt: Date?
+    @Nullable var expiresAt: Date?
 
     init(_ user: User) {
         id = user.id.description
@@ -57,22 +59,6 @@ struct UserDTO: Encodable {
         createdAt = user.createdAt
         lastLoginAt = user.lastLoginAt
         expiresAt = user.expiresAt
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, email, role, active, createdAt, lastLoginAt, expiresAt
-    }
-
-    // Every key is always present; `email` is null for guests, the dates until they happen.
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(email, forKey: .email)
-        try c.encode(role, forKey: .role)
-        try c.encode(active, forKey: .active)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(lastLoginAt, forKey: .lastLoginAt)
-        try c.encode(expiresAt, forKey: .expiresAt)
     }
 }
 
@@ -124,17 +110,6 @@ struct CreatedAPIKeyDTO: Encodable {
 
 struct ListDTO<Item: Encodable>: Encodable {
     let items: [Item]
-    let nextCursor: String?
-
-    enum CodingKeys: String, CodingKey {
-        case items
-        case nextCursor
-    }
-
-    // `next_cursor` is always present, null on the last page.
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(items, forKey: .items)
-        try container.encode(nextCursor, forKey: .nextCursor)
-    }
+    /// null on the last page.
+    @Nullable var nextCursor: String?
 }

@@ -46,9 +46,9 @@ struct ChatSessionDTO: Encodable {
     let id: String
     let title: String
     let model: String
-    let projectId: String?
-    let activeLeafId: String?
-    let systemPrompt: String?
+    @Nullable var projectId: String?
+    @Nullable var activeLeafId: String?
+    @Nullable var systemPrompt: String?
     let createdAt: Date
     let updatedAt: Date
 
@@ -62,24 +62,6 @@ struct ChatSessionDTO: Encodable {
         createdAt = session.createdAt
         updatedAt = session.updatedAt
     }
-
-    enum CodingKeys: String, CodingKey {
-        case id, title, model, projectId, activeLeafId, systemPrompt, createdAt, updatedAt
-    }
-
-    // `project_id` and `active_leaf_id` are always present, null when the session has no
-    // project or no message.
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(title, forKey: .title)
-        try c.encode(model, forKey: .model)
-        try c.encode(projectId, forKey: .projectId)
-        try c.encode(activeLeafId, forKey: .activeLeafId)
-        try c.encode(systemPrompt, forKey: .systemPrompt)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(updatedAt, forKey: .updatedAt)
-    }
 }
 
 struct MessageDTO: Encodable {
@@ -90,12 +72,12 @@ struct MessageDTO: Encodable {
     }
     let id: String
     let sessionId: String
-    let parentId: String?
+    @Nullable var parentId: String?
     let role: String
     let content: String
     let status: String
-    let finishReason: String?
-    let usage: Usage?
+    @Nullable var finishReason: String?
+    @Nullable var usage: Usage?
     let createdAt: Date
     /// On the active path only (`GET /v1/sessions/{id}/messages`): how many versions of this
     /// message there are and which one it is.
@@ -118,27 +100,6 @@ struct MessageDTO: Encodable {
         self.init(entry.message)
         siblings = entry.siblings
         siblingIndex = entry.siblingIndex
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case id, sessionId, parentId, role, content, status, finishReason, usage, createdAt, siblings, siblingIndex
-    }
-
-    // `parent_id`, `finish_reason` and `usage` are always present, null for a first message or
-    // until the answer has them.
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(sessionId, forKey: .sessionId)
-        try c.encode(parentId, forKey: .parentId)
-        try c.encodeIfPresent(siblings, forKey: .siblings)
-        try c.encodeIfPresent(siblingIndex, forKey: .siblingIndex)
-        try c.encode(role, forKey: .role)
-        try c.encode(content, forKey: .content)
-        try c.encode(status, forKey: .status)
-        try c.encode(finishReason, forKey: .finishReason)
-        try c.encode(usage, forKey: .usage)
-        try c.encode(createdAt, forKey: .createdAt)
     }
 }
 
@@ -258,7 +219,7 @@ struct ExportDTO: Encodable {
 struct TreeDTO: Encodable {
     struct Node: Encodable {
         let id: String
-        let parentId: String?
+        @Nullable var parentId: String?
         let depth: Int
         let role: String
         let status: String
@@ -274,38 +235,11 @@ struct TreeDTO: Encodable {
             createdAt = message.createdAt
             content = withContent ? message.content : nil
         }
-
-        enum CodingKeys: String, CodingKey {
-            case id, parentId, depth, role, status, createdAt, content
-        }
-
-        // `parent_id` always present (null for a root); `content` only when asked for.
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(id, forKey: .id)
-            try c.encode(parentId, forKey: .parentId)
-            try c.encode(depth, forKey: .depth)
-            try c.encode(role, forKey: .role)
-            try c.encode(status, forKey: .status)
-            try c.encode(createdAt, forKey: .createdAt)
-            try c.encodeIfPresent(content, forKey: .content)
-        }
     }
 
-    let activeLeafId: String?
+    @Nullable var activeLeafId: String?
     let items: [Node]
-    let nextCursor: String?
-
-    enum CodingKeys: String, CodingKey {
-        case activeLeafId, items, nextCursor
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(activeLeafId, forKey: .activeLeafId)
-        try c.encode(items, forKey: .items)
-        try c.encode(nextCursor, forKey: .nextCursor)
-    }
+    @Nullable var nextCursor: String?
 }
 
 /// `GET /v1/usage`: each limited tier of the caller's role (an admin has none).

@@ -135,7 +135,7 @@ struct OpenAIChatRequest: Decodable {
         if streamOptions != nil, stream != true { throw JSONBody.validation("stream_options", "is only for streamed requests (stream: true)") }
         var context: [ContextMessage] = []
         for (index, message) in messages.enumerated() {
-            guard let role = Message.Role(rawValue: message.role) else {
+            guard let role = ChatCore.Message.Role(rawValue: message.role) else {
                 throw JSONBody.validation("messages[\(index)].role", "must be system, user or assistant")
             }
             let text: String
@@ -153,8 +153,4 @@ struct OpenAIChatRequest: Decodable {
         return ChatCompletionCommand(model: model, messages: context, temperature: temperature, topP: topP, maxTokens: maxTokens ?? maxCompletionTokens,
                                      stop: stop?.sequences, session: session)
     }
-}
-
-extension OpenAIChatRequest.Message {
-    typealias Role = ChatCore.Message.Role
 }

@@ -40,6 +40,22 @@ public struct RoutePolicy: Sendable {
         }, refundsRefusals: first.refundsRefusals || second.refundsRefusals, clock: first.clock)
     }
 
+    /// At most `limit` requests per `seconds` per key in `tier`'s sliding window (a nil key is
+    /// not counted); what the handler then refuses is given back.
+    static func window(_ tier: RateTier, limit: Int, seconds: Int, limiter: any RateLimiter, clock: any WallClock,
+                       key: @escaping @Sendable (Request, Principal?) -> String?) -> RoutePolicy {
+        RoutePolicy(admit: { request, principal in
+            guard let key = key(request, principal) else { return nil }
+            let now = clock.now()
+            switch try await limiter.admitWindow(tier, key: key, limit: limit, window: .seconds(seconds), record: true, now: now) {
+            case .allowed(let usage):
+                return Admission(usage: usage) { try? await limiter.refundWindow(tier, key: key, admittedAt: now) }
+            case .refused(let usage):
+                throw DomainError.rateLimited(RateRefusal(usage, now: now))
+            }
+        }, refundsRefusals: true, clock: clock)
+    }
+
     /// Runs `handler` under the policy.
     func guarded(_ request: Request, _ principal: Principal?, _ handler: () async throws -> Response) async throws -> Response {
         let admission = try await admit(request, principal)
@@ -84,30 +100,17 @@ public struct RouteLimits: Sendable {
                 }
             }, refundsRefusals: false, clock: clock)
         }
-        let guestsADay: RoutePolicy? = guestsPerClientPerDay.map { perDay in
-            RoutePolicy(admit: { request, _ in
-                let now = clock.now()
-                let key = ClientAddress.limitKey(clients.resolve(request))
-                switch try await limiter.admitWindow(.guestsPerClient, key: key, limit: perDay, window: .seconds(86_400), record: true, now: now) {
-                case .allowed(let usage):
-                    return RoutePolicy.Admission(usage: usage) { try? await limiter.refundWindow(.guestsPerClient, key: key, admittedAt: now) }
-                case .refused(let usage):
-                    throw DomainError.rateLimited(RateRefusal(usage, now: now))
-                }
-            }, refundsRefusals: true, clock: clock)
+        let guestsADay = guestsPerClientPerDay.map { perDay in
+            RoutePolicy.window(.guestsPerClient, limit: perDay, seconds: 86_400, limiter: limiter, clock: clock) { request, _ in
+                ClientAddress.limitKey(clients.resolve(request))
+            }
         }
         guestCreations = RoutePolicy.both(authAttempts, guestsADay)
         writes = writesPerMinute.map { perMinute in
-            RoutePolicy(admit: { _, principal in
+            RoutePolicy.window(.writes, limit: perMinute, seconds: 60, limiter: limiter, clock: clock) { _, principal in
                 guard let principal, principal.user.role != .admin else { return nil }
-                let now = clock.now(), key = principal.user.id.description
-                switch try await limiter.admitWindow(.writes, key: key, limit: perMinute, window: .seconds(60), record: true, now: now) {
-                case .allowed(let usage):
-                    return RoutePolicy.Admission(usage: usage) { try? await limiter.refundWindow(.writes, key: key, admittedAt: now) }
-                case .refused(let usage):
-                    throw DomainError.rateLimited(RateRefusal(usage, now: now))
-                }
-            }, refundsRefusals: true, clock: clock)
+                return principal.user.id.description
+            }
         }
     }
 

@@ -80,6 +80,19 @@ extension AuthDependencies {
         )
     }
 
+    /// Throws unless anyone may create an account (registering, or a guest upgrading).
+    func requireRegistrationOpen() throws(DomainError) {
+        guard registrationOpen else { throw .forbidden("registration is closed on this server: an administrator creates accounts") }
+    }
+
+    /// Throws a validation error on `field` unless `password` is the one `hash` was made from
+    /// (the user proving it is them before a change only they may make).
+    func requirePassword(_ password: String, matching hash: String, field: String) async throws {
+        guard password.count <= PasswordPolicy.maximumLength, try await hasher.verify(password, against: hash, suspect: false) else {
+            throw DomainError.validation([FieldError(field, "is not your password")])
+        }
+    }
+
     func requireUsable(_ user: User, now: Date) throws(DomainError) {
         guard user.isActive else { throw .accountDisabled }
         if let expiry = user.expiresAt, expiry <= now { throw .unauthenticated("the guest session has expired") }

@@ -14,9 +14,7 @@ public struct ChangePassword: Sendable {
         guard let hash = user.passwordHash else {
             throw DomainError.validation([FieldError("current_password", "cannot be checked: a guest has no password")])
         }
-        guard current.count <= PasswordPolicy.maximumLength, try await deps.hasher.verify(current, against: hash, suspect: false) else {
-            throw DomainError.validation([FieldError("current_password", "is not your password")])
-        }
+        try await deps.requirePassword(current, matching: hash, field: "current_password")
         user.passwordHash = try await deps.hasher.hash(new)
         try await deps.users.update(user)
         try await deps.refreshTokens.revokeAll(userID: user.id, at: deps.clock.now())
@@ -37,9 +35,7 @@ public struct DeleteAccount: Sendable {
         guard let user = try await deps.users.find(id: principal.user.id) else { throw DomainError.unauthenticated("the account no longer exists") }
         if let hash = user.passwordHash {
             guard let password else { throw DomainError.validation([FieldError("password", "is required to delete an account")]) }
-            guard password.count <= PasswordPolicy.maximumLength, try await deps.hasher.verify(password, against: hash, suspect: false) else {
-                throw DomainError.validation([FieldError("password", "is not your password")])
-            }
+            try await deps.requirePassword(password, matching: hash, field: "password")
         }
         guard try await deps.users.deleteKeepingAnAdmin(id: user.id) else { throw DomainError.unauthenticated("the account no longer exists") }
     }
@@ -57,14 +53,8 @@ public struct UpgradeGuest: Sendable {
 
     public func callAsFunction(_ principal: Principal, email rawEmail: String, password: String) async throws -> AuthTokens {
         guard principal.user.role == .guest else { throw DomainError.forbidden("this is an account already: only a guest is upgraded") }
-        guard deps.registrationOpen else {
-            throw DomainError.forbidden("registration is closed on this server: an administrator creates accounts")
-        }
-        var problems: [FieldError] = []
-        var email: EmailAddress?
-        do { email = try EmailAddress(rawEmail) } catch { if case .validation(let e) = error { problems += e } }
-        do { try PasswordPolicy.validate(password) } catch { if case .validation(let e) = error { problems += e } }
-        guard problems.isEmpty, let email else { throw DomainError.validation(problems) }
+        try deps.requireRegistrationOpen()
+        let email = try CreateUser.validEmail(rawEmail, password: password)
         guard var user = try await deps.users.find(id: principal.user.id) else { throw DomainError.unauthenticated("the account no longer exists") }
         user.email = email
         user.passwordHash = try await deps.hasher.hash(password)

@@ -7,9 +7,7 @@ public struct Register: Sendable {
     }
 
     public func callAsFunction(email rawEmail: String, password: String) async throws -> AuthTokens {
-        guard deps.registrationOpen else {
-            throw DomainError.forbidden("registration is closed on this server: an administrator creates accounts")
-        }
+        try deps.requireRegistrationOpen()
         let user = try await CreateUser(deps)(email: rawEmail, password: password, role: .user)
         return try await deps.issueTokens(for: user)
     }
@@ -24,16 +22,24 @@ public struct CreateUser: Sendable {
     }
 
     public func callAsFunction(email rawEmail: String, password: String, role: Role) async throws -> User {
-        var problems: [FieldError] = []
-        var email: EmailAddress?
-        do { email = try EmailAddress(rawEmail) } catch { if case .validation(let e) = error { problems += e } }
-        do { try PasswordPolicy.validate(password) } catch { if case .validation(let e) = error { problems += e } }
-        guard problems.isEmpty, let email else { throw DomainError.validation(problems) }
+        let email = try Self.validEmail(rawEmail, password: password)
         let hash = try await deps.hasher.hash(password)
         let user = User(
             id: User.ID(deps.ids.newUUID()), email: email, passwordHash: hash, role: role, createdAt: deps.clock.now()
         )
         try await deps.users.create(user)
         return user
+    }
+}
+
+extension CreateUser {
+    /// The e-mail of a new account's credentials, both checked so one answer names every problem.
+    static func validEmail(_ rawEmail: String, password: String) throws(DomainError) -> EmailAddress {
+        var problems: [FieldError] = []
+        var email: EmailAddress?
+        do { email = try EmailAddress(rawEmail) } catch { if case .validation(let e) = error { problems += e } }
+        do { try PasswordPolicy.validate(password) } catch { if case .validation(let e) = error { problems += e } }
+        guard problems.isEmpty, let email else { throw .validation(problems) }
+        return email
     }
 }

@@ -72,7 +72,7 @@ func asciiLower(_ byte: UInt8) -> UInt8 {
 
 extension StringProtocol {
     /// The string without leading and trailing spaces and tabs (RFC 9110 §5.6.3 OWS).
-    func trimmingOWS() -> Substring {
+    public func trimmingOWS() -> Substring {
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
         while let l = s.last, l == " " || l == "\t" { s.removeLast() }

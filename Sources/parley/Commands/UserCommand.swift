@@ -48,6 +48,14 @@ struct UserCommand: AsyncParsableCommand {
         return user
     }
 
+    /// Changes the role or the state of the account with `email` and prints it as it is now.
+    static func update(_ email: String, command: String, role: Role? = nil, isActive: Bool? = nil) async throws {
+        try await withServices(command) { services in
+            let user = try await account(email, in: services, command: command)
+            print(line(try await UpdateUser(services.auth).asOperator(id: user.id, role: role, isActive: isActive)))
+        }
+    }
+
     static func line(_ user: User) -> String {
         "\(user.email?.value ?? "(guest)")\t\(user.role.rawValue)\t\(user.isActive ? "active" : "disabled")\t\(user.id)"
     }
@@ -99,10 +107,7 @@ struct UserCommand: AsyncParsableCommand {
         var email: String
 
         func run() async throws {
-            try await UserCommand.withServices("disable") { services in
-                let user = try await UserCommand.account(email, in: services, command: "disable")
-                print(UserCommand.line(try await UpdateUser(services.auth).asOperator(id: user.id, role: nil, isActive: false)))
-            }
+            try await UserCommand.update(email, command: "disable", isActive: false)
         }
     }
 
@@ -113,10 +118,7 @@ struct UserCommand: AsyncParsableCommand {
         var email: String
 
         func run() async throws {
-            try await UserCommand.withServices("enable") { services in
-                let user = try await UserCommand.account(email, in: services, command: "enable")
-                print(UserCommand.line(try await UpdateUser(services.auth).asOperator(id: user.id, role: nil, isActive: true)))
-            }
+            try await UserCommand.update(email, command: "enable", isActive: true)
         }
     }
 
@@ -134,10 +136,7 @@ struct UserCommand: AsyncParsableCommand {
                 StandardError.write("parley user role: --role must be admin or user")
                 throw ExitCode(1)
             }
-            try await UserCommand.withServices("role") { services in
-                let user = try await UserCommand.account(email, in: services, command: "role")
-                print(UserCommand.line(try await UpdateUser(services.auth).asOperator(id: user.id, role: chosen, isActive: nil)))
-            }
+            try await UserCommand.update(email, command: "role", role: chosen)
         }
     }
 

@@ -15,6 +15,8 @@ import threading
 import time
 import uuid
 
+from sse_events import events
+
 port, clients, rounds, content = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 deadline = time.monotonic() + 150
 lock = threading.Lock()
@@ -25,24 +27,6 @@ def problem(text):
     with lock:
         totals["problems"].append(text)
 
-
-def events(response):
-    event, ident, data = None, None, []
-    while True:
-        line = response.fp.readline()
-        if not line:
-            return
-        line = line.decode().rstrip("\r\n")
-        if line == "":
-            if event or data:
-                yield event, ident, "\n".join(data)
-            event, ident, data = None, None, []
-        elif line.startswith("event: "):
-            event = line[7:]
-        elif line.startswith("id: "):
-            ident = line[4:]
-        elif line.startswith("data: "):
-            data.append(line[6:])
 
 
 def call(method, path, token=None, body=None):
@@ -88,7 +72,7 @@ def chat(token, session, text_to_send):
                     return None
                 time.sleep(float(r.getheader("Retry-After") or "0.3"))
                 continue
-            for event, ident, data in events(r):
+            for event, ident, data, _ in events(r):
                 if event == "start":
                     message_id = json.loads(data)["assistant_message_id"]
                 elif event == "token":

@@ -16,29 +16,10 @@ import sys
 import threading
 import time
 
+from sse_events import events
+
 owner_port, other_port, token, session, content = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 headers = {"Authorization": "Bearer " + token, "Accept": "text/event-stream", "Content-Type": "application/json"}
-
-
-def events(response):
-    """(event, id, data, monotonic time) for each event of an SSE response."""
-    event, ident, data = None, None, []
-    while True:
-        line = response.fp.readline()
-        if not line:
-            return
-        line = line.decode().rstrip("\r\n")
-        if line == "":
-            if event or data:
-                yield event, ident, "\n".join(data), time.monotonic()
-            event, ident, data = None, None, []
-        elif line.startswith("event: "):
-            event = line[7:]
-        elif line.startswith("id: "):
-            ident = line[4:]
-        elif line.startswith("data: "):
-            data.append(line[6:])
-
 
 owner_times, other_times = {}, {}
 owner_text, other_text = [], []
