@@ -34,7 +34,7 @@ struct APIHarness: APICalls {
     static func with(_ backend: TestBackend, settings configure: (inout ChatSettings) -> Void = { _ in },
                      policy: RatePolicy = .unlimited, limiter: any RateLimiter = InProcessRateLimiter(), cacheTTL: Duration? = nil,
                      ownership: OwnershipLimits = OwnershipLimits(), writesPerMinute: Int? = nil, loginMaxFailures: Int? = nil,
-                     signals: (any TurnSignals)? = nil, guestsPerClientPerDay: Int? = nil,
+                     signals: (any TurnSignals)? = nil, guestsPerClientPerDay: Int? = nil, prices: [String: ModelPrice] = [:],
                      auth configureAuth: (inout AuthDependencies) -> Void = { _ in },
                      _ body: (APIHarness) async throws -> Void) async throws {
         guard let database = try await backend.makeDatabase() else { return }
@@ -80,7 +80,9 @@ struct APIHarness: APICalls {
                                              cache: cacheTTL.map { (InProcessResponseCache(), $0, { SecureSecretGenerator().digest($0) }) }, logger: logger)
                 APIRoutes.register(on: &routes, APIServices(auth: deps, chat: chat, turns: turns, provider: provider, limits: limits,
                                                             cookie: RefreshCookie(alwaysSecure: false, clients: ClientAddress(),
-                                                                                  lifetime: deps.refreshTokenLifetime)), logger: logger)
+                                                                                  lifetime: deps.refreshTokenLifetime),
+                                                            search: SQLMessageRepository(database: database),
+                                                            reporting: UsageReporting(usage: turns.usage, prices: prices, clock: clock)), logger: logger)
                 try await TestServer.with(responder: routes.build(logger: logger)) { server in
                     try await body(APIHarness(port: server.port, deps: deps, clock: clock, database: database, turns: turns, upstream: upstream.server))
                     // Turns still running would write to a closed database.

@@ -51,6 +51,45 @@ import Testing
         #expect(broken.stderr.contains("invalid configuration: MODELS_FILE"))
     }
 
+    /// Prices in the models file cost the usage a user reads back; half a price is refused.
+    @Test func pricesFromTheModelsFileCostTheUsage() async throws {
+        let (mock, mockPort) = try await ParleyProcess.mockUpstream()
+        defer { mock.signal(SIGTERM) }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("models-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try #"{"models":[{"id":"mock-model","base_url":"http://127.0.0.1:\#(mockPort)/v1","input_price_per_million":2.5,"output_price_per_million":10}]}"#
+            .write(to: file, atomically: true, encoding: .utf8)
+        let server = try ParleyProcess(["serve"], environment: ParleyProcess.testEnvironment(["PORT": "0", "MODELS_FILE": file.path]))
+        let port = try await server.waitForPort()
+        func json(_ arguments: [String]) async throws -> [String: Any] {
+            let result = try await runProcess(["curl", "-s"] + arguments)
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+        }
+        let token = try #require(try await json(["-H", "Content-Type: application/json", "-d", #"{"email":"m@example.org","password":"correct horse"}"#,
+                                                 "http://127.0.0.1:\(port)/v1/auth/register"])["access_token"] as? String)
+        let auth = ["-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json"]
+        let session = try #require(try await json(auth + ["-d", "{}", "http://127.0.0.1:\(port)/v1/sessions"])["id"] as? String)
+        let sent = try await json(auth + ["-d", #"{"content":"price me mock:tokens=7 mock:delay=0"}"#, "http://127.0.0.1:\(port)/v1/sessions/\(session)/messages"])
+        let usage = try #require((sent["message"] as? [String: Any])?["usage"] as? [String: Any], "\(sent)")
+        let prompt = try #require(usage["prompt_tokens"] as? Int), completion = try #require(usage["completion_tokens"] as? Int)
+        let history = try await json(auth + ["http://127.0.0.1:\(port)/v1/usage/history?days=1"])
+        let total = try #require(history["total"] as? [String: Any])
+        #expect(completion == 7)
+        #expect(total["prompt_tokens"] as? Int == prompt && total["completion_tokens"] as? Int == completion)
+        let cost = try #require(total["cost"] as? Double)
+        #expect(abs(cost - (Double(prompt) * 2.5 + Double(completion) * 10) / 1_000_000) < 1e-9, "\(history)")
+        server.signal(SIGTERM)
+        #expect(await server.waitForExit() == 0)
+
+        try #"{"models":[{"id":"m","base_url":"http://127.0.0.1:9/v1","input_price_per_million":1}]}"#.write(to: file, atomically: true, encoding: .utf8)
+        let half = try await exitStatus(["MODELS_FILE": file.path])
+        #expect(half.status == 78)
+        #expect(half.stderr.contains("model m needs both input_price_per_million and output_price_per_million"))
+        try #"{"models":[{"id":"m","base_url":"http://127.0.0.1:9/v1","input_price_per_million":1,"output_price_per_million":-2}]}"#
+            .write(to: file, atomically: true, encoding: .utf8)
+        #expect(try await exitStatus(["MODELS_FILE": file.path]).status == 78)
+    }
+
     @Test func badProviderSettingsNameTheVariable() async throws {
         let noModel = try await exitStatus(["LLM_BASE_URL": "http://127.0.0.1:9/v1"])
         #expect(noModel.status == 78)

@@ -5,7 +5,7 @@ import StorageTesting
 import Testing
 
 /// Sessions from before messages were a tree become one path each, in position order, ending
-/// at their last message: today's clients see the same history.
+/// at their last message: today's clients see the same history (and search finds it).
 @Suite(.timeLimit(.minutes(2))) struct MessageTreeMigrationTests {
     /// A copy of the repository's migrations before the tree (0001–0004).
     static func migrationsBeforeTheTree() throws -> String {
@@ -58,6 +58,9 @@ import Testing
         let sessions = SQLChatSessionRepository(database: db)
         #expect(try await sessions.find(id: sessionID, ownerID: try #require(User.ID(user)))?.activeLeafID == path.last?.id)
         #expect(try await sessions.find(id: try #require(ChatSession.ID(empty)), ownerID: try #require(User.ID(user)))?.activeLeafID == nil)
+        // Messages from before the search index (0007) are found.
+        let hits = try await messages.search(SearchQuery(terms: ["m3"]), ownerID: try #require(User.ID(user)), limit: 10, cursor: nil)
+        #expect(hits.items.map(\.snippet) == ["m3"])
         await db.close()
     }
 }

@@ -11,15 +11,19 @@ public struct APIServices: Sendable {
     public let provider: any ChatProvider
     public let limits: RouteLimits
     public let cookie: RefreshCookie
+    public let search: any MessageSearch
+    public let reporting: UsageReporting
 
     public init(auth: AuthDependencies, chat: ChatDependencies, turns: TurnDependencies, provider: any ChatProvider, limits: RouteLimits,
-                cookie: RefreshCookie) {
+                cookie: RefreshCookie, search: any MessageSearch, reporting: UsageReporting) {
         self.auth = auth
         self.chat = chat
         self.turns = turns
         self.provider = provider
         self.limits = limits
         self.cookie = cookie
+        self.search = search
+        self.reporting = reporting
     }
 }
 
@@ -32,6 +36,7 @@ public enum APIRoutes {
         SessionRoutes.register(on: &router, chat: api.chat, auth: api.auth, limits: api.limits, logger: logger)
         ProjectRoutes.register(on: &router, chat: api.chat, auth: api.auth, limits: api.limits, logger: logger)
         TurnRoutes.register(on: &router, turns: api.turns, auth: api.auth, limits: api.limits, logger: logger)
+        ReportRoutes.register(on: &router, search: api.search, reporting: api.reporting, auth: api.auth, logger: logger)
         OpenAIRoutes.register(on: &router, turns: api.turns, provider: api.provider, auth: api.auth, limits: api.limits, logger: logger)
     }
 }

@@ -22,3 +22,76 @@ public struct UsageEvent: Sendable, Equatable {
         self.at = at
     }
 }
+
+/// Usage added up: how many answers, and their tokens.
+public struct UsageTotals: Sendable, Equatable {
+    public var answers: Int
+    public var promptTokens: Int
+    public var completionTokens: Int
+
+    public init(answers: Int = 0, promptTokens: Int = 0, completionTokens: Int = 0) {
+        self.answers = answers
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
+
+    public static func + (a: UsageTotals, b: UsageTotals) -> UsageTotals {
+        UsageTotals(answers: a.answers + b.answers, promptTokens: a.promptTokens + b.promptTokens,
+                    completionTokens: a.completionTokens + b.completionTokens)
+    }
+}
+
+/// One model's usage on one UTC day (`day` as `2026-12-07`).
+public struct DailyUsage: Sendable, Equatable {
+    public let day: String
+    public let model: String
+    public let totals: UsageTotals
+
+    public init(day: String, model: String, totals: UsageTotals) {
+        self.day = day
+        self.model = model
+        self.totals = totals
+    }
+}
+
+/// One user's usage of one model over a period.
+public struct UserUsage: Sendable, Equatable {
+    public let userID: User.ID
+    /// Nil for a guest.
+    public let email: String?
+    public let model: String
+    public let totals: UsageTotals
+
+    public init(userID: User.ID, email: String?, model: String, totals: UsageTotals) {
+        self.userID = userID
+        self.email = email
+        self.model = model
+        self.totals = totals
+    }
+}
+
+/// One model's usage over a period.
+public struct ModelUsage: Sendable, Equatable {
+    public let model: String
+    public let totals: UsageTotals
+
+    public init(model: String, totals: UsageTotals) {
+        self.model = model
+        self.totals = totals
+    }
+}
+
+/// What a model costs, in US dollars per million tokens, as the operator states it.
+public struct ModelPrice: Sendable, Equatable {
+    public let inputPerMillion: Double
+    public let outputPerMillion: Double
+
+    public init(inputPerMillion: Double, outputPerMillion: Double) {
+        self.inputPerMillion = inputPerMillion
+        self.outputPerMillion = outputPerMillion
+    }
+
+    public func cost(of totals: UsageTotals) -> Double {
+        (Double(totals.promptTokens) * inputPerMillion + Double(totals.completionTokens) * outputPerMillion) / 1_000_000
+    }
+}

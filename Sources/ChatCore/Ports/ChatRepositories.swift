@@ -78,9 +78,24 @@ public protocol MessageRepository: Sendable {
     func renewLease(of id: Message.ID, until: Date) async throws
 }
 
+/// Full-text search over one user's messages.
+public protocol MessageSearch: Sendable {
+    /// Messages of `ownerID`'s sessions, on every branch, holding every term of `query`, best
+    /// match first; answers still being generated are not found until they end. The cursor is
+    /// opaque.
+    func search(_ query: SearchQuery, ownerID: User.ID, limit: Int, cursor: String?) async throws -> Page<SearchHit>
+}
+
 public protocol UsageRepository: Sendable {
     func record(_ event: UsageEvent) async throws
     /// Tokens (prompt + completion) the user used since `since`.
     func tokensUsed(userID: User.ID, since: Date) async throws -> Int
+    /// The user's usage from `from` until before `until`, per UTC day and model, by day then model.
+    func daily(userID: User.ID, from: Date, until: Date) async throws -> [DailyUsage]
+    /// Everyone's usage from `from` until before `until`, per user and model, the most tokens
+    /// first; the cursor is opaque.
+    func byUser(from: Date, until: Date, limit: Int, cursor: String?) async throws -> Page<UserUsage>
+    /// Everyone's usage from `from` until before `until`, per model.
+    func byModel(from: Date, until: Date) async throws -> [ModelUsage]
 }
 

@@ -177,6 +177,21 @@ CREATE INDEX messages_roots ON messages (session_id, position) WHERE parent_id I
 ALTER TABLE chat_sessions ADD COLUMN system_prompt TEXT;
 
 """#),
+            ("0007_message_search.sql", #"""
+-- Full-text search over a user's messages (GET /v1/search): each message's words (English
+-- stemming) in a generated column under a GIN index. An answer is indexed when it ends, not
+-- while it is generated: half an answer is not worth finding, and its checkpoints then cost no
+-- parsing.
+ALTER TABLE messages ADD COLUMN search tsvector
+    GENERATED ALWAYS AS (CASE WHEN status <> 'streaming' THEN to_tsvector('english'::regconfig, content) END) STORED;
+CREATE INDEX messages_search ON messages USING GIN (search);
+
+"""#),
+            ("0008_usage_by_time.sql", #"""
+-- Everyone's usage over a period (GET /v1/admin/usage) is read by time, not by user.
+CREATE INDEX usage_events_by_time ON usage_events (at);
+
+"""#),
         ],
         "sqlite": [
             ("0001_accounts.sql", #"""
@@ -351,6 +366,37 @@ CREATE INDEX messages_roots ON messages (session_id, position) WHERE parent_id I
 -- A session's own system prompt, sent upstream after the deployment's (CHAT_SYSTEM_PROMPT) and
 -- before its project's prompts.
 ALTER TABLE chat_sessions ADD COLUMN system_prompt TEXT;
+
+"""#),
+            ("0007_message_search.sql", #"""
+-- Full-text search over a user's messages (GET /v1/search): an FTS5 index of messages' content
+-- (Porter stemming over Unicode words, accents folded), kept by triggers. An answer is indexed
+-- when it ends, not while it is generated: its checkpoints would rewrite the index every few
+-- hundred tokens, and half an answer is not worth finding.
+CREATE VIRTUAL TABLE messages_search USING fts5 (
+    content,
+    content = 'messages',
+    content_rowid = 'rowid',
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+INSERT INTO messages_search (rowid, content) SELECT rowid, content FROM messages WHERE status <> 'streaming';
+
+CREATE TRIGGER messages_search_insert AFTER INSERT ON messages WHEN new.status <> 'streaming' BEGIN
+    INSERT INTO messages_search (rowid, content) VALUES (new.rowid, new.content);
+END;
+CREATE TRIGGER messages_search_delete AFTER DELETE ON messages WHEN old.status <> 'streaming' BEGIN
+    INSERT INTO messages_search (messages_search, rowid, content) VALUES ('delete', old.rowid, old.content);
+END;
+-- One trigger, so the old entry always leaves before the new one arrives.
+CREATE TRIGGER messages_search_update AFTER UPDATE OF content, status ON messages BEGIN
+    INSERT INTO messages_search (messages_search, rowid, content) SELECT 'delete', old.rowid, old.content WHERE old.status <> 'streaming';
+    INSERT INTO messages_search (rowid, content) SELECT new.rowid, new.content WHERE new.status <> 'streaming';
+END;
+
+"""#),
+            ("0008_usage_by_time.sql", #"""
+-- Everyone's usage over a period (GET /v1/admin/usage) is read by time, not by user.
+CREATE INDEX usage_events_by_time ON usage_events (at);
 
 """#),
         ],

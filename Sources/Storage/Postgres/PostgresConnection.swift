@@ -37,6 +37,9 @@ actor PostgresConnection {
             PQfinish(conn)
             throw SQLError(.unavailable, "cannot connect to PostgreSQL: \(message)")
         }
+        // Notices (a search of stop words only, say) are the server talking to a person at a
+        // console; libpq would print them on stderr, between the server's structured logs.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         PQclear(PQexec(conn, "SET TIME ZONE 'UTC'"))
         handle = conn
     }

@@ -25,6 +25,16 @@ enum KeysetCursor {
         return position
     }
 
+    /// A cursor counting the rows before a page, for lists ordered by a computed rank.
+    static func encode(offset: Int) -> String {
+        Data("o|\(offset)".utf8).base64EncodedString()
+    }
+
+    static func decodeOffset(_ cursor: String) throws -> Int {
+        guard let text = text(of: cursor), text.hasPrefix("o|"), let offset = Int(text.dropFirst(2)), offset >= 0 else { throw invalid }
+        return offset
+    }
+
     /// A cursor naming the message a page starts from (a path is paged by walking it).
     static func encode(message id: String) -> String {
         Data("m|\(id)".utf8).base64EncodedString()

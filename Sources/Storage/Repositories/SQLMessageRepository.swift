@@ -122,7 +122,7 @@ public struct SQLMessageRepository: MessageRepository {
     }
 
     public func tree(sessionID: ChatSession.ID, limit: Int, cursor: String?, withContent: Bool) async throws -> Page<Message> {
-        let after = try cursor.map(KeysetCursor.decodePosition) ?? 0
+        let after = try cursor.map(KeysetCursor.decodeOffset) ?? 0
         let columns = withContent ? Self.columns : Self.columns.split(separator: ", ").map { $0 == "content" ? "'' AS content" : String($0) }
             .joined(separator: ", ")
         let rows = try await database.query(
@@ -307,5 +307,101 @@ public struct SQLUsageRepository: UsageRepository {
             "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS used FROM usage_events WHERE user_id = $1 AND at >= $2",
             [.text(userID.description), .date(since)]
         ).first?.int("used") ?? 0
+    }
+}
+
+extension SQLUsageRepository {
+    /// The UTC day of `at`, as `2026-12-07`.
+    private var dayOfEvent: String {
+        // SQLite holds `at` as fixed-width RFC 3339 text in UTC.
+        database.dialect == .postgres ? "to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD')" : "substr(at, 1, 10)"
+    }
+
+    private static let sums = "COUNT(*) AS answers, SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens"
+
+    private static func totals(_ row: SQLRow) throws -> UsageTotals {
+        UsageTotals(answers: try row.int("answers"), promptTokens: try row.int("prompt_tokens"), completionTokens: try row.int("completion_tokens"))
+    }
+
+    public func daily(userID: User.ID, from: Date, until: Date) async throws -> [DailyUsage] {
+        try await database.query(
+            """
+            SELECT \(dayOfEvent) AS day, model, \(Self.sums) FROM usage_events WHERE user_id = $1 AND at >= $2 AND at < $3
+            GROUP BY 1, model ORDER BY 1, model
+            """,
+            [.text(userID.description), .date(from), .date(until)]
+        ).map { row in DailyUsage(day: try row.string("day"), model: try row.string("model"), totals: try Self.totals(row)) }
+    }
+
+    public func byUser(from: Date, until: Date, limit: Int, cursor: String?) async throws -> Page<UserUsage> {
+        let offset = try cursor.map(KeysetCursor.decodeOffset) ?? 0
+        let rows = try await database.query(
+            """
+            SELECT t.user_id, u.email, t.model, t.answers, t.prompt_tokens, t.completion_tokens FROM (
+                SELECT user_id, model, \(Self.sums) FROM usage_events WHERE at >= $1 AND at < $2 GROUP BY user_id, model
+            ) t LEFT JOIN users u ON u.id = t.user_id
+            ORDER BY t.prompt_tokens + t.completion_tokens DESC, t.user_id, t.model LIMIT $3 OFFSET $4
+            """,
+            [.date(from), .date(until), .integer(limit + 1), .integer(offset)]
+        )
+        let items = try rows.map { row in
+            UserUsage(userID: User.ID(try row.uuid("user_id")), email: row["email"], model: try row.string("model"), totals: try Self.totals(row))
+        }
+        guard items.count > limit else { return Page(items: items, nextCursor: nil) }
+        return Page(items: Array(items.prefix(limit)), nextCursor: KeysetCursor.encode(offset: offset + limit))
+    }
+
+    public func byModel(from: Date, until: Date) async throws -> [ModelUsage] {
+        try await database.query(
+            "SELECT model, \(Self.sums) FROM usage_events WHERE at >= $1 AND at < $2 GROUP BY model ORDER BY model",
+            [.date(from), .date(until)]
+        ).map { row in ModelUsage(model: try row.string("model"), totals: try Self.totals(row)) }
+    }
+}
+
+extension SQLMessageRepository: MessageSearch {
+    /// SQLite ranks with FTS5's BM25, PostgreSQL with `ts_rank`; each term is handed over as a
+    /// quoted phrase (FTS5) or through `phraseto_tsquery`, so nothing the user typed is read as
+    /// an operator. The excerpt is computed for the page's rows only.
+    public func search(_ query: SearchQuery, ownerID: User.ID, limit: Int, cursor: String?) async throws -> Page<SearchHit> {
+        let offset = try cursor.map(KeysetCursor.decodeOffset) ?? 0
+        let hitColumns = "m.id, m.session_id, m.role, m.created_at, s.title"
+        let rows: [SQLRow]
+        switch database.dialect {
+        case .sqlite:
+            let match = query.terms.map { "\"" + $0.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\"" }.joined(separator: " ")
+            rows = try await database.query(
+                """
+                SELECT \(hitColumns), snippet(messages_search, 0, '', '', '…', 24) AS snippet
+                FROM messages_search JOIN messages m ON m.rowid = messages_search.rowid JOIN chat_sessions s ON s.id = m.session_id
+                WHERE messages_search MATCH $1 AND s.owner_id = $2
+                ORDER BY messages_search.rank, m.created_at DESC, m.id LIMIT $3 OFFSET $4
+                """,
+                [.text(match), .text(ownerID.description), .integer(limit + 1), .integer(offset)]
+            )
+        case .postgres:
+            let tsquery = query.terms.indices.map { "phraseto_tsquery('english', $\($0 + 4))" }.joined(separator: " && ")
+            rows = try await database.query(
+                """
+                WITH q AS (SELECT \(tsquery) AS q)
+                SELECT hit.id, hit.session_id, hit.role, hit.created_at, hit.title,
+                       ts_headline('english', hit.content, hit.q, 'StartSel="", StopSel="", MaxWords=30, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "') AS snippet
+                FROM (
+                    SELECT \(hitColumns), m.content, q.q, ts_rank(m.search, q.q) AS rank
+                    FROM q, messages m JOIN chat_sessions s ON s.id = m.session_id
+                    WHERE m.search @@ q.q AND s.owner_id = $1
+                    ORDER BY rank DESC, m.created_at DESC, m.id LIMIT $2 OFFSET $3
+                ) hit ORDER BY hit.rank DESC, hit.created_at DESC, hit.id
+                """,
+                [.text(ownerID.description), .integer(limit + 1), .integer(offset)] + query.terms.map { .text($0) }
+            )
+        }
+        let items = try rows.map { row in
+            guard let role = Message.Role(rawValue: try row.string("role")) else { throw SQLError(.decoding, "message role is not one parley knows") }
+            return SearchHit(messageID: Message.ID(try row.uuid("id")), sessionID: ChatSession.ID(try row.uuid("session_id")),
+                             sessionTitle: try row.string("title"), role: role, snippet: try row.string("snippet"), createdAt: try row.date("created_at"))
+        }
+        guard items.count > limit else { return Page(items: items, nextCursor: nil) }
+        return Page(items: Array(items.prefix(limit)), nextCursor: KeysetCursor.encode(offset: offset + limit))
     }
 }

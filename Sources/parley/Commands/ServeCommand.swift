@@ -63,7 +63,8 @@ struct ServeCommand: AsyncParsableCommand {
                                                     limits: services.limits,
                                                     cookie: RefreshCookie(alwaysSecure: config.cookieSecure,
                                                                           clients: ClientAddress(trusted: config.rateLimits.trustedProxies),
-                                                                          lifetime: services.auth.refreshTokenLifetime)),
+                                                                          lifetime: services.auth.refreshTokenLifetime),
+                                                    search: SQLMessageRepository(database: services.database), reporting: services.reporting),
                            logger: apiLogger)
         WebUI.register(on: &routes)
         let router = routes.build(defaultBodyLimit: config.maxBodyBytes, logger: Logger(label: "parley.http"))

@@ -24,6 +24,8 @@ struct AppServices: Sendable {
     let turns: TurnDependencies
     /// The limits routes declare (sign-in attempts, creations, messages).
     let limits: RouteLimits
+    /// The usage events with the operator's prices, for the usage reports.
+    let reporting: UsageReporting
     let redis: RedisClient?
     let metrics: ChatMetrics
 
@@ -101,7 +103,7 @@ struct AppServices: Sendable {
                                  clients: ClientAddress(trusted: config.rateLimits.trustedProxies),
                                  guestsPerClientPerDay: config.rateLimits.guestsPerClientPerDay)
         return AppServices(database: database, auth: auth, provider: provider, upstreamChecks: upstreamChecks, chat: chat, turns: turns, limits: limits,
-                           redis: redis, metrics: metrics)
+                           reporting: UsageReporting(usage: turns.usage, prices: config.providers.prices), redis: redis, metrics: metrics)
     }
 
     static func makeProvider(_ config: ProviderConfiguration) throws -> (any ChatProvider, [ReadinessCheck]) {

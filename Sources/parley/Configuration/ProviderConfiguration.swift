@@ -1,3 +1,4 @@
+import ChatCore
 import FoundationEssentials
 
 /// Which models parley offers and where they are: `MODELS_FILE` (several upstreams),
@@ -10,6 +11,8 @@ struct ProviderConfiguration: Sendable {
     }
 
     var upstreams: [Upstream]
+    /// What models cost, from `MODELS_FILE`, for the usage reports.
+    var prices: [String: ModelPrice] = [:]
     var useMock: Bool
     var connectTimeout: Duration
     var firstTokenTimeout: Duration
@@ -20,13 +23,17 @@ struct ProviderConfiguration: Sendable {
     var mockTokenDelay: Duration
 
     /// The shape of `MODELS_FILE`:
-    /// `{"models": [{"id": "gpt-4o-mini", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"}]}`.
+    /// `{"models": [{"id": "gpt-4o-mini", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY",
+    /// "input_price_per_million": 0.15, "output_price_per_million": 0.6}]}`.
     /// Keys are named by the variable that holds them, so the file itself holds no secret.
+    /// Prices (US dollars per million tokens) are optional, both or neither.
     struct ModelsFile: Decodable {
         struct Entry: Decodable {
             let id: String
             let base_url: String
             let api_key_env: String?
+            let input_price_per_million: Double?
+            let output_price_per_million: Double?
         }
         let models: [Entry]
     }
@@ -61,6 +68,14 @@ struct ProviderConfiguration: Sendable {
                     throw ConfigurationError(variable: name, message: "is unset, but MODELS_FILE names it as the key of model \(entry.id)")
                 }
                 upstreams.append(Upstream(model: entry.id, baseURL: entry.base_url, apiKey: key))
+                switch (entry.input_price_per_million, entry.output_price_per_million) {
+                case (nil, nil):
+                    break
+                case let (input?, output?) where input >= 0 && output >= 0 && input.isFinite && output.isFinite:
+                    prices[entry.id] = ModelPrice(inputPerMillion: input, outputPerMillion: output)
+                default:
+                    throw ConfigurationError(variable: "MODELS_FILE", message: "model \(entry.id) needs both input_price_per_million and output_price_per_million, each a number of dollars from 0 up")
+                }
             }
         } else if let base = env["LLM_BASE_URL"] {
             guard base.hasPrefix("http://") || base.hasPrefix("https://") else {
