@@ -82,6 +82,9 @@ public enum AnswerEvent: Sendable, Equatable {
     case delta(String)
     case done(MessageItem, cached: Bool)
     case failed(code: String, message: String)
+    /// The connection dropped mid-answer and a new one picked the answer up at the byte where
+    /// the old one stopped (nothing repeated, nothing lost).
+    case resumed(atByte: Int)
 }
 
 /// A client of parley's REST + SSE API over libcurl. Requests carry the stored access token;
@@ -136,6 +139,14 @@ public final class ParleyAPI: Sendable {
         try store.save(nil, for: baseURL)
     }
 
+    /// Ends this sign-in on the server (its refresh token family) and forgets the stored
+    /// tokens; they are forgotten even when the server cannot be told.
+    public func logOut() async throws {
+        defer { try? signOut() }
+        guard apiKey == nil, let stored = credentials else { return }
+        _ = try await call("POST", "/v1/auth/logout", json: ["refresh_token": stored.refreshToken])
+    }
+
     // MARK: - Chat
 
     public func sessions() async throws -> [SessionItem] {
@@ -147,6 +158,14 @@ public final class ParleyAPI: Sendable {
         if let title { body["title"] = title }
         if let model { body["model"] = model }
         return try decode(SessionItem.self, try await call("POST", "/v1/sessions", json: body))
+    }
+
+    public func rename(session: String, to title: String) async throws -> SessionItem {
+        try decode(SessionItem.self, try await call("PATCH", "/v1/sessions/\(session)", json: ["title": title]))
+    }
+
+    public func deleteSession(_ session: String) async throws {
+        _ = try await call("DELETE", "/v1/sessions/\(session)")
     }
 
     public func setModel(_ model: String, session: String) async throws -> SessionItem {
@@ -181,29 +200,76 @@ public final class ParleyAPI: Sendable {
     public func send(_ content: String, session: String, after parent: String?? = nil) async throws -> AsyncThrowingStream<AnswerEvent, any Error> {
         var body: [String: String?] = ["content": content]
         if let parent { body.updateValue(parent, forKey: "parent_id") }
-        return try await stream("POST", "/v1/sessions/\(session)/messages", json: body)
+        return try await stream("POST", "/v1/sessions/\(session)/messages", json: body, session: session)
     }
 
     /// Asks for another answer to the question `answer` answered, streamed like a send.
     public func regenerate(answer: String, session: String) async throws -> AsyncThrowingStream<AnswerEvent, any Error> {
-        try await stream("POST", "/v1/sessions/\(session)/messages/\(answer)/regenerate", json: [:])
+        try await stream("POST", "/v1/sessions/\(session)/messages/\(answer)/regenerate", json: [:], session: session)
     }
 
-    private func stream(_ method: String, _ path: String, json: [String: String?]) async throws -> AsyncThrowingStream<AnswerEvent, any Error> {
-        let response = try await open(method, path, json: json, accept: "text/event-stream")
+    /// How often a dropped answer is picked up again before the client gives up, and the
+    /// longest pause between tries (a restarting instance behind a balancer takes seconds).
+    static let resumeAttempts = 10
+    static let longestResumePause = Duration.seconds(2)
+
+    /// The answer's events; when the connection drops before the answer's end, the answer is
+    /// followed again from the last byte received (`Last-Event-ID`), as often as
+    /// `resumeAttempts`, and a `resumed` event says so. The answer runs on the server
+    /// whatever happens to the connection, so nothing is sent twice.
+    private func stream(_ method: String, _ path: String, json: [String: String?], session: String) async throws -> AsyncThrowingStream<AnswerEvent, any Error> {
+        let first = try await open(method, path, json: json, accept: "text/event-stream")
         return AsyncThrowingStream { continuation in
             let reader = Task {
-                var parser = EventStreamParser()
-                do {
-                    for try await piece in response.body {
-                        for event in try parser.feed(piece) {
-                            if let answer = try Self.answerEvent(event) { continuation.yield(answer) }
+                var response: IncomingResponse? = first
+                var answerID: String?
+                var lastEventID: String?
+                var failures = 0
+                var lastProblem = "the stream ended before the answer did"
+                while !Task.isCancelled {
+                    if let current = response {
+                        var parser = EventStreamParser()
+                        do {
+                            for try await piece in current.body {
+                                for event in try parser.feed(piece) {
+                                    if let id = event.id { lastEventID = id }
+                                    guard let answer = try Self.answerEvent(event) else { continue }
+                                    switch answer {
+                                    case .started(_, let id): answerID = id
+                                    case .done, .failed:
+                                        continuation.yield(answer)
+                                        continuation.finish()
+                                        return
+                                    case .delta, .resumed: failures = 0
+                                    }
+                                    continuation.yield(answer)
+                                }
+                            }
+                        } catch let error as DecodingError {
+                            continuation.finish(throwing: ClientError.invalidAnswer("an event could not be read: \(error)"))
+                            return
+                        } catch {
+                            lastProblem = "\(error)"
                         }
                     }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: ClientError.invalidAnswer("the stream broke: \(error)"))
+                    // The connection ended before the answer did: follow the answer again.
+                    guard let answerID, failures < Self.resumeAttempts, !Task.isCancelled else { break }
+                    failures += 1
+                    try? await Task.sleep(for: min(.milliseconds(250 * failures), Self.longestResumePause))
+                    do {
+                        response = try await open("GET", "/v1/sessions/\(session)/messages/\(answerID)/events", accept: "text/event-stream",
+                                                  headers: lastEventID.map { [("Last-Event-ID", $0)] } ?? [])
+                        continuation.yield(.resumed(atByte: lastEventID.flatMap(Int.init) ?? 0))
+                    } catch let error as ClientError {
+                        if case .unreachable = error { response = nil; lastProblem = "\(error)"; continue }
+                        continuation.finish(throwing: error)
+                        return
+                    } catch {
+                        response = nil
+                        lastProblem = "\(error)"
+                    }
                 }
+                continuation.finish(throwing: ClientError.invalidAnswer("the stream broke: \(lastProblem)"))
             }
             continuation.onTermination = { _ in reader.cancel() }
         }
@@ -252,15 +318,15 @@ public final class ParleyAPI: Sendable {
 
     /// Sends a request, refreshing the tokens once on a 401; throws for any status ≥ 400.
     func open(_ method: String, _ path: String, json: [String: String?]? = nil, accept: String = "application/json",
-              authenticated: Bool = true) async throws -> IncomingResponse {
-        var response = try await send(method, path, json: json, accept: accept, token: authenticated ? credentials?.accessToken : nil)
+              headers: [(String, String)] = [], authenticated: Bool = true) async throws -> IncomingResponse {
+        var response = try await send(method, path, json: json, accept: accept, headers: headers, token: authenticated ? credentials?.accessToken : nil)
         if response.status == 401, authenticated {
             _ = try? await response.collect()
             if apiKey != nil {
                 throw ClientError.refused(status: 401, code: "invalid_api_key", detail: "the API key was refused: it may be revoked, expired or mistyped")
             }
             guard try await refresh() else { throw ClientError.signedOut }
-            response = try await send(method, path, json: json, accept: accept, token: credentials?.accessToken)
+            response = try await send(method, path, json: json, accept: accept, headers: headers, token: credentials?.accessToken)
             if response.status == 401 { throw ClientError.signedOut }
         }
         guard response.status < 400 else {
@@ -284,8 +350,9 @@ public final class ParleyAPI: Sendable {
         return true
     }
 
-    private func send(_ method: String, _ path: String, json: [String: String?]?, accept: String, token: String?) async throws -> IncomingResponse {
-        var headers = [("Accept", accept)]
+    private func send(_ method: String, _ path: String, json: [String: String?]?, accept: String, headers extra: [(String, String)] = [],
+                      token: String?) async throws -> IncomingResponse {
+        var headers = [("Accept", accept)] + extra
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
         var body: [UInt8] = []
         if let json {

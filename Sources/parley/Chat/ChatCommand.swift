@@ -59,7 +59,7 @@ struct ScriptedChat {
             var answer = ""
             for try await event in try await api.send(content, session: sessionID) {
                 switch event {
-                case .started: continue
+                case .started, .resumed: continue
                 case .delta(let text): answer += text
                 case .failed(let code, let message):
                     Console.error("parley chat: the answer failed (\(code)): \(message)")

@@ -72,3 +72,13 @@ final class Interrupts: Sendable {
         return try await body()
     }
 }
+
+/// The terminal's modes `parley chat` turns on while it runs.
+enum Terminal {
+    /// Asks the terminal to mark pastes (`ESC[200~` … `ESC[201~`), only when both ends are a
+    /// terminal (never into a pipe or a file).
+    static func bracketedPaste(_ on: Bool) {
+        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else { return }
+        Console.write(on ? "\u{1b}[?2004h" : "\u{1b}[?2004l")
+    }
+}

@@ -7,7 +7,9 @@ Exits non-zero with the reason on the first expectation that fails.
 """
 import json
 import os
+import socket
 import sys
+import threading
 import time
 import urllib.request
 
@@ -29,11 +31,71 @@ def expect(child, pattern, why, timeout=10):
         fail(why, child)
 
 
-def api(path, token):
-    request = urllib.request.Request(url + path, headers={"Authorization": "Bearer " + token})
+def api(path, token, method="GET", body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url + path, data=data, method=method,
+                                     headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.load(response)
 
+
+def stored_token(config_dir, key=None):
+    with open(os.path.join(config_dir, "parley", "credentials")) as f:
+        return json.load(f)[key or url]["access_token"]
+
+
+class CuttingProxy:
+    """Forwards to the server; once armed, closes the connection that carries an answer's
+    events after its fifth token, as a network drop would."""
+
+    def __init__(self, target):
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.armed = False
+        self.cuts = 0
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            client, _ = self.listener.accept()
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self.pump, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self.pump, args=(upstream, client, True), daemon=True).start()
+
+    def pump(self, source, sink, answers):
+        tokens = 0
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                sink.sendall(data)
+                if answers and self.armed:
+                    tokens += data.count(b"event: token")
+                    if tokens >= 5:
+                        self.armed = False
+                        self.cuts += 1
+                        break
+        except OSError:
+            pass
+        for sock in (source, sink):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+
+# A guest sends a first message now; it meets the per-minute limit at the end of this script.
+guest_config = config + "-guest"
+guest = pexpect.spawn(binary, ["chat", "--url", url], env=dict(env, XDG_CONFIG_HOME=guest_config), encoding="utf-8", timeout=10)
+expect(guest, r"\(g\)\?", "the sign-in choice")
+guest.sendline("g")
+expect(guest, "Signed in as a guest.", "guest sign-in")
+expect(guest, "You: ", "guest prompt")
+guest.sendline("first mock:tokens=1")
+expect(guest, "You: ", "the first message is answered")
 
 child = pexpect.spawn(binary, ["chat", "--url", url], env=env, encoding="utf-8", timeout=10)
 
@@ -52,6 +114,8 @@ expect(child, "You: ", "the prompt")
 mode = os.stat(os.path.join(config, "parley", "credentials")).st_mode & 0o777
 if mode != 0o600:
     fail(f"the credentials file has mode {oct(mode)}, not 0600")
+if api("/v1/sessions", stored_token(config))["items"]:
+    fail("a session was created before the first message")
 
 # The answer appears while it is generated, not at its end (30 tokens, 100 ms apart).
 child.sendline("slowly now mock:tokens=30 mock:delay=100")
@@ -63,8 +127,15 @@ if time.monotonic() - first < 1.5:
 
 # /new and /switch change sessions.
 child.sendline("/new Second topic")
-expect(child, "New session: Second topic.", "/new starts a session")
+expect(child, "New session: Second topic. It starts with your next message.", "/new starts a session")
 expect(child, "You: ", "prompt after /new")
+child.sendline("/history")
+expect(child, "No session yet: send a message to start one", "the new session holds nothing yet")
+expect(child, "You: ", "prompt after /history")
+if len(api("/v1/sessions", stored_token(config))["items"]) != 1:
+    fail("/new made a session before its first message")
+child.sendline("on the second topic mock:tokens=2 mock:delay=1")
+expect(child, "You: ", "the second topic's first answer ends")
 child.sendline("/sessions")
 expect(child, r"\* 1\. Second topic", "the new session is current and listed first")
 expect(child, r"2\. slowly now", "the first session is listed")
@@ -92,6 +163,23 @@ expect(child, "You: ", "the answer to the edit ends")
 child.sendline("/history")
 expect(child, r"You \(version 2 of 2\): changed my mind", "/history shows the edited message as the second version")
 expect(child, "You: ", "prompt after /history")
+
+# A paste of several lines is one message, even a line that looks like a command; a block
+# between two \"\"\" lines is one message.
+child.sendline("\x1b[200~pasted line one\npasted line two\n/quit\x1b[201~")
+expect(child, "parley: ", "the paste is sent as one message")
+expect(child, "You: ", "the paste's answer ends")
+child.sendline('"""')
+expect(child, "several lines: end with a line holding only", "a block opens")
+child.sendline("block line a")
+child.sendline("   block line b")
+child.sendline('"""')
+expect(child, "parley: ", "the block is sent as one message")
+expect(child, "You: ", "the block's answer ends")
+current = [s for s in api("/v1/sessions", stored_token(config))["items"] if s["title"].startswith("slowly now")][0]
+questions = [m["content"] for m in api(f"/v1/sessions/{current['id']}/messages?limit=4", stored_token(config))["items"] if m["role"] == "user"]
+if questions != ["block line a\n   block line b", "pasted line one\npasted line two\n/quit"]:
+    fail(f"the paste and the block were not sent whole: {questions!r}")
 
 # Ctrl-C while an answer streams stops it on the server.
 child.sendline("stop me please mock:tokens=400 mock:delay=50")
@@ -122,6 +210,48 @@ child.sendline("x" * 5000)
 expect(child, "the server accepts at most 4000", "an over-long message is refused locally")
 expect(child, "You: ", "prompt after the refusal")
 
+# /rename, then /delete (which asks first) the second topic.
+child.sendline("/switch 1")
+expect(child, "Now in: Second topic", "back to the second topic")
+expect(child, "You: ", "prompt after /switch")
+child.sendline("/rename Renamed topic")
+expect(child, "Renamed: Renamed topic.", "/rename renames")
+expect(child, "You: ", "prompt after /rename")
+child.sendline("/delete")
+expect(child, r"Delete Renamed topic and all its messages\? \[y/N\]", "/delete asks first")
+child.sendline("n")
+expect(child, "Kept.", "no keeps it")
+child.sendline("/delete")
+expect(child, r"\[y/N\]", "/delete asks again")
+child.sendline("y")
+expect(child, "Deleted. Your next message starts a new session.", "yes deletes it")
+expect(child, "You: ", "prompt after /delete")
+titles = [s["title"] for s in api("/v1/sessions", stored_token(config))["items"]]
+if "Renamed topic" in titles or not any(t.startswith("slowly now") for t in titles):
+    fail(f"/delete removed the wrong thing: {titles}")
+
+# /logout ends the sign-in on the server and here, then offers to sign in again.
+refresh = json.load(open(os.path.join(config, "parley", "credentials")))[url]["refresh_token"]
+child.sendline("/logout")
+expect(child, "Signed out.", "/logout signs out")
+expect(child, r"Log in \(l\), register \(r\) or continue as a guest \(g\)\?", "and offers to sign in again")
+request = urllib.request.Request(url + "/v1/auth/refresh", data=json.dumps({"refresh_token": refresh}).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+try:
+    urllib.request.urlopen(request, timeout=5)
+    fail("the refresh token still works after /logout")
+except urllib.error.HTTPError as error:
+    if error.code != 401:
+        fail(f"refreshing after /logout answered {error.code}")
+if url in json.load(open(os.path.join(config, "parley", "credentials"))):
+    fail("/logout left the tokens stored")
+child.sendline("l")
+expect(child, "E-mail: ", "asks for the e-mail again")
+child.sendline("ann@example.org")
+expect(child, "Password: ", "asks for the password again")
+child.sendline("correct horse")
+expect(child, "You: ", "signed in again")
+
 # Ctrl-C at the prompt asks to quit; /quit leaves.
 child.sendintr()
 expect(child, "Quit\\? Press Ctrl-C again to quit", "Ctrl-C at the prompt asks")
@@ -131,18 +261,53 @@ child.close()
 if child.exitstatus != 0:
     fail(f"/quit exited with {child.exitstatus}")
 
-# A guest meets the per-minute limit: the tier and the wait are shown.
-guest_config = config + "-guest"
-guest = pexpect.spawn(binary, ["chat", "--url", url], env=dict(env, XDG_CONFIG_HOME=guest_config), encoding="utf-8", timeout=10)
-expect(guest, r"\(g\)\?", "the sign-in choice")
-guest.sendline("g")
-expect(guest, "Signed in as a guest.", "guest sign-in")
-expect(guest, "You: ", "guest prompt")
-guest.sendline("first mock:tokens=1")
-expect(guest, "You: ", "the first message is answered")
-guest.sendline("second")
+# A connection that drops mid-answer is picked up again where it stopped: the answer is
+# printed whole, once, and the client says what happened.
+proxy = CuttingProxy(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+proxy_url = f"http://127.0.0.1:{proxy.port}"
+dropped = pexpect.spawn(binary, ["chat", "--url", proxy_url], env=env, encoding="utf-8", timeout=10)
+expect(dropped, r"\(g\)\?", "the sign-in choice through the proxy")
+dropped.sendline("l")
+expect(dropped, "E-mail: ", "e-mail through the proxy")
+dropped.sendline("ann@example.org")
+expect(dropped, "Password: ", "password through the proxy")
+dropped.sendline("correct horse")
+expect(dropped, "You: ", "signed in through the proxy")
+proxy.armed = True
+dropped.sendline("resume me mock:tokens=30 mock:delay=40")
+expect(dropped, "parley: ", "the answer starts")
+expect(dropped, r"\(the connection dropped during this answer; it was picked up where it stopped\)", "the drop is resumed and said", timeout=20)
+printed = dropped.before.replace("\r\n", "\n").strip()
+expect(dropped, "You: ", "back at the prompt after the resumed answer")
+if proxy.cuts != 1:
+    fail(f"the proxy cut {proxy.cuts} connections, not one")
+token = stored_token(config, proxy_url)
+resumed = [s for s in api("/v1/sessions", token)["items"] if s["title"].startswith("resume me")][0]
+answer = api(f"/v1/sessions/{resumed['id']}/messages?limit=1", token)["items"][0]
+if answer["status"] != "complete" or printed != answer["content"].strip():
+    fail(f"printed {printed!r}, but the server stored {answer['content']!r} ({answer['status']})")
+dropped.sendline("/quit")
+dropped.expect(pexpect.EOF, timeout=10)
+
+# The guest meets the per-minute limit on a new session: the tier and a countdown are shown,
+# then the message is sent again on request; the refused session does not stay behind empty.
+guest.sendline("/new After the wait")
+expect(guest, "It starts with your next message.", "the guest's /new")
+guest.sendline("second mock:tokens=2")
 expect(guest, r"limit reached \(per_minute\).*try again in \d+ s", "the 429 says which tier and how long")
+expect(guest, r"Sending is possible again in (\d+) s", "a countdown")
+first_shown = int(guest.match.group(1))
+if len(api("/v1/sessions", stored_token(guest_config))["items"]) != 1:
+    fail("the refused message left a session behind")
+if first_shown > 1:
+    expect(guest, rf"Sending is possible again in {first_shown - 1} s", "the countdown counts")
+expect(guest, r"Send your message again\? \[Y/n\]", "the message is offered again after the wait", timeout=70)
+guest.sendline("")
+expect(guest, "parley: second", "the message is sent again and answered")
 expect(guest, "You: ", "back at the prompt")
+sessions = api("/v1/sessions", stored_token(guest_config))["items"]
+if [s["title"] for s in sessions][0] != "After the wait" or len(sessions) != 2:
+    fail(f"the guest's sessions after the wait: {[s['title'] for s in sessions]}")
 guest.sendeof()
 guest.expect(pexpect.EOF, timeout=10)
 guest.close()
