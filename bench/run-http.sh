@@ -25,7 +25,11 @@ for c in $CONNECTIONS; do
         for server in parley hummingbird; do
             port=$PARLEY_PORT; [ $server = hummingbird ] && port=$PEER_PORT
             echo "round $round, $c connections: $server"
+            pid=$PARLEY_PID; [ $server = hummingbird ] && pid=$PEER_PID
+            before=$(cpu_ticks "$pid")
             wrk -t2 -c"$c" -d"$DURATION" --latency "http://127.0.0.1:$port/health" >"$OUT/wrk-$server-$c-$round.txt"
+            # The server's own CPU time (from /proc), whatever share of the cores wrk took.
+            echo "server CPU seconds: $(python3 -c "print(($(cpu_ticks "$pid") - $before) / $(getconf CLK_TCK))")" >>"$OUT/wrk-$server-$c-$round.txt"
             printf '%s\t%s\t%s\t%s\n' "$server" "$c" "$round" "$OUT/wrk-$server-$c-$round.txt" >>"$OUT/raw.tsv"
         done
     done

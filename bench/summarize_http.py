@@ -21,7 +21,11 @@ def parse(path):
     p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     socket_errors = re.search(r"Socket errors: (.*)", text)
-    return rps, p50, p99, int(errors.group(1)) if errors else 0, socket_errors.group(1) if socket_errors else ""
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    cpu = float(re.search(r"server CPU seconds: ([\d.]+)", text).group(1))
+    # Server CPU microseconds per request: independent of how wrk and the server share the cores.
+    cpu_us = 1e6 * cpu / max(1, requests)
+    return rps, p50, p99, int(errors.group(1)) if errors else 0, socket_errors.group(1) if socket_errors else "", cpu_us
 
 
 def main():
@@ -41,19 +45,21 @@ def main():
     print(f"Machine: {cpus} cores, {platform.machine()}, Linux {platform.release()}; {swift}; {wrk}.")
     print(f"wrk `-t2 -cN -d{duration} --latency` on loopback, sharing the cores with the server under test; "
           f"parley and the Hummingbird 2.28 peer alternate, {rounds} rounds each. Median (min–max).\n")
-    print("| connections | server | requests/s | p50 latency (ms) | p99 latency (ms) |")
-    print("|---:|---|---:|---:|---:|")
+    print("| connections | server | requests/s | p50 latency (ms) | p99 latency (ms) | server CPU per request (µs) |")
+    print("|---:|---|---:|---:|---:|---:|")
     for conns in sorted({c for _, c in runs}):
         for server in ("parley", "hummingbird"):
             r = runs.get((server, conns))
             if not r:
                 continue
-            print(f"| {conns} | {server} | {cell([x[0] for x in r], 0)} | {cell([x[1] for x in r], 2)} | {cell([x[2] for x in r], 2)} |")
+            print(f"| {conns} | {server} | {cell([x[0] for x in r], 0)} | {cell([x[1] for x in r], 2)} | {cell([x[2] for x in r], 2)} | {cell([x[5] for x in r], 1)} |")
     print()
     for conns in sorted({c for _, c in runs}):
         p = statistics.median(x[0] for x in runs[("parley", conns)])
         h = statistics.median(x[0] for x in runs[("hummingbird", conns)])
-        print(f"- {conns} connections: parley / Hummingbird = **{p / h:.2f}×** requests/s")
+        pc = statistics.median(x[5] for x in runs[("parley", conns)])
+        hc = statistics.median(x[5] for x in runs[("hummingbird", conns)])
+        print(f"- {conns} connections: parley / Hummingbird = **{p / h:.2f}×** requests/s, **{pc / hc:.2f}×** the server CPU per request")
     print(f"- RSS after the run: parley {int(parley_rss) // 1024} MiB, Hummingbird {int(peer_rss) // 1024} MiB")
     if notes:
         print("\nErrors seen:")

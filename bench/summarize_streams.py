@@ -16,6 +16,24 @@ cell, median = rounds.cell, rounds.median
 
 
 streams = rounds.by_mode.get("parley", [{}])[0].get("streams", "?")
+if scenario == "streams-loop":
+    print(f"## {streams:,} chats in a closed loop (`make bench-streams`)\n")
+    print(f"{machine} Each connection sends a chat (answered by `parley mock-llm` with {tokens} tokens {delay} ms apart) "
+          "and, as soon as its answer ends, the next one on the same connection (parley: the same session), for the "
+          f"whole run. Load client: `bench/sse_load.c --loop-seconds`. {rounds.count('parley')} rounds, alternating; "
+          "median (min–max).\n")
+    print("| measure | direct | parley | peer |")
+    print("| --- | --- | --- | --- |")
+    for label, key, digits in [("chats answered", "responses", 0), ("tokens/s", "tokens_per_s", 0),
+                               ("chats/s", "responses_per_s", 1), ("time to first token p50 (ms)", "ttft_ms_p50", 1),
+                               ("time to first token p99 (ms)", "ttft_ms_p99", 1), ("failures", "failures", 0),
+                               ("server CPU per 1,000 tokens (ms)", "cpu_ms_per_1000_tokens", 1)]:
+        print(f"| {label} | {cell('direct', key, digits)} | {cell('parley', key, digits)} | {cell('peer', key, digits)} |")
+    print()
+    print(f"- parley tokens/s = **{median('parley', 'tokens_per_s') / median('peer', 'tokens_per_s'):.2f}×** the peer's "
+          f"({median('parley', 'tokens_per_s') / median('direct', 'tokens_per_s'):.0%} of direct)")
+    sys.exit(0)
+
 print(f"## {streams:,} concurrent streamed chats (`make bench-streams`)\n")
 print(f"{machine} Each stream: one chat answered by `parley mock-llm` with {tokens} tokens {delay} ms apart. "
       "`direct` is the load client straight on the mock (the ceiling); `parley` is the real send route (bearer auth, "

@@ -2,7 +2,13 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOFoundationCompat
 
+// The yardstick parley is measured against, written the way Hummingbird's and
+// AsyncHTTPClient's own streaming examples are: bytes stay in `ByteBuffer`s from the upstream
+// socket to the client's, events are cut on the buffer without copying, one decoder per stream,
+// and every event of one upstream read goes out in one write.
+//
 // GET /health with the same body and content type as parley's, on PEER_PORT (default 8082).
 // POST /v1/chat: the body is sent to UPSTREAM_URL/chat/completions (an OpenAI-compatible
 // stream), and each token comes back as `event: token` / `data: {"delta":…}`, like parley's.
@@ -10,11 +16,13 @@ import NIOCore
 let environment = ProcessInfo.processInfo.environment
 let port = Int(environment["PEER_PORT"] ?? "") ?? 8082
 let upstream = (environment["UPSTREAM_URL"] ?? "http://127.0.0.1:8081/v1") + "/chat/completions"
-let body = ByteBuffer(string: "{\"status\":\"ok\",\"version\":\"0.1.0\"}")
+let health = ByteBuffer(string: "{\"status\":\"ok\",\"version\":\"0.1.0\"}")
 var clientConfiguration = HTTPClient.Configuration()
 clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 10_000)
+clientConfiguration.decompression = .disabled
 let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
 
+/// The part of an OpenAI stream chunk the proxy needs.
 struct Chunk: Decodable {
     struct Choice: Decodable {
         struct Delta: Decodable { let content: String? }
@@ -23,9 +31,60 @@ struct Chunk: Decodable {
     let choices: [Choice]?
 }
 
+/// Splits an upstream event stream into its `data:` payloads, on the bytes as they arrive.
+struct EventSplitter {
+    private var pending = ByteBuffer()
+
+    /// Each complete event's data payload in `buffer` (with what was left from before).
+    mutating func payloads(_ buffer: inout ByteBuffer, _ body: (ByteBuffer) throws -> Void) rethrows {
+        if pending.readableBytes == 0 {
+            try split(&buffer, body)
+            if buffer.readableBytes > 0 { pending = buffer }
+        } else {
+            pending.writeBuffer(&buffer)
+            try split(&pending, body)
+            pending.discardReadBytes()
+        }
+    }
+
+    private func split(_ buffer: inout ByteBuffer, _ body: (ByteBuffer) throws -> Void) rethrows {
+        while let end = buffer.readableBytesView.firstRange(of: [UInt8(ascii: "\n"), UInt8(ascii: "\n")]) {
+            let length = end.lowerBound - buffer.readerIndex
+            guard var event = buffer.readSlice(length: length) else { return }
+            buffer.moveReaderIndex(forwardBy: 2)
+            while event.readableBytes > 0 {
+                let lineLength = event.readableBytesView.firstIndex(of: UInt8(ascii: "\n")).map { $0 - event.readerIndex } ?? event.readableBytes
+                guard var line = event.readSlice(length: lineLength) else { break }
+                event.moveReaderIndex(forwardBy: min(1, event.readableBytes))
+                if line.readableBytesView.starts(with: "data: ".utf8) {
+                    line.moveReaderIndex(forwardBy: 6)
+                    try body(line)
+                }
+            }
+        }
+    }
+}
+
+/// Writes `text` as a JSON string (quotes and escapes) into `buffer`.
+func writeJSONString(_ text: String, into buffer: inout ByteBuffer) {
+    buffer.writeInteger(UInt8(ascii: "\""))
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
+        case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+        case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
+        case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
+        case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+        case 0..<0x20: buffer.writeString(String(format: "\\u%04x", byte))
+        default: buffer.writeInteger(byte)
+        }
+    }
+    buffer.writeInteger(UInt8(ascii: "\""))
+}
+
 let router = Router()
 router.get("health") { _, _ in
-    Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+    Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: health))
 }
 router.post("v1/chat") { request, context -> Response in
     let payload = try await request.body.collect(upTo: 1 << 20)
@@ -38,18 +97,18 @@ router.post("v1/chat") { request, context -> Response in
         status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
         body: ResponseBody { writer in
             let decoder = JSONDecoder()
-            var pending = ""
-            for try await buffer in upstreamResponse.body {
-                pending += String(buffer: buffer)
-                while let end = pending.range(of: "\n\n") {
-                    let event = pending[..<end.lowerBound]
-                    pending = String(pending[end.upperBound...])
-                    guard let data = event.split(separator: "\n").first(where: { $0.hasPrefix("data: ") })?.dropFirst(6),
-                          data != "[DONE]", let chunk = try? decoder.decode(Chunk.self, from: Data(data.utf8)),
-                          let text = chunk.choices?.first?.delta?.content else { continue }
-                    let json = String(decoding: try JSONEncoder().encode(["delta": text]), as: UTF8.self)
-                    try await writer.write(ByteBuffer(string: "event: token\ndata: \(json)\n\n"))
+            var splitter = EventSplitter()
+            var out = ByteBuffer()
+            for try await var buffer in upstreamResponse.body {
+                out.clear()
+                splitter.payloads(&buffer) { data in
+                    guard !data.readableBytesView.elementsEqual("[DONE]".utf8),
+                          let text = (try? decoder.decode(Chunk.self, from: data))?.choices?.first?.delta?.content else { return }
+                    out.writeStaticString("event: token\ndata: {\"delta\":")
+                    writeJSONString(text, into: &out)
+                    out.writeStaticString("}\n\n")
                 }
+                if out.readableBytes > 0 { try await writer.write(out) }
             }
             try await writer.finish(nil)
         }
@@ -69,5 +128,5 @@ router.get("v1/idle") { _, _ -> Response in
         }
     )
 }
-let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil))
 try await app.runService()
