@@ -71,6 +71,7 @@ let package = Package(
             pkgConfig: "libargon2",
             providers: [.apt(["libargon2-dev"])]
         ),
+        .systemLibrary(name: "CMalloc"),
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
@@ -140,6 +141,7 @@ let package = Package(
         .executableTarget(
             name: "parley",
             dependencies: [
+                "CMalloc",
                 "HTTPServer",
                 "ChatAPI",
                 "ChatCore",
@@ -180,7 +182,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "StorageTesting", "ChatCore"],
+            dependencies: ["Storage", "StorageTesting", "ChatCore", "Coordination"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -25,6 +25,8 @@ public struct TurnStart: Sendable {
     /// The instance that generates the answer, and until when its lease holds.
     public var ownerInstance: String
     public var leaseUntil: Date
+    /// When given, the session must be this user's (else `DomainError.notFound`).
+    public var ownerID: User.ID?
 
     public init(userMessage: Message, assistantMessage: Message, firstMessageTitle: String, defaultTitle: String, idempotency: IdempotencyRecord?,
                 ownerInstance: String = "local", leaseUntil: Date = .distantFuture) {
@@ -62,9 +64,9 @@ public struct IdempotencyRecord: Sendable, Equatable {
 }
 
 /// How `begin` ended: the turn's messages were written (`user` is the existing one when it
-/// regenerates), or the key had already started a turn.
+/// regenerates; `session` as it is after the turn began), or the key had already started a turn.
 public enum TurnBeginning: Sendable, Equatable {
-    case started(user: Message, assistant: Message)
+    case started(user: Message, assistant: Message, session: ChatSession)
     case alreadyStarted(IdempotencyRecord)
 }
 
@@ -79,6 +81,9 @@ public protocol TurnRepository: Sendable {
     /// `.validation`; a regenerated message that is not an answer likewise. A key recorded since
     /// `keysValidSince` (by a concurrent request) makes it write nothing and answer `.alreadyStarted`.
     func begin(_ start: TurnStart, keysValidSince: Date) async throws -> TurnBeginning
+    /// The end of a turn in one transaction: the answer's content, status and usage, and the
+    /// usage event that charges it.
+    func finish(_ answer: Message, usage: UsageEvent) async throws
     /// Forgets keys recorded before `before`; returns how many.
     func purgeIdempotencyKeys(before: Date) async throws -> Int
 }

@@ -193,6 +193,14 @@ struct TurnRunner: Sendable {
     /// the outage lasts (and spool it at shutdown): a finished answer is never dropped, and
     /// its readers' `done` says `saved: false` meanwhile.
     private func persist(_ message: Message, of turn: Turn, latency: Duration) async {
+        let event = message.usage.map { usage in
+            UsageEvent(id: UsageEvent.ID(deps.chat.ids.newUUID()), userID: turn.ownerID, sessionID: turn.stored ? message.sessionID : nil,
+                       model: turn.model, usage: usage, latencyMilliseconds: latency.milliseconds, at: deps.chat.clock.now())
+        }
+        // Both in one commit; if that fails, each alone, so that what the database takes is
+        // kept and only the rest waits (a session deleted meanwhile refuses the usage event's
+        // reference to it: the event alone is then recorded without it).
+        if turn.stored, let event, (try? await deps.store.finish(message, usage: event)) != nil { return }
         var unsaved: Message?
         if turn.stored {
             do {
@@ -203,11 +211,7 @@ struct TurnRunner: Sendable {
             }
         }
         var unrecorded: UsageEvent?
-        if let usage = message.usage {
-            let event = UsageEvent(
-                id: UsageEvent.ID(deps.chat.ids.newUUID()), userID: turn.ownerID, sessionID: turn.stored ? message.sessionID : nil, model: turn.model,
-                usage: usage, latencyMilliseconds: latency.milliseconds, at: deps.chat.clock.now()
-            )
+        if let event {
             do {
                 try await deps.usage.record(event)
             } catch {

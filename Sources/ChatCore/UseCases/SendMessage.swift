@@ -54,9 +54,8 @@ public struct SendMessage: Sendable {
     public func callAsFunction(_ principal: Principal, sessionID: ChatSession.ID, _ command: SendMessageCommand) async throws -> TurnTicket {
         try validate(command)
         let chat = deps.chat
-        let session = try await chat.ownSession(sessionID, of: principal)
-        let model = command.model ?? session.model
-        let requestHash = Self.hash(sessionID, command, model: model)
+        // The session is read (and its owner checked) inside `begin`: a send costs no read of its own.
+        let requestHash = Self.hash(sessionID, command, model: command.model ?? "")
         let now = chat.clock.now()
         let keysValidSince = now.addingTimeInterval(-deps.settings.idempotencyWindow.seconds)
         if let key = command.idempotencyKey,
@@ -84,7 +83,9 @@ public struct SendMessage: Sendable {
                               defaultTitle: ChatSession.defaultTitle, idempotency: record, ownerInstance: deps.instanceID,
                               leaseUntil: now.adding(deps.policy.streamLease))
         start.placement = command.placement
+        start.ownerID = principal.user.id
         let turn: Turn
+        let session: ChatSession
         let request: CompletionRequest
         var admission: Admission?
         do {
@@ -94,9 +95,10 @@ public struct SendMessage: Sendable {
                 deps.registry.release(sessionID)
                 await admission?.giveBackLease()
                 return try await rejoin(record, requestHash: requestHash, principal)
-            case .started(let storedUser, let storedAssistant):
-                turn = Turn(userMessage: storedUser, assistantMessage: storedAssistant, ownerID: principal.user.id, model: model,
-                            lease: admission?.lease)
+            case .started(let storedUser, let storedAssistant, let placed):
+                session = placed
+                turn = Turn(userMessage: storedUser, assistantMessage: storedAssistant, ownerID: principal.user.id,
+                            model: command.model ?? placed.model, lease: admission?.lease)
             }
             var context: [ContextMessage]
             if let given = command.context {
@@ -104,12 +106,14 @@ public struct SendMessage: Sendable {
             } else {
                 var prompts: [Prompt] = []
                 if let projectID = session.projectID { prompts = try await chat.projects.prompts(projectID: projectID) }
-                // The path from the root to the user message: the branch this turn answers.
-                let history = try await chat.messages.path(to: turn.userMessage.id, sessionID: sessionID, count: deps.settings.maxContextMessages)
+                // The path from the root to the user message: the branch this turn answers
+                // (a first message is the whole of it).
+                let history = turn.userMessage.parentID == nil ? [turn.userMessage]
+                    : try await chat.messages.path(to: turn.userMessage.id, sessionID: sessionID, count: deps.settings.maxContextMessages)
                 context = TurnContext.build(leading: [deps.settings.systemPrompt, session.systemPrompt].compactMap { $0 }, prompts: prompts, history: history,
                                             maxMessages: deps.settings.maxContextMessages, maxTokens: deps.settings.maxContextTokens)
             }
-            request = CompletionRequest(model: model, messages: context, temperature: command.temperature ?? deps.settings.defaultTemperature,
+            request = CompletionRequest(model: turn.model, messages: context, temperature: command.temperature ?? deps.settings.defaultTemperature,
                                         maxTokens: command.maxTokens ?? deps.settings.maxOutputTokens, topP: command.topP, stop: command.stop)
         } catch {
             deps.registry.release(sessionID)

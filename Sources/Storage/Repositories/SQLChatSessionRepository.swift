@@ -8,7 +8,9 @@ public struct SQLChatSessionRepository: ChatSessionRepository {
         self.database = database
     }
 
-    private static let columns = "id, owner_id, project_id, title, model, active_leaf_id, system_prompt, created_at, updated_at"
+    static let columns = "id, owner_id, project_id, title, model, active_leaf_id, system_prompt, created_at, updated_at"
+    /// `columns` of the table aliased `s`.
+    static let prefixedColumns = columns.split(separator: ", ").map { "s.\($0)" }.joined(separator: ", ")
 
     public func create(_ session: ChatSession) async throws {
         try await Self.insert(session, into: database)

@@ -205,7 +205,11 @@ public struct SQLMessageRepository: MessageRepository {
     }
 
     public func update(_ message: Message) async throws {
-        _ = try await database.execute(
+        try await Self.update(message, on: database)
+    }
+
+    static func update(_ message: Message, on connection: any SQLConnection) async throws {
+        _ = try await connection.execute(
             "UPDATE messages SET content = $2, status = $3, finish_reason = $4, prompt_tokens = $5, completion_tokens = $6, usage_estimated = $7, updated_at = $8 WHERE id = $1",
             Self.updateValues(message)
         )
@@ -294,7 +298,11 @@ public struct SQLUsageRepository: UsageRepository {
     }
 
     private func insert(_ event: UsageEvent) async throws {
-        _ = try await database.execute(
+        try await Self.insert(event, into: database)
+    }
+
+    static func insert(_ event: UsageEvent, into connection: any SQLConnection) async throws {
+        _ = try await connection.execute(
             "INSERT INTO usage_events (id, user_id, session_id, model, prompt_tokens, completion_tokens, estimated, latency_ms, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             [.text(event.id.description), .text(event.userID.description), .optional(event.sessionID?.description), .text(event.model),
              .integer(event.usage.promptTokens), .integer(event.usage.completionTokens), .bool(event.usage.estimated),

@@ -21,12 +21,14 @@ public struct SQLTurnRepository: TurnRepository {
         ).first.map(decodeRecord)
     }
 
-    /// One transaction. On PostgreSQL the session's row is locked first so that appends to
-    /// one session take turns; SQLite has one writer anyway. A second answer in a session whose
-    /// answer is still streaming (another instance's) breaks the unique index on streaming
-    /// answers: `DomainError.turnInProgress`. A concurrent request with the same
-    /// key makes the insert of the key fail as a duplicate: the transaction is rolled back and
-    /// the loop reads the record the other request committed.
+    /// One transaction of three statements for a plain send: the session with its last
+    /// position and the new message's parent (one read, locking the session's row on
+    /// PostgreSQL so that appends to one session take turns; SQLite has one writer anyway),
+    /// both messages in one insert, and the session's title, activity and active leaf. A
+    /// second answer in a session whose answer is still streaming (another instance's) breaks
+    /// the unique index on streaming answers: `DomainError.turnInProgress`. A concurrent
+    /// request with the same key makes the insert of the key fail as a duplicate: the
+    /// transaction is rolled back and the loop reads the record the other request committed.
     public func begin(_ start: TurnStart, keysValidSince: Date) async throws -> TurnBeginning {
         let dialect = database.dialect
         let sessionID = start.userMessage.sessionID.description
@@ -41,13 +43,35 @@ public struct SQLTurnRepository: TurnRepository {
                         _ = try await connection.execute("DELETE FROM idempotency_keys WHERE user_id = $1 AND idempotency_key = $2",
                                                          [.text(key.userID.description), .text(key.key)])
                     }
-                    let lock = dialect == .postgres ? " FOR UPDATE" : ""
-                    guard let session = try await connection.query("SELECT title, active_leaf_id FROM chat_sessions WHERE id = $1\(lock)",
-                                                                   [.text(sessionID)]).first else {
+                    // The parent a new user message goes after: the active leaf, a chosen
+                    // answer, or none (a new first message; a regenerate places no user message).
+                    var chosen = true
+                    var chosenParent: Message.ID?
+                    switch start.placement {
+                    case .activeLeaf: chosen = false
+                    case .after(let parent): chosenParent = parent
+                    case .regenerate: break
+                    }
+                    var parameters: [SQLValue] = [.text(sessionID), .bool(chosen), .optional(chosenParent?.description)]
+                    var owner = ""
+                    if let ownerID = start.ownerID {
+                        parameters.append(.text(ownerID.description))
+                        owner = " AND s.owner_id = $4"
+                    }
+                    let lock = dialect == .postgres ? " FOR UPDATE OF s" : ""
+                    guard let row = try await connection.query(
+                        """
+                        SELECT \(SQLChatSessionRepository.prefixedColumns),
+                               (SELECT COALESCE(MAX(m.position), 0) FROM messages m WHERE m.session_id = s.id) AS last_position,
+                               p.id AS parent_id, p.role AS parent_role, p.depth AS parent_depth
+                        FROM chat_sessions s
+                        LEFT JOIN messages p ON p.id = (CASE WHEN $2 = 1 THEN $3 ELSE s.active_leaf_id END) AND p.session_id = s.id
+                        WHERE s.id = $1\(owner)\(lock)
+                        """, parameters).first else {
                         throw DomainError.notFound("session")
                     }
-                    let title = try session.string("title")
-                    let last = try await SQLMessageRepository.lastPosition(of: start.userMessage.sessionID, on: connection)
+                    let session = try SQLChatSessionRepository.decode(row)
+                    let last = try row.int("last_position")
                     var user = start.userMessage, assistant = start.assistantMessage
                     let newUser: Bool
                     switch start.placement {
@@ -62,36 +86,26 @@ public struct SQLTurnRepository: TurnRepository {
                         user = question
                         newUser = false
                     case .activeLeaf, .after:
-                        var parentID: Message.ID?
-                        if case .after(let chosen) = start.placement {
-                            parentID = chosen
-                        } else if session["active_leaf_id"] != nil {
-                            parentID = Message.ID(try session.uuid("active_leaf_id"))
-                        }
                         user.parentID = nil
                         user.depth = 0
-                        if let parentID {
-                            guard let parent = try await SQLMessageRepository.find(parentID, in: user.sessionID, on: connection) else {
-                                throw DomainError.notFound("message")
-                            }
+                        if row["parent_id"] != nil {
                             // A question follows an answer, never another question.
-                            guard parent.role != .user else {
+                            guard try row.string("parent_role") == Message.Role.assistant.rawValue else {
                                 throw DomainError.validation([FieldError("parent_id", "must be an answer (an assistant message), or null for a new first message")])
                             }
-                            user.parentID = parent.id
-                            user.depth = parent.depth + 1
+                            user.parentID = Message.ID(try row.uuid("parent_id"))
+                            user.depth = try row.int("parent_depth") + 1
+                        } else if chosenParent != nil {
+                            throw DomainError.notFound("message")
                         }
                         user.position = last + 1
-                        try await SQLMessageRepository.insert(user, into: connection)
                         newUser = true
                     }
                     assistant.parentID = user.id
                     assistant.depth = user.depth + 1
                     assistant.position = last + (newUser ? 2 : 1)
-                    try await SQLMessageRepository.insert(assistant, into: connection)
-                    _ = try await connection.execute("UPDATE messages SET owner_instance = $2, lease_until = $3 WHERE id = $1",
-                                                     [.text(assistant.id.description), .text(start.ownerInstance), .date(start.leaseUntil)])
-                    let newTitle = last == 0 && newUser && title == start.defaultTitle ? start.firstMessageTitle : title
+                    try await Self.insert(newUser ? [user, assistant] : [assistant], owner: start.ownerInstance, leaseUntil: start.leaseUntil, into: connection)
+                    let newTitle = last == 0 && newUser && session.title == start.defaultTitle ? start.firstMessageTitle : session.title
                     _ = try await connection.execute("UPDATE chat_sessions SET title = $2, updated_at = $3, active_leaf_id = $4 WHERE id = $1",
                                                      [.text(sessionID), .text(newTitle), .date(assistant.createdAt), .text(assistant.id.description)])
                     if let key = start.idempotency {
@@ -102,7 +116,11 @@ public struct SQLTurnRepository: TurnRepository {
                              .text(user.id.description), .text(key.assistantMessageID.description), .date(key.createdAt)]
                         )
                     }
-                    return .started(user: user, assistant: assistant)
+                    var placed = session
+                    placed.title = newTitle
+                    placed.activeLeafID = assistant.id
+                    placed.updatedAt = assistant.createdAt
+                    return .started(user: user, assistant: assistant, session: placed)
                 }
             } catch let error as SQLError where error.kind == .uniqueViolation && attempt < 5 {
                 // One answer per session, whichever instance runs it: the unique index on
@@ -115,6 +133,29 @@ public struct SQLTurnRepository: TurnRepository {
             }
         }
         throw SQLError(.other, "could not place a turn in its session")
+    }
+
+    /// The turn's new messages in one statement; the answer (the last) carries its owner and
+    /// lease, a new question neither.
+    private static func insert(_ messages: [Message], owner: String, leaseUntil: Date, into connection: any SQLConnection) async throws {
+        var rows: [String] = []
+        var values: [SQLValue] = []
+        for (index, message) in messages.enumerated() {
+            let isAnswer = index == messages.count - 1
+            let row = SQLMessageRepository.values(message) + [isAnswer ? .text(owner) : .null, isAnswer ? .date(leaseUntil) : .null]
+            rows.append("(" + (1...row.count).map { "$\(values.count + $0)" }.joined(separator: ", ") + ")")
+            values += row
+        }
+        _ = try await connection.execute(
+            "INSERT INTO messages (\(SQLMessageRepository.columns), owner_instance, lease_until) VALUES \(rows.joined(separator: ", "))", values
+        )
+    }
+
+    public func finish(_ answer: Message, usage: UsageEvent) async throws {
+        try await database.transaction { connection in
+            try await SQLMessageRepository.update(answer, on: connection)
+            try await SQLUsageRepository.insert(usage, into: connection)
+        }
     }
 
     public func purgeIdempotencyKeys(before: Date) async throws -> Int {

@@ -32,6 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let housekeeping = services.startHousekeeping(logger: logger)
+        let memoryReturn = MemoryReturn.start(registry: services.turns.registry)
         let sweep = services.startSweep(logger: logger)
 
         let apiLogger = Logger(label: "parley.api")
@@ -87,11 +88,13 @@ struct ServeCommand: AsyncParsableCommand {
                                           grace: config.shutdownGrace, logger: logger, termination: termination)
         } catch {
             housekeeping.cancel()
+            memoryReturn.cancel()
             sweep?.cancel()
             await services.closeConnections()
             throw ExitCode(1)
         }
         housekeeping.cancel()
+        memoryReturn.cancel()
         sweep?.cancel()
         await services.closeConnections()
     }
