@@ -1,5 +1,6 @@
 public import ChatCore
 public import FoundationEssentials
+import Synchronization
 
 /// Access tokens as JWTs signed with HMAC-SHA256 (RFC 7519, RFC 7515).
 ///
@@ -20,6 +21,9 @@ public struct JWTIssuer: AccessTokenIssuer {
 
     private let current: Key
     private let previous: [Key]
+    /// Tokens this issuer verified, so a client's next request with the same token costs a
+    /// lookup instead of two JSON decodes and an HMAC (the keys never change for its lifetime).
+    private let verified = VerifiedTokens()
     public let lifetime: Duration
     /// Clock skew tolerated on `exp`, `nbf` and `iat`.
     public let leeway: Duration
@@ -57,6 +61,14 @@ public struct JWTIssuer: AccessTokenIssuer {
     }
 
     public func verify(_ token: String, now: Date) throws -> AccessClaims {
+        let nowSeconds = Int(now.timeIntervalSince1970)
+        let slack = Int(leeway.components.seconds)
+        if let known = verified[token] {
+            // The same bytes verified before; only the times are checked again.
+            guard known.exp + slack > nowSeconds else { throw DomainError.unauthenticated("the access token has expired") }
+            guard known.notBefore - slack <= nowSeconds else { throw DomainError.unauthenticated("the access token is not valid yet") }
+            return known.claims
+        }
         func fail(_ reason: String) -> DomainError { .unauthenticated(reason) }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerBytes = Base64URL.decode(parts[0]), let claimBytes = Base64URL.decode(parts[1]),
@@ -76,12 +88,38 @@ public struct JWTIssuer: AccessTokenIssuer {
         guard let claims = try? JSONDecoder().decode(Claims.self, from: Data(claimBytes)),
               let userID = User.ID(claims.sub), let role = Role(rawValue: claims.role)
         else { throw fail("the access token's claims are malformed") }
-        let nowSeconds = Int(now.timeIntervalSince1970)
-        let slack = Int(leeway.components.seconds)
         guard claims.exp + slack > nowSeconds else { throw fail("the access token has expired") }
         guard claims.nbf - slack <= nowSeconds, claims.iat - slack <= nowSeconds else {
             throw fail("the access token is not valid yet")
         }
-        return AccessClaims(userID: userID, role: role, expiresAt: Date(timeIntervalSince1970: Double(claims.exp)))
+        let result = AccessClaims(userID: userID, role: role, expiresAt: Date(timeIntervalSince1970: Double(claims.exp)))
+        verified.insert(token, VerifiedTokens.Entry(claims: result, exp: claims.exp, notBefore: max(claims.nbf, claims.iat)), now: nowSeconds - slack)
+        return result
+    }
+}
+
+/// Access tokens that verified, by their exact text, with their claims and times. At most
+/// `capacity`: when full, the expired ones go, and if none has expired, all of them (each is
+/// verified again on its next use). A token is never stored unless its signature checked.
+final class VerifiedTokens: Sendable {
+    struct Entry: Sendable {
+        let claims: AccessClaims
+        let exp: Int
+        let notBefore: Int
+    }
+
+    static let capacity = 4096
+    private let entries = Mutex<[String: Entry]>([:])
+
+    subscript(token: String) -> Entry? { entries.withLock { $0[token] } }
+
+    func insert(_ token: String, _ entry: Entry, now: Int) {
+        entries.withLock { entries in
+            if entries.count >= Self.capacity {
+                entries = entries.filter { $0.value.exp > now }
+                if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            }
+            entries[token] = entry
+        }
     }
 }

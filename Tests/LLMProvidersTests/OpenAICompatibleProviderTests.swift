@@ -47,6 +47,29 @@ import Testing
         }
     }
 
+    /// The request body is written without an encoder: it must read back as the same JSON,
+    /// whatever the messages hold.
+    @Test func theRequestBodyIsTheJSONAnEncoderWouldWrite() throws {
+        let tricky = "quote \" backslash \\ newline \n tab \t cr \r nul \u{0} bell \u{7} unit \u{1F} é 🦜 \u{2028} </script>"
+        var request = CompletionRequest(model: "m\"odel", messages: [ContextMessage(role: .system, content: "be brief"),
+                                                                     ContextMessage(role: .user, content: tricky)])
+        request.temperature = 0.7
+        request.maxTokens = 64
+        request.topP = 1e-05
+        request.stop = ["\n\n", "END"]
+        let body = OpenAICompatibleProvider.body(of: request)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+        #expect(object["model"] as? String == "m\"odel")
+        let messages = try #require(object["messages"] as? [[String: String]])
+        #expect(messages == [["role": "system", "content": "be brief"], ["role": "user", "content": tricky]])
+        #expect(object["stream"] as? Bool == true)
+        #expect((object["stream_options"] as? [String: Bool])?["include_usage"] == true)
+        #expect(object["temperature"] as? Double == 0.7 && object["max_tokens"] as? Int == 64 && object["top_p"] as? Double == 1e-05)
+        #expect(object["stop"] as? [String] == ["\n\n", "END"])
+        let bare = try #require(try JSONSerialization.jsonObject(with: Data(OpenAICompatibleProvider.body(of: CompletionRequest(model: "x", messages: [])))) as? [String: Any])
+        #expect(Set(bare.keys) == ["model", "messages", "stream", "stream_options"])
+    }
+
     @Test func streamsDeltasFinishAndUsage() async throws {
         try await withUpstream { base in
             let result = await drain(try provider(base, headers: [("X-Mock-Tokens", "6"), ("X-Mock-Delay-Ms", "5")]).complete(request))

@@ -68,6 +68,26 @@ import Testing
         }
     }
 
+    /// A token verified once is known by its text: its times are still checked on every use,
+    /// and a token that differs in any byte is verified in full.
+    @Test func aVerifiedTokenIsCheckedAgainForItsTimesOnly() throws {
+        let issuer = self.issuer
+        let token = try issuer.issue(for: user, now: now)
+        #expect(try issuer.verify(token, now: now).userID == user.id)
+        #expect(try issuer.verify(token, now: now.addingTimeInterval(600)).userID == user.id)
+        #expect(throws: DomainError.unauthenticated("the access token has expired")) {
+            try issuer.verify(token, now: now.addingTimeInterval(900 + 31))
+        }
+        #expect(throws: DomainError.unauthenticated("the access token is not valid yet")) {
+            try issuer.verify(token, now: now.addingTimeInterval(-31))
+        }
+        let parts = segments(token)
+        let forged = parts[0] + "." + b64(#"{"exp":1900000000,"iat":1800000000,"nbf":1800000000,"role":"admin","sub":"\#(user.id)"}"#) + "." + parts[2]
+        #expect(throws: DomainError.unauthenticated("the access token's signature is not valid")) {
+            try issuer.verify(forged, now: now)
+        }
+    }
+
     @Test func rotatedSecretStillVerifiesOldTokens() throws {
         let old = try issuer.issue(for: user, now: now)
         let rotated = JWTIssuer(secret: Array("a-brand-new-secret-of-32-bytes-or-more".utf8), previousSecrets: [secret])

@@ -176,30 +176,46 @@ public final class OpenAICompatibleProvider: ChatProvider {
     }
 
     private func upstreamRequest(for request: CompletionRequest) -> OutgoingRequest {
-        struct Body: Encodable {
-            struct Message: Encodable {
-                let role: String
-                let content: String
-            }
-            struct StreamOptions: Encodable {
-                let include_usage = true
-            }
-            let model: String
-            let messages: [Message]
-            let stream = true
-            let stream_options = StreamOptions()
-            let temperature: Double?
-            let max_tokens: Int?
-            let top_p: Double?
-            let stop: [String]?
-        }
-        let body = Body(model: request.model, messages: request.messages.map { .init(role: $0.role.rawValue, content: $0.content) },
-                        temperature: request.temperature, max_tokens: request.maxTokens, top_p: request.topP, stop: request.stop)
         var headers = [("Content-Type", "application/json"), ("Accept", "text/event-stream")]
         if let key = configuration.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
         headers += configuration.extraHeaders
         return OutgoingRequest(url: configuration.baseURL + "/chat/completions", headers: headers,
-                               body: (try? JSONEncoder().encode(body)).map { Array($0) } ?? [], connectTimeout: configuration.connectTimeout)
+                               body: Self.body(of: request), connectTimeout: configuration.connectTimeout)
+    }
+
+    /// The chat-completions request body, written directly (a `JSONEncoder` per turn cost more
+    /// than the rest of building the request):
+    /// `{"model","messages":[{"role","content"}],"stream":true,"stream_options":{"include_usage":true},
+    /// "temperature"?,"max_tokens"?,"top_p"?,"stop"?}`.
+    static func body(of request: CompletionRequest) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + request.messages.reduce(0) { $0 + $1.content.utf8.count + 32 })
+        func raw(_ text: String) { out.append(contentsOf: text.utf8) }
+        raw("{\"model\":")
+        JSONText.quote(request.model, into: &out)
+        raw(",\"messages\":[")
+        for (index, message) in request.messages.enumerated() {
+            raw(index == 0 ? "{\"role\":" : ",{\"role\":")
+            JSONText.quote(message.role.rawValue, into: &out)
+            raw(",\"content\":")
+            JSONText.quote(message.content, into: &out)
+            raw("}")
+        }
+        raw("],\"stream\":true,\"stream_options\":{\"include_usage\":true}")
+        // Finite by validation; Swift prints a Double as its shortest round-trip form, a JSON number.
+        if let temperature = request.temperature, temperature.isFinite { raw(",\"temperature\":\(temperature)") }
+        if let maxTokens = request.maxTokens { raw(",\"max_tokens\":\(maxTokens)") }
+        if let topP = request.topP, topP.isFinite { raw(",\"top_p\":\(topP)") }
+        if let stop = request.stop {
+            raw(",\"stop\":[")
+            for (index, sequence) in stop.enumerated() {
+                if index > 0 { raw(",") }
+                JSONText.quote(sequence, into: &out)
+            }
+            raw("]")
+        }
+        raw("}")
+        return out
     }
 
     /// Maps a non-2xx answer to a failure carrying the upstream's own message.
