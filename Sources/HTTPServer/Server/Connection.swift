@@ -44,6 +44,10 @@ final class Connection: @unchecked Sendable {
     /// connection refused at the cap is released without ever starting.
     var timer: (any DispatchSourceTimer)?
     var timerKind: TimerKind = .none
+    /// When the current timer kind runs out, and when the Dispatch timer is set to fire (uptime
+    /// nanoseconds; `.max`: never). See `arm`.
+    var deadline: UInt64 = .max
+    var scheduledFire: UInt64 = .max
 
     var inbound: [UInt8] = []
     var readIndex = 0
@@ -333,14 +337,26 @@ final class Connection: @unchecked Sendable {
 
     // MARK: - Timeouts
 
+    /// Arms a timeout lazily: rescheduling a Dispatch timer goes through Dispatch's manager
+    /// thread, and a keep-alive connection would do it three times a request (head, handling,
+    /// idle). Only a deadline earlier than the timer's next firing reschedules it; a later one
+    /// is noted, and the firing timer finds it and waits the rest (`timerFired`).
     func arm(_ kind: TimerKind, _ after: Duration) {
         timerKind = kind
-        timer?.schedule(deadline: .now() + .nanoseconds(after.dispatchNanoseconds), leeway: .milliseconds(50))
+        let (sum, overflow) = DispatchTime.now().uptimeNanoseconds.addingReportingOverflow(UInt64(max(0, after.dispatchNanoseconds)))
+        deadline = overflow ? .max : sum
+        if deadline < scheduledFire { schedule(at: deadline) }
     }
 
+    /// No timeout while a request is handled; a timer still set fires once and finds nothing to do.
     func disarm() {
         timerKind = .none
-        timer?.schedule(deadline: .distantFuture)
+        deadline = .max
+    }
+
+    private func schedule(at uptime: UInt64) {
+        scheduledFire = uptime
+        timer?.schedule(deadline: DispatchTime(uptimeNanoseconds: uptime), leeway: .milliseconds(50))
     }
 
     func rearmAfterWrite() {
@@ -352,6 +368,13 @@ final class Connection: @unchecked Sendable {
     }
 
     func timerFired() {
+        scheduledFire = .max
+        guard timerKind != .none else { return }
+        // The deadline moved on since the timer was set: wait the rest.
+        if DispatchTime.now().uptimeNanoseconds < deadline {
+            schedule(at: deadline)
+            return
+        }
         switch timerKind {
         case .none:
             return
