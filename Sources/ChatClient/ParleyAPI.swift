@@ -59,6 +59,14 @@ public struct MessageItem: Decodable, Sendable, Equatable {
     public let siblingIndex: Int?
 }
 
+/// A message that matched `GET /v1/search`.
+public struct SearchHitItem: Decodable, Sendable, Equatable {
+    public let sessionId: String
+    public let sessionTitle: String
+    public let role: String
+    public let snippet: String
+}
+
 public struct Page<Item: Decodable & Sendable>: Decodable, Sendable {
     public let items: [Item]
 }
@@ -158,6 +166,28 @@ public final class ParleyAPI: Sendable {
         if let title { body["title"] = title }
         if let model { body["model"] = model }
         return try decode(SessionItem.self, try await call("POST", "/v1/sessions", json: body))
+    }
+
+    /// The caller's messages holding every word of `query`, best first.
+    public func search(_ query: String, limit: Int = 10) async throws -> [SearchHitItem] {
+        try decode(Page<SearchHitItem>.self, try await call("GET", "/v1/search?limit=\(limit)&q=\(Self.queryEncoded(query))")).items
+    }
+
+    /// `text` as a query-string value: unreserved characters as they are, every other byte
+    /// percent-encoded.
+    static func queryEncoded(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".unicodeScalars)
+                out += "%" + String(hex[Int(byte >> 4)]) + String(hex[Int(byte & 0xF)])
+            }
+        }
+        return out
     }
 
     public func rename(session: String, to title: String) async throws -> SessionItem {

@@ -21,6 +21,8 @@ struct InteractiveChat {
       /regenerate     another answer to your last message (the old one stays as a branch)
       /edit TEXT      replace your last message with TEXT and get a new answer (the old
                       message and its answer stay as a branch)
+      /search WORDS   find your messages holding every word ("quoted phrases" too);
+                      /switch to a session from the list it shows
       /rename TITLE   rename this session
       /delete         delete this session and its messages (asks first)
       /export [file]  write this session as Markdown (to the screen without a file)
@@ -365,6 +367,25 @@ struct InteractiveChat {
                 return
             }
             try await show(try await api.send(text, session: session.id, after: .some(question.parentId)), session: session.id)
+        case "/search":
+            guard let query = argument, !query.isEmpty else {
+                Console.write("Give the words to look for: /search WORDS.\n")
+                return
+            }
+            let hits = try await api.search(query)
+            if hits.isEmpty { Console.write("Nothing found.\n") }
+            // The sessions of the hits, in order, become the list /switch picks from.
+            var sessions: [SessionItem] = []
+            let all = try await api.sessions()
+            for hit in hits where !sessions.contains(where: { $0.id == hit.sessionId }) {
+                if let session = all.first(where: { $0.id == hit.sessionId }) { sessions.append(session) }
+            }
+            if !sessions.isEmpty { state.listed = sessions }
+            for hit in hits {
+                let number = sessions.firstIndex { $0.id == hit.sessionId }.map { "\($0 + 1). " } ?? ""
+                let who = hit.role == "user" ? "You" : "parley"
+                Console.write("\(number)\(TerminalText.sanitize(hit.sessionTitle)) · \(who): \(TerminalText.sanitize(hit.snippet.split(whereSeparator: \.isNewline).joined(separator: " ")))\n")
+            }
         case "/rename":
             guard let session = try needSession(state) else { return }
             guard let title = argument, !title.isEmpty else {

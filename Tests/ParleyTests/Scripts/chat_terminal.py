@@ -181,6 +181,17 @@ questions = [m["content"] for m in api(f"/v1/sessions/{current['id']}/messages?l
 if questions != ["block line a\n   block line b", "pasted line one\npasted line two\n/quit"]:
     fail(f"the paste and the block were not sent whole: {questions!r}")
 
+# /search finds the pasted message; its session is the one /switch 1 then picks.
+child.sendline("/search pasted two")
+expect(child, r"1\. slowly now[^\r\n]* · You: pasted line one pasted line two", "/search finds the paste")
+expect(child, "You: ", "prompt after /search")
+child.sendline("/search zebra")
+expect(child, "Nothing found.", "/search says when nothing matches")
+expect(child, "You: ", "prompt after an empty /search")
+child.sendline("/switch 1")
+expect(child, "Now in: slowly now", "/switch picks from what /search listed")
+expect(child, "You: ", "prompt after /switch")
+
 # Ctrl-C while an answer streams stops it on the server.
 child.sendline("stop me please mock:tokens=400 mock:delay=50")
 expect(child, "parley: stop ", "the long answer starts")
@@ -211,7 +222,10 @@ expect(child, "the server accepts at most 4000", "an over-long message is refuse
 expect(child, "You: ", "prompt after the refusal")
 
 # /rename, then /delete (which asks first) the second topic.
-child.sendline("/switch 1")
+child.sendline("/sessions")
+expect(child, r"2\. Second topic", "the sessions again, latest activity first")
+expect(child, "You: ", "prompt after /sessions")
+child.sendline("/switch 2")
 expect(child, "Now in: Second topic", "back to the second topic")
 expect(child, "You: ", "prompt after /switch")
 child.sendline("/rename Renamed topic")
