@@ -15,6 +15,14 @@ rounds = Rounds(path for path in sorted(glob.glob(f"bench/out/{scenario}-*-*.jso
 cell, median = rounds.cell, rounds.median
 
 
+def table(rows):
+    """One line per (label, key, digits): the medians of direct, parley and the peer."""
+    print("| measure | direct | parley | peer |")
+    print("| --- | --- | --- | --- |")
+    for label, key, digits in rows:
+        print(f"| {label} | {cell('direct', key, digits)} | {cell('parley', key, digits)} | {cell('peer', key, digits)} |")
+
+
 streams = rounds.by_mode.get("parley", [{}])[0].get("streams", "?")
 if scenario == "streams-loop":
     print(f"## {streams:,} chats in a closed loop (`make bench-streams`)\n")
@@ -22,13 +30,9 @@ if scenario == "streams-loop":
           "and, as soon as its answer ends, the next one on the same connection (parley: the same session), for the "
           f"whole run. Load client: `bench/sse_load.c --loop-seconds`. {rounds.count('parley')} rounds, alternating; "
           "median (min–max).\n")
-    print("| measure | direct | parley | peer |")
-    print("| --- | --- | --- | --- |")
-    for label, key, digits in [("chats answered", "responses", 0), ("tokens/s", "tokens_per_s", 0),
-                               ("chats/s", "responses_per_s", 1), ("time to first token p50 (ms)", "ttft_ms_p50", 1),
-                               ("time to first token p99 (ms)", "ttft_ms_p99", 1), ("failures", "failures", 0),
-                               ("server CPU per 1,000 tokens (ms)", "cpu_ms_per_1000_tokens", 1)]:
-        print(f"| {label} | {cell('direct', key, digits)} | {cell('parley', key, digits)} | {cell('peer', key, digits)} |")
+    table([("chats answered", "responses", 0), ("tokens/s", "tokens_per_s", 0), ("chats/s", "responses_per_s", 1),
+           ("time to first token p50 (ms)", "ttft_ms_p50", 1), ("time to first token p99 (ms)", "ttft_ms_p99", 1),
+           ("failures", "failures", 0), ("server CPU per 1,000 tokens (ms)", "cpu_ms_per_1000_tokens", 1)])
     print()
     print(f"- parley tokens/s = **{median('parley', 'tokens_per_s') / median('peer', 'tokens_per_s'):.2f}×** the peer's "
           f"({median('parley', 'tokens_per_s') / median('direct', 'tokens_per_s'):.0%} of direct)")
@@ -40,15 +44,11 @@ print(f"{machine} Each stream: one chat answered by `parley mock-llm` with {toke
       "limits, SQLite writes, SSE); `peer` is Hummingbird 2 proxying the mock through AsyncHTTPClient. "
       f"Load client: `bench/sse_load.c` (epoll, one thread). {rounds.count('parley')} rounds, alternating; "
       "median (min–max).\n")
-print("| measure | direct | parley | peer |")
-print("| --- | --- | --- | --- |")
-for label, key, digits in [("streams with every token", "completed", 0), ("tokens received", "tokens_received", 0),
-                           ("tokens/s", "tokens_per_s", 0), ("time to first token p50 (ms)", "ttft_ms_p50", 1),
-                           ("time to first token p99 (ms)", "ttft_ms_p99", 1), ("gap between tokens p50 (ms)", "gap_ms_p50", 1),
-                           ("gap between tokens p99 (ms)", "gap_ms_p99", 1),
-                           ("server CPU per 1,000 tokens (ms)", "cpu_ms_per_1000_tokens", 1),
-                           ("load client CPU (s)", "client_cpu_s", 2)]:
-    print(f"| {label} | {cell('direct', key, digits)} | {cell('parley', key, digits)} | {cell('peer', key, digits)} |")
+table([("streams with every token", "completed", 0), ("tokens received", "tokens_received", 0),
+       ("tokens/s", "tokens_per_s", 0), ("time to first token p50 (ms)", "ttft_ms_p50", 1),
+       ("time to first token p99 (ms)", "ttft_ms_p99", 1), ("gap between tokens p50 (ms)", "gap_ms_p50", 1),
+       ("gap between tokens p99 (ms)", "gap_ms_p99", 1), ("server CPU per 1,000 tokens (ms)", "cpu_ms_per_1000_tokens", 1),
+       ("load client CPU (s)", "client_cpu_s", 2)])
 print()
 print(f"- parley tokens/s = **{median('parley', 'tokens_per_s') / median('direct', 'tokens_per_s'):.0%}** of direct "
       f"(peer {median('peer', 'tokens_per_s') / median('direct', 'tokens_per_s'):.0%})")

@@ -27,33 +27,32 @@ struct UsageTotalsDTO: Encodable {
     /// Rounded to a millionth of a dollar; null when no model involved has a price.
     @Nullable var cost: Double?
 
-    init(_ totals: UsageTotals, cost: Double?) {
+    /// The sum of several models' usage.
+    init(_ usages: [ModelUsage], _ reporting: UsageReporting) {
+        let totals = usages.reduce(UsageTotals()) { $0 + $1.totals }
         answers = totals.answers
         promptTokens = totals.promptTokens
         completionTokens = totals.completionTokens
-        self.cost = cost.map { ($0 * 1_000_000).rounded() / 1_000_000 }
-    }
-
-    /// The sum of several models' usage.
-    init(_ items: [(model: String, totals: UsageTotals)], _ reporting: UsageReporting) {
-        self.init(items.reduce(UsageTotals()) { $0 + $1.totals }, cost: reporting.cost(of: items))
+        cost = reporting.cost(usages).map { ($0 * 1_000_000).rounded() / 1_000_000 }
     }
 }
 
+/// A model's usage: `model` beside the members of its totals (`null` cost: no price).
 struct ModelUsageDTO: Encodable {
     let model: String
-    let answers: Int
-    let promptTokens: Int
-    let completionTokens: Int
-    @Nullable var cost: Double?
+    let totals: UsageTotalsDTO
 
-    init(model: String, _ totals: UsageTotals, _ reporting: UsageReporting) {
-        let dto = UsageTotalsDTO(totals, cost: reporting.cost(model, totals))
-        self.model = model
-        answers = dto.answers
-        promptTokens = dto.promptTokens
-        completionTokens = dto.completionTokens
-        cost = dto.cost
+    init(_ usage: ModelUsage, _ reporting: UsageReporting) {
+        model = usage.model
+        totals = UsageTotalsDTO([usage], reporting)
+    }
+
+    private enum CodingKeys: String, CodingKey { case model }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(model, forKey: .model)
+        try totals.encode(to: encoder)
     }
 }
 
@@ -73,23 +72,27 @@ struct UsageHistoryDTO: Encodable {
         from = days.first?.day ?? ""
         to = days.last?.day ?? ""
         self.days = days.map { day in
-            Day(date: day.day, total: UsageTotalsDTO(day.models.map { ($0.model, $0.totals) }, reporting),
-                models: day.models.map { ModelUsageDTO(model: $0.model, $0.totals, reporting) })
+            Day(date: day.day, total: UsageTotalsDTO(day.models, reporting), models: day.models.map { ModelUsageDTO($0, reporting) })
         }
-        total = UsageTotalsDTO(days.flatMap(\.models).map { ($0.model, $0.totals) }, reporting)
+        total = UsageTotalsDTO(days.flatMap(\.models), reporting)
     }
 }
 
 struct AdminUsageDTO: Encodable {
+    /// A user's usage of a model: `user_id` and `email` (null for a guest) beside the model's usage.
     struct UserRow: Encodable {
         let userId: String
-        /// null for a guest.
-        @Nullable var email: String?
-        let model: String
-        let answers: Int
-        let promptTokens: Int
-        let completionTokens: Int
-        @Nullable var cost: Double?
+        let email: String?
+        let usage: ModelUsageDTO
+
+        private enum CodingKeys: String, CodingKey { case userId, email }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(userId, forKey: .userId)
+            try container.encode(email, forKey: .email)
+            try usage.encode(to: encoder)
+        }
     }
     let from: String
     let to: String
@@ -102,13 +105,9 @@ struct AdminUsageDTO: Encodable {
     init(_ report: AdminUsage.Report, _ reporting: UsageReporting) {
         from = report.from
         to = report.to
-        items = report.users.items.map { row in
-            let totals = UsageTotalsDTO(row.totals, cost: reporting.cost(row.model, row.totals))
-            return UserRow(userId: row.userID.description, email: row.email, model: row.model, answers: totals.answers,
-                           promptTokens: totals.promptTokens, completionTokens: totals.completionTokens, cost: totals.cost)
-        }
+        items = report.users.items.map { UserRow(userId: $0.userID.description, email: $0.email, usage: ModelUsageDTO($0.usage, reporting)) }
         nextCursor = report.users.nextCursor
-        models = report.models.map { ModelUsageDTO(model: $0.model, $0.totals, reporting) }
-        total = UsageTotalsDTO(report.models.map { ($0.model, $0.totals) }, reporting)
+        models = report.models.map { ModelUsageDTO($0, reporting) }
+        total = UsageTotalsDTO(report.models, reporting)
     }
 }

@@ -41,35 +41,6 @@ public struct UsageTotals: Sendable, Equatable {
     }
 }
 
-/// One model's usage on one UTC day (`day` as `2026-12-07`).
-public struct DailyUsage: Sendable, Equatable {
-    public let day: String
-    public let model: String
-    public let totals: UsageTotals
-
-    public init(day: String, model: String, totals: UsageTotals) {
-        self.day = day
-        self.model = model
-        self.totals = totals
-    }
-}
-
-/// One user's usage of one model over a period.
-public struct UserUsage: Sendable, Equatable {
-    public let userID: User.ID
-    /// Nil for a guest.
-    public let email: String?
-    public let model: String
-    public let totals: UsageTotals
-
-    public init(userID: User.ID, email: String?, model: String, totals: UsageTotals) {
-        self.userID = userID
-        self.email = email
-        self.model = model
-        self.totals = totals
-    }
-}
-
 /// One model's usage over a period.
 public struct ModelUsage: Sendable, Equatable {
     public let model: String
@@ -78,6 +49,30 @@ public struct ModelUsage: Sendable, Equatable {
     public init(model: String, totals: UsageTotals) {
         self.model = model
         self.totals = totals
+    }
+}
+
+/// One model's usage on one UTC day (`day` as `2026-12-07`).
+public struct DailyUsage: Sendable, Equatable {
+    public let day: String
+    public let usage: ModelUsage
+
+    public init(day: String, usage: ModelUsage) {
+        self.day = day
+        self.usage = usage
+    }
+}
+
+/// One user's usage of one model over a period; `email` is nil for a guest.
+public struct UserUsage: Sendable, Equatable {
+    public let userID: User.ID
+    public let email: String?
+    public let usage: ModelUsage
+
+    public init(userID: User.ID, email: String?, usage: ModelUsage) {
+        self.userID = userID
+        self.email = email
+        self.usage = usage
     }
 }
 

@@ -13,18 +13,15 @@ public struct UsageReporting: Sendable {
         self.clock = clock
     }
 
-    /// The cost of `totals` of `model`, nil when the model has no price.
-    public func cost(_ model: String, _ totals: UsageTotals) -> Double? {
-        prices[model]?.cost(of: totals)
+    /// The cost of a model's usage, nil when the model has no price.
+    public func cost(_ usage: ModelUsage) -> Double? {
+        prices[usage.model]?.cost(of: usage.totals)
     }
 
     /// The cost of several models' usage: the sum over those with a price, nil when none has one.
-    public func cost<S: Sequence>(of items: S) -> Double? where S.Element == (model: String, totals: UsageTotals) {
-        var sum: Double?
-        for item in items {
-            if let cost = cost(item.model, item.totals) { sum = (sum ?? 0) + cost }
-        }
-        return sum
+    public func cost(_ usages: [ModelUsage]) -> Double? {
+        let costs = usages.compactMap(cost)
+        return costs.isEmpty ? nil : costs.reduce(0, +)
     }
 }
 
@@ -53,7 +50,7 @@ public enum UTCDay {
 public struct UsageHistory: Sendable {
     public struct Day: Sendable, Equatable {
         public let day: String
-        public let models: [DailyUsage]
+        public let models: [ModelUsage]
     }
 
     let reporting: UsageReporting
@@ -74,7 +71,7 @@ public struct UsageHistory: Sendable {
         let byDay = Dictionary(grouping: rows, by: \.day)
         return (0..<days).map { offset in
             let day = UTCDay.name(of: UTCDay.adding(offset, to: from))
-            return Day(day: day, models: byDay[day] ?? [])
+            return Day(day: day, models: byDay[day]?.map(\.usage) ?? [])
         }
     }
 }

@@ -327,8 +327,10 @@ extension SQLUsageRepository {
 
     private static let sums = "COUNT(*) AS answers, SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens"
 
-    private static func totals(_ row: SQLRow) throws -> UsageTotals {
-        UsageTotals(answers: try row.int("answers"), promptTokens: try row.int("prompt_tokens"), completionTokens: try row.int("completion_tokens"))
+    /// A row's `model` and the sums.
+    private static func usage(_ row: SQLRow) throws -> ModelUsage {
+        ModelUsage(model: try row.string("model"), totals: UsageTotals(answers: try row.int("answers"), promptTokens: try row.int("prompt_tokens"),
+                                                                       completionTokens: try row.int("completion_tokens")))
     }
 
     public func daily(userID: User.ID, from: Date, until: Date) async throws -> [DailyUsage] {
@@ -338,7 +340,7 @@ extension SQLUsageRepository {
             GROUP BY 1, model ORDER BY 1, model
             """,
             [.text(userID.description), .date(from), .date(until)]
-        ).map { row in DailyUsage(day: try row.string("day"), model: try row.string("model"), totals: try Self.totals(row)) }
+        ).map { row in DailyUsage(day: try row.string("day"), usage: try Self.usage(row)) }
     }
 
     public func byUser(from: Date, until: Date, limit: Int, cursor: String?) async throws -> Page<UserUsage> {
@@ -353,7 +355,7 @@ extension SQLUsageRepository {
             [.date(from), .date(until), .integer(limit + 1), .integer(offset)]
         )
         let items = try rows.map { row in
-            UserUsage(userID: User.ID(try row.uuid("user_id")), email: row["email"], model: try row.string("model"), totals: try Self.totals(row))
+            UserUsage(userID: User.ID(try row.uuid("user_id")), email: row["email"], usage: try Self.usage(row))
         }
         guard items.count > limit else { return Page(items: items, nextCursor: nil) }
         return Page(items: Array(items.prefix(limit)), nextCursor: KeysetCursor.encode(offset: offset + limit))
@@ -363,7 +365,7 @@ extension SQLUsageRepository {
         try await database.query(
             "SELECT model, \(Self.sums) FROM usage_events WHERE at >= $1 AND at < $2 GROUP BY model ORDER BY model",
             [.date(from), .date(until)]
-        ).map { row in ModelUsage(model: try row.string("model"), totals: try Self.totals(row)) }
+        ).map(Self.usage)
     }
 }
 

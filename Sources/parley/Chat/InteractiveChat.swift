@@ -55,13 +55,9 @@ struct InteractiveChat {
         defer { Terminal.bracketedPaste(false) }
         while true {
             Console.write("You: ")
-            let input: Input
-            switch await readInput() {
-            case nil:
+            guard let input = await readInput() else {
                 Console.write("\n")
                 return
-            case .some(let read):
-                input = read
             }
             do {
                 switch input {
@@ -80,10 +76,11 @@ struct InteractiveChat {
                         try await send(text, &state)
                     }
                 case .message(let text):
-                    if text.trimmingBlankLines.isEmpty {
+                    let message = text.trimmingBlankLines
+                    if message.isEmpty {
                         Console.write("Nothing to send.\n")
                     } else {
-                        try await send(text.trimmingBlankLines, &state)
+                        try await send(message, &state)
                     }
                 }
             } catch ClientError.signedOut {
@@ -217,14 +214,15 @@ struct InteractiveChat {
             do {
                 try await show(try await api.send(text, session: session.id), session: session.id)
                 return
-            } catch ClientError.rateLimited(let tier, let retryAfter, let detail) {
+            } catch let refusal as ClientError {
+                guard case .rateLimited(_, let retryAfter, _) = refusal else { throw refusal }
                 if created {
                     // The session was made for this message: it does not stay behind empty.
                     try? await api.deleteSession(session.id)
                     state.session = nil
                     (state.pendingTitle, state.pendingModel) = pending
                 }
-                guard await waitOut(.rateLimited(tier: tier, retryAfter: retryAfter, detail: detail), seconds: retryAfter) else { return }
+                guard await waitOut(refusal, seconds: retryAfter) else { return }
             }
         }
     }

@@ -39,6 +39,17 @@ def api(path, token, method="GET", body=None):
         return json.load(response)
 
 
+def log_in(child, where):
+    """Answers the sign-in choice as ann with the right password, up to the prompt."""
+    expect(child, r"\(g\)\?", f"the sign-in choice ({where})")
+    child.sendline("l")
+    expect(child, "E-mail: ", f"asks for the e-mail ({where})")
+    child.sendline("ann@example.org")
+    expect(child, "Password: ", f"asks for the password ({where})")
+    child.sendline("correct horse")
+    expect(child, "You: ", f"signed in ({where})")
+
+
 def stored_token(config_dir, key=None):
     with open(os.path.join(config_dir, "parley", "credentials")) as f:
         return json.load(f)[key or url]["access_token"]
@@ -248,7 +259,6 @@ if "Renamed topic" in titles or not any(t.startswith("slowly now") for t in titl
 refresh = json.load(open(os.path.join(config, "parley", "credentials")))[url]["refresh_token"]
 child.sendline("/logout")
 expect(child, "Signed out.", "/logout signs out")
-expect(child, r"Log in \(l\), register \(r\) or continue as a guest \(g\)\?", "and offers to sign in again")
 request = urllib.request.Request(url + "/v1/auth/refresh", data=json.dumps({"refresh_token": refresh}).encode(),
                                  headers={"Content-Type": "application/json"}, method="POST")
 try:
@@ -259,12 +269,7 @@ except urllib.error.HTTPError as error:
         fail(f"refreshing after /logout answered {error.code}")
 if url in json.load(open(os.path.join(config, "parley", "credentials"))):
     fail("/logout left the tokens stored")
-child.sendline("l")
-expect(child, "E-mail: ", "asks for the e-mail again")
-child.sendline("ann@example.org")
-expect(child, "Password: ", "asks for the password again")
-child.sendline("correct horse")
-expect(child, "You: ", "signed in again")
+log_in(child, "after /logout")
 
 # Ctrl-C at the prompt asks to quit; /quit leaves.
 child.sendintr()
@@ -280,13 +285,7 @@ if child.exitstatus != 0:
 proxy = CuttingProxy(("127.0.0.1", int(url.rsplit(":", 1)[1])))
 proxy_url = f"http://127.0.0.1:{proxy.port}"
 dropped = pexpect.spawn(binary, ["chat", "--url", proxy_url], env=env, encoding="utf-8", timeout=10)
-expect(dropped, r"\(g\)\?", "the sign-in choice through the proxy")
-dropped.sendline("l")
-expect(dropped, "E-mail: ", "e-mail through the proxy")
-dropped.sendline("ann@example.org")
-expect(dropped, "Password: ", "password through the proxy")
-dropped.sendline("correct horse")
-expect(dropped, "You: ", "signed in through the proxy")
+log_in(dropped, "through the proxy")
 proxy.armed = True
 dropped.sendline("resume me mock:tokens=30 mock:delay=40")
 expect(dropped, "parley: ", "the answer starts")
