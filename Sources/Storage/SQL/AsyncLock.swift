@@ -1,34 +1,69 @@
+import Synchronization
+
 /// A lock that async code can hold across suspension points, granted in arrival order.
 /// SQLite has one connection: a transaction must keep it from its BEGIN to its COMMIT.
-actor AsyncLock {
-    private var locked = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+///
+/// Taking a free lock and giving it back are synchronous (a mutex, no actor hop); only a
+/// caller that finds it held suspends, and `unlock` hands the lock straight to the oldest
+/// waiter, whose task resumes on its own executor.
+final class AsyncLock: Sendable {
+    private struct State {
+        var locked = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        /// Index of the oldest waiter: handing over is O(1), the array compacted now and then.
+        var head = 0
+
+        mutating func next() -> CheckedContinuation<Void, Never>? {
+            guard head < waiters.count else {
+                waiters.removeAll(keepingCapacity: true)
+                head = 0
+                return nil
+            }
+            let waiter = waiters[head]
+            head += 1
+            if head >= 64, head * 2 >= waiters.count {
+                waiters.removeFirst(head)
+                head = 0
+            }
+            return waiter
+        }
+    }
+
+    private let state = Mutex(State())
 
     func lock() async {
-        if !locked {
-            locked = true
-            return
+        let taken = state.withLock { state in
+            if state.locked { return false }
+            state.locked = true
+            return true
         }
-        await withCheckedContinuation { waiters.append($0) }
+        if taken { return }
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            // Given back between the two looks: take it now rather than wait for nobody.
+            let taken = state.withLock { state in
+                if state.locked {
+                    state.waiters.append(waiter)
+                    return false
+                }
+                state.locked = true
+                return true
+            }
+            if taken { waiter.resume() }
+        }
     }
 
     func unlock() {
-        if waiters.isEmpty {
-            locked = false
-        } else {
-            waiters.removeFirst().resume()
+        let next = state.withLock { state in
+            let next = state.next()
+            if next == nil { state.locked = false }
+            return next
         }
+        next?.resume()
     }
 
-    func withLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+    func withLock<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         await lock()
-        do {
-            let result = try await body()
-            unlock()
-            return result
-        } catch {
-            unlock()
-            throw error
-        }
+        defer { unlock() }
+        return try await body()
     }
 }

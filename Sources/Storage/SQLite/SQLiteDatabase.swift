@@ -2,16 +2,22 @@ private import CSQLite
 import Glibc
 import FoundationEssentials
 import QueueExecutor
+import Synchronization
 
 /// The embedded database: one SQLite file in WAL mode.
 ///
-/// Every sqlite3 call runs on the connection's own serial queue (`SQLiteConnection`, an actor
-/// with that executor), never on the cooperative pool. SQLite has a single writer, so
-/// statements are serialised by an async lock, which a transaction holds from BEGIN to COMMIT
-/// while its body awaits; other callers queue behind it in order.
+/// Every sqlite3 call runs on one serial queue of the database's own (a task executor), never
+/// on the cooperative pool. A statement, or a whole transaction with its body, is one trip to
+/// that queue and back: the body's statements run there as plain calls, one after another,
+/// with no thread switch between them. SQLite has a single writer, so an async lock (taken
+/// on the queue) keeps a transaction's BEGIN to COMMIT exclusive even when its body awaits
+/// something else in between; other callers queue behind it in order.
 public final class SQLiteDatabase: SQLDatabase {
     public let dialect = SQLDialect.sqlite
-    private let connection: SQLiteConnection
+    private let executor = DispatchQueueTaskExecutor(label: "parley.sqlite")
+    /// The handle, reached only through the mutex (uncontended: the lock and the serial
+    /// queue already order every caller), so the compiler checks it is shared nowhere else.
+    private let connection: Mutex<SQLiteConnection>
     private let lock = AsyncLock()
 
     /// Opens (creating if needed) the database at `path`: WAL journal, 5 s busy timeout,
@@ -21,11 +27,11 @@ public final class SQLiteDatabase: SQLDatabase {
     /// A new file is created with mode 0600 (only its owner may read it: it holds password
     /// hashes and every conversation); SQLite gives its `-wal` and `-shm` files the same mode.
     public init(path: String) throws {
-        connection = try SQLiteConnection(path: path)
+        connection = Mutex(try SQLiteConnection(path: path))
     }
 
     public func close() async {
-        await connection.close()
+        try? await exclusively { self.connection.withLock { $0.close() } }
     }
 
     public func ping() async -> Bool {
@@ -33,61 +39,77 @@ public final class SQLiteDatabase: SQLDatabase {
     }
 
     public func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
-        try await lock.withLock { try await self.connection.run(sql, parameters).rows }
+        try await exclusively { try self.run(sql, parameters).rows }
     }
 
     public func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
-        try await lock.withLock { try await self.connection.run(sql, parameters).changes }
+        try await exclusively { try self.run(sql, parameters).changes }
     }
 
     public func executeScript(_ sql: String) async throws {
-        try await lock.withLock { try await self.connection.exec(sql) }
+        try await exclusively { try self.exec(sql) }
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-        try await lock.withLock {
-            let locked = LockedConnection(connection: self.connection)
+        try await exclusively {
             // IMMEDIATE takes the write lock now, so two writers never deadlock upgrading from reads.
-            try await self.connection.exec("BEGIN IMMEDIATE")
+            try self.exec("BEGIN IMMEDIATE")
             do {
-                let result = try await body(locked)
-                try await self.connection.exec("COMMIT")
+                let result = try await body(LockedConnection(database: self))
+                try self.exec("COMMIT")
                 return result
             } catch {
-                try? await self.connection.exec("ROLLBACK")
+                try? self.exec("ROLLBACK")
                 throw error
             }
         }
     }
 
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-        try await lock.withLock { try await body(LockedConnection(connection: self.connection)) }
+        try await exclusively { try await body(LockedConnection(database: self)) }
     }
 
-    /// Statements of a caller that already holds the lock (a transaction's body).
+    /// Runs `work` on the database's queue holding the lock. The lock is taken there, so a
+    /// waiter handed the lock resumes on the queue directly.
+    private func exclusively<T: Sendable>(_ work: () async throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(executor) {
+            try await lock.withLock(work)
+        }
+    }
+
+    private func run(_ sql: String, _ parameters: [SQLValue]) throws -> (rows: [SQLRow], changes: Int) {
+        executor.preconditionOnQueue()
+        return try connection.withLock { try $0.run(sql, parameters) }
+    }
+
+    private func exec(_ sql: String) throws {
+        executor.preconditionOnQueue()
+        try connection.withLock { try $0.exec(sql) }
+    }
+
+    /// Statements of a caller that already holds the lock (a transaction's body). They run on
+    /// the queue: the body's task prefers that executor, and these calls are nonisolated.
     private struct LockedConnection: SQLConnection {
-        let connection: SQLiteConnection
+        let database: SQLiteDatabase
 
         func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
-            try await connection.run(sql, parameters).rows
+            try database.run(sql, parameters).rows
         }
 
         func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
-            try await connection.run(sql, parameters).changes
+            try database.run(sql, parameters).changes
         }
 
         func executeScript(_ sql: String) async throws {
-            try await connection.exec(sql)
+            try database.exec(sql)
         }
     }
 }
 
-/// The SQLite handle and its statement cache, an actor whose executor is a serial queue of
-/// its own: sqlite3 calls block (on the disk, on another process's lock), so they never run
-/// on the cooperative pool, and the compiler checks the handle is touched nowhere else.
-actor SQLiteConnection {
-    private let executor = DispatchQueueExecutor(label: "parley.sqlite")
-    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+/// The SQLite handle and its statement cache. Not `Sendable`: `SQLiteDatabase` keeps it in a
+/// mutex and calls it only on its queue, because sqlite3 calls block (on the disk, on another
+/// process's lock) and the handle is opened without SQLite's own mutex.
+final class SQLiteConnection {
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
     private var closed = false
@@ -120,7 +142,7 @@ actor SQLiteConnection {
         handle = db
     }
 
-    isolated deinit {
+    deinit {
         for statement in statements.values { sqlite3_finalize(statement) }
         if !closed { sqlite3_close(handle) }
     }
