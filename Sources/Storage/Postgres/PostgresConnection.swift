@@ -4,33 +4,58 @@ import Glibc
 #endif
 import FoundationEssentials
 import QueueExecutor
+import Synchronization
 
-/// One libpq connection, an actor whose executor is a serial queue of its own: libpq's calls
-/// block, so they run there and never on the cooperative pool, and the compiler checks that
-/// the handle is touched nowhere else.
-actor PostgresConnection {
-    private let executor: DispatchQueueExecutor
-    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
-    private var handle: OpaquePointer?
+/// One libpq connection and the serial queue its calls run on (a task executor): libpq's calls
+/// block, so they never run on the cooperative pool. The pool leases a connection to one
+/// caller at a time, who runs its statements, or a whole transaction, on that queue
+/// (`PostgresDatabase.withConnection`): its calls here then need no thread switch. The handle
+/// sits in a mutex (uncontended: one lessee at a time), so the compiler checks it is shared
+/// nowhere else.
+final class PostgresConnection: Sendable {
+    let executor: DispatchQueueTaskExecutor
+    private let state = Mutex(State())
+
+    /// The libpq handle and the statements prepared on it.
+    private struct State {
+        var handle: OpaquePointer?
+        /// Statement names by SQL text. Each statement is parsed once per connection, and
+        /// PostgreSQL may keep a generic plan for it, rather than parsing and planning its
+        /// text on every call (planning a recursive path read costs more than running it).
+        var prepared: [String: String] = [:]
+    }
+
+    /// At most this many prepared statements per connection: the repositories' statements
+    /// are a fixed set, but a search's text varies with its terms.
+    private static let maxPrepared = 256
     /// When it was opened: after a failure the pool discards idle connections older than it.
-    nonisolated let openedAt = ContinuousClock.now
+    let openedAt = ContinuousClock.now
 
-    private init(executor: DispatchQueueExecutor) {
+    private init(executor: DispatchQueueTaskExecutor) {
         self.executor = executor
     }
 
-    isolated deinit {
-        if let handle { PQfinish(handle) }
+    deinit {
+        state.withLock { if let handle = $0.handle { PQfinish(handle) } }
     }
 
     /// Connects (on its own queue) and sets the session to UTC so timestamps read back alike.
     static func connect(url: String, label: String) async throws -> PostgresConnection {
-        let connection = PostgresConnection(executor: DispatchQueueExecutor(label: label))
-        try await connection.open(url)
+        let connection = PostgresConnection(executor: DispatchQueueTaskExecutor(label: label))
+        try await connection.onQueue { $0.handle = try Self.open(url) }
         return connection
     }
 
-    private func open(_ url: String) throws {
+    /// Runs `work` with the handle on the connection's queue: a hop there, unless the caller
+    /// already runs on it (a leased connection's statements).
+    private func onQueue<T: Sendable>(_ work: (inout State) throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(executor) {
+            executor.preconditionOnQueue()
+            return try state.withLock { try work(&$0) }
+        }
+    }
+
+    private static func open(_ url: String) throws -> OpaquePointer {
         guard let conn = PQconnectdb(url) else { throw SQLError(.unavailable, "cannot allocate a PostgreSQL connection") }
         guard PQstatus(conn) == CONNECTION_OK else {
             let message = Self.firstLine(PQerrorMessage(conn))
@@ -41,23 +66,27 @@ actor PostgresConnection {
         // console; libpq would print them on stderr, between the server's structured logs.
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
         PQclear(PQexec(conn, "SET TIME ZONE 'UTC'"))
-        handle = conn
+        return conn
     }
 
     /// Whether the connection still looks usable, checked without a round trip: reading what
     /// the server sent notices a closed socket (a restarted server) at once.
-    func isHealthy() -> Bool {
-        guard let handle else { return false }
-        return PQconsumeInput(handle) == 1 && PQstatus(handle) == CONNECTION_OK
+    func isHealthy() async -> Bool {
+        (try? await onQueue { state in
+            guard let handle = state.handle else { return false }
+            return PQconsumeInput(handle) == 1 && PQstatus(handle) == CONNECTION_OK
+        }) ?? false
     }
 
-    func isBroken() -> Bool {
-        handle.map { PQstatus($0) != CONNECTION_OK } ?? true
+    func isBroken() async -> Bool {
+        (try? await onQueue { state in state.handle.map { PQstatus($0) != CONNECTION_OK } ?? true }) ?? true
     }
 
-    func close() {
-        if let handle { PQfinish(handle) }
-        handle = nil
+    func close() async {
+        try? await onQueue { state in
+            if let handle = state.handle { PQfinish(handle) }
+            state = State()
+        }
     }
 
     struct Outcome: Sendable {
@@ -65,8 +94,25 @@ actor PostgresConnection {
         let changes: Int
     }
 
-    func run(_ sql: String, _ parameters: [SQLValue]) throws -> Outcome {
-        guard let handle else { throw SQLError(.unavailable, "the connection is closed") }
+    func run(_ sql: String, _ parameters: [SQLValue]) async throws -> Outcome {
+        try await onQueue { state in
+            guard let handle = state.handle else { throw SQLError(.unavailable, "the connection is closed") }
+            return try Self.run(sql, parameters, on: handle, prepared: &state.prepared)
+        }
+    }
+
+    func script(_ sql: String) async throws {
+        try await onQueue { state in
+            guard let handle = state.handle else { throw SQLError(.unavailable, "the connection is closed") }
+            let result = PQexec(handle, sql)
+            defer { PQclear(result) }
+            try Self.check(result, handle)
+        }
+    }
+
+    private static func run(
+        _ sql: String, _ parameters: [SQLValue], on handle: OpaquePointer, prepared: inout [String: String]
+    ) throws -> Outcome {
         // Every value travels as text; PostgreSQL infers each parameter's type from its use.
         let texts: [String?] = parameters.map {
             switch $0 {
@@ -78,8 +124,21 @@ actor PostgresConnection {
         let cStrings = texts.map { $0.flatMap { strdup($0) } }
         defer { cStrings.forEach { free($0) } }
         let pointers: [UnsafePointer<CChar>?] = cStrings.map { $0.map { UnsafePointer($0) } }
+        var name = prepared[sql]
+        if name == nil, prepared.count < maxPrepared {
+            let next = "parley_\(prepared.count + 1)"
+            let preparing = PQprepare(handle, next, sql, Int32(parameters.count), nil)
+            defer { PQclear(preparing) }
+            try check(preparing, handle)
+            prepared[sql] = next
+            name = next
+        }
         let result = pointers.withUnsafeBufferPointer { values in
-            PQexecParams(handle, sql, Int32(values.count), nil, values.baseAddress, nil, nil, 0)
+            if let name {
+                PQexecPrepared(handle, name, Int32(values.count), values.baseAddress, nil, nil, 0)
+            } else {
+                PQexecParams(handle, sql, Int32(values.count), nil, values.baseAddress, nil, nil, 0)
+            }
         }
         defer { PQclear(result) }
         try check(result, handle)
@@ -99,15 +158,8 @@ actor PostgresConnection {
         return Outcome(rows: rows, changes: changes)
     }
 
-    func script(_ sql: String) throws {
-        guard let handle else { throw SQLError(.unavailable, "the connection is closed") }
-        let result = PQexec(handle, sql)
-        defer { PQclear(result) }
-        try check(result, handle)
-    }
-
     /// Turns a failed result into an `SQLError` classified by SQLSTATE (Appendix A of the manual).
-    private func check(_ result: OpaquePointer?, _ handle: OpaquePointer) throws {
+    private static func check(_ result: OpaquePointer?, _ handle: OpaquePointer) throws {
         let status = result.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
         if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY { return }
         let sqlState = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) } ?? ""

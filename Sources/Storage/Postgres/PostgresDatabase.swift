@@ -43,18 +43,30 @@ public final class PostgresDatabase: SQLDatabase {
         try await withConnection { try await $0.executeScript(sql) }
     }
 
+    /// Leases a connection and runs `body` on that connection's queue, so its statements (a
+    /// whole transaction) need no thread switch each. An idle connection the server closed
+    /// meanwhile (a restart) is found out before `body` runs and another one is taken.
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-        let connection = try await pool.acquire()
         leased.add(1, ordering: .relaxed)
         defer { leased.subtract(1, ordering: .relaxed) }
-        do {
-            let result = try await body(Leased(connection: connection))
-            await pool.release(connection, broken: await connection.isBroken())
-            return result
-        } catch {
-            await pool.release(connection, broken: await connection.isBroken())
-            throw error
+        // Every idle connection may be dead (the release of a dead one drops the older ones
+        // too), so one more than the pool holds always reaches a fresh connection.
+        for _ in 0...size {
+            let connection = try await pool.acquire()
+            let (outcome, broken) = await withTaskExecutorPreference(connection.executor) {
+                () async -> (Result<T, any Error>?, Bool) in
+                guard await connection.isHealthy() else { return (nil, true) }
+                do {
+                    let result = try await body(Leased(connection: connection))
+                    return (.success(result), await connection.isBroken())
+                } catch {
+                    return (.failure(error), await connection.isBroken())
+                }
+            }
+            await pool.release(connection, broken: broken)
+            if let outcome { return try outcome.get() }
         }
+        throw SQLError(.unavailable, "no PostgreSQL connection could be had in a usable state", connectionLost: true)
     }
 
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {

@@ -1,6 +1,6 @@
 /// A bounded pool of PostgreSQL connections.
 ///
-/// `acquire` hands out an idle connection (checked for health first), opens a new one while
+/// `acquire` hands out an idle connection (the lessee checks its health first), opens a new one while
 /// under `size`, or waits up to `acquireTimeout`, then fails with `SQLError.unavailable`, so
 /// a request never hangs on a database that is down or saturated. A connection that breaks
 /// is dropped on release, and with it every idle connection opened before the failure (as
@@ -32,11 +32,8 @@ actor PostgresPool {
                 await connection.close()
                 continue
             }
-            let healthy = await connection.isHealthy()
-            try await dropIfClosed(connection)
-            if healthy { return connection }
-            open -= 1
-            await connection.close()
+            // Its health is checked by the lessee, on the connection's own queue.
+            return connection
         }
         if open < size {
             open += 1

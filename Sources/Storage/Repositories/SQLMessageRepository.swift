@@ -69,15 +69,30 @@ public struct SQLMessageRepository: MessageRepository {
     }
 
     /// The path up from `$1` (the session's active leaf when null) in session `$2`, at most
-    /// `$3` messages: one primary-key step per message, however large the tree.
+    /// `$3` messages: one primary-key step per message, however large the tree. Each step is a
+    /// scalar subquery, which a planner cannot turn into a join: with statistics that lag a
+    /// growing table (a new deployment, before the first analyse), a join here is planned as a
+    /// scan of the whole table per step. The walk ends on a null parent, which `pathRows`
+    /// leaves out.
     private static let pathUp = """
         WITH RECURSIVE path(id, n) AS (
             SELECT id, 1 FROM messages
             WHERE id = COALESCE($1, (SELECT s.active_leaf_id FROM chat_sessions s WHERE s.id = $2)) AND session_id = $2
             UNION ALL
-            SELECT m.parent_id, path.n + 1 FROM path JOIN messages m ON m.id = path.id WHERE m.parent_id IS NOT NULL AND path.n < $3
+            SELECT (SELECT m.parent_id FROM messages m WHERE m.id = path.id), path.n + 1
+            FROM path WHERE path.id IS NOT NULL AND path.n < $3
         )
         """
+
+    /// The path's messages as `m`, each found by its primary key. PostgreSQL gets the lookup
+    /// behind `OFFSET 0` (a subquery it keeps as written), for the reason `pathUp` gives;
+    /// SQLite has no `LATERAL` and always looks a joined primary key up.
+    private var pathRows: String {
+        switch database.dialect {
+        case .postgres: "path CROSS JOIN LATERAL (SELECT * FROM messages WHERE messages.id = path.id OFFSET 0) m"
+        case .sqlite: "path JOIN messages m ON m.id = path.id"
+        }
+    }
 
     /// How many messages share a message's parent, and its place among them, from the
     /// parent's index (or the session's roots index): counted, never walked.
@@ -93,7 +108,7 @@ public struct SQLMessageRepository: MessageRepository {
     public func list(sessionID: ChatSession.ID, limit: Int, cursor: String?) async throws -> Page<PathMessage> {
         let start = try cursor.map(KeysetCursor.decodeMessage)
         let rows = try await database.query(
-            "\(Self.pathUp) SELECT \(Self.prefixedColumns), \(Self.siblingColumns) FROM path JOIN messages m ON m.id = path.id ORDER BY path.n",
+            "\(Self.pathUp) SELECT \(Self.prefixedColumns), \(Self.siblingColumns) FROM \(pathRows) ORDER BY path.n",
             [.optional(start), .text(sessionID.description), .integer(limit + 1)]
         )
         let items = try rows.map { row in PathMessage(message: try Self.decode(row), siblings: try row.int("siblings"), siblingIndex: try row.int("sibling_index")) }
@@ -103,7 +118,7 @@ public struct SQLMessageRepository: MessageRepository {
 
     public func path(to id: Message.ID?, sessionID: ChatSession.ID, count: Int?) async throws -> [Message] {
         try await database.query(
-            "\(Self.pathUp) SELECT \(Self.prefixedColumns) FROM path JOIN messages m ON m.id = path.id ORDER BY path.n DESC",
+            "\(Self.pathUp) SELECT \(Self.prefixedColumns) FROM \(pathRows) ORDER BY path.n DESC",
             [.optional(id?.description), .text(sessionID.description), .integer(count ?? Int(Int32.max))]
         ).map(Self.decode)
     }
