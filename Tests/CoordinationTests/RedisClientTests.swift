@@ -43,6 +43,6 @@ import Testing
         for _ in 0..<10 {
             await #expect(throws: RedisError.self) { try await client.command("PING") }
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(15))
     }
 }
