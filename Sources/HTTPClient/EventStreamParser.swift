@@ -36,25 +36,44 @@ public struct EventStreamParser: Sendable {
     }
 
     /// Consumes `bytes`; returns the events they completed, in order.
-    public mutating func feed(_ bytes: some Sequence<UInt8>) throws -> [StreamEvent] {
+    ///
+    /// Concrete over an array, and scanning for line ends rather than stepping byte by byte: a
+    /// generic `Sequence` is not specialised across modules, and its per-byte witness calls
+    /// were the largest single cost of relaying a token.
+    public mutating func feed(_ bytes: [UInt8]) throws -> [StreamEvent] {
         var events: [StreamEvent] = []
-        for byte in bytes {
-            if afterCR {
-                afterCR = false
-                if byte == 0x0A { continue }  // the LF of a CRLF
+        var index = bytes.startIndex
+        let end = bytes.endIndex
+        if afterCR, index < end {
+            afterCR = false
+            if bytes[index] == 0x0A { index += 1 }  // the LF of a CRLF split across pieces
+        }
+        while index < end {
+            guard let stop = bytes[index..<end].firstIndex(where: { $0 == 0x0D || $0 == 0x0A }) else {
+                try appendToLine(bytes[index..<end])
+                break
             }
-            switch byte {
-            case 0x0D:
-                afterCR = true
-                if let event = endLine() { events.append(event) }
-            case 0x0A:
-                if let event = endLine() { events.append(event) }
-            default:
-                line.append(byte)
-                if line.count > maxLineBytes { throw LineTooLong() }
+            try appendToLine(bytes[index..<stop])
+            if let event = endLine() { events.append(event) }
+            index = stop + 1
+            if bytes[stop] == 0x0D {
+                if index == end {
+                    afterCR = true
+                } else if bytes[index] == 0x0A {
+                    index += 1
+                }
             }
         }
         return events
+    }
+
+    public mutating func feed(_ bytes: some Sequence<UInt8>) throws -> [StreamEvent] {
+        try feed(Array(bytes))
+    }
+
+    private mutating func appendToLine(_ bytes: ArraySlice<UInt8>) throws {
+        line.append(contentsOf: bytes)
+        if line.count > maxLineBytes { throw LineTooLong() }
     }
 
     /// Ends one line; returns the event a blank line dispatches, if any.

@@ -53,6 +53,18 @@ import Testing
         #expect(try parse(Self.openAIStream, pieces: Array(repeating: 1, count: count)) == whole)
     }
 
+    /// CRLF, CR and LF line ends read alike however the bytes are cut, a CRLF split between
+    /// two reads included (the parser scans a read for line ends, not byte by byte).
+    @Test func lineEndsReadAlikeInPiecesOfEverySize() throws {
+        let text = "data: a\r\n\r\ndata: b\rdata: c\r\rid: 7\ndata: d\n\n: note\r\ndata: e\r\n\r\n"
+        let whole = try parse(text)
+        // The last event id stays until another is given (WHATWG's "last event ID buffer").
+        #expect(whole == [StreamEvent(data: "a"), StreamEvent(data: "b\nc"), StreamEvent(data: "d", id: "7"), StreamEvent(data: "e", id: "7")])
+        for size in 1..<text.utf8.count {
+            #expect(try parse(text, pieces: Array(repeating: size, count: text.utf8.count)) == whole, "pieces of \(size) bytes")
+        }
+    }
+
     @Test func crAloneEndsLines() throws {
         #expect(try parse("data: a\rdata: b\r\r") == [StreamEvent(data: "a\nb")])
     }
