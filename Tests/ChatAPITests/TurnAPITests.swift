@@ -67,6 +67,29 @@ import Testing
 
     /// Without `Accept: text/event-stream` the answer comes as one JSON document at the end;
     /// an upstream that sends no usage is charged an estimate, marked so.
+    /// A reader told that a turn ended may send the next message at once: the session is free
+    /// by then. (The registry used to let go of it just after telling the readers, and a client
+    /// that answered `done` with its next message quickly enough got a 409.)
+    @Test(arguments: TestBackend.available)
+    func aReaderToldTheEndFindsTheSessionFree(_ backend: TestBackend) async throws {
+        try await APIHarness.with(backend) { api in
+            let registered = try await api.register("ann@example.org")
+            let token = try #require(registered["access_token"])
+            let idText = try #require(registered.user["id"] as? String)
+            let userID = try #require(User.ID(idText))
+            let principal = Principal(user: try #require(try await api.deps.users.find(id: userID)), credential: .accessToken)
+            let session = try #require(ChatSession.ID(try await api.newSession(token)))
+            for round in 0..<200 {
+                var ticket = try await SendMessage(api.turns)(principal, sessionID: session,
+                                                             SendMessageCommand(content: "round \(round) mock:tokens=1 mock:delay=0"))
+                while true {
+                    if case .ended = await ticket.follower.next() { break }
+                }
+                #expect(!api.turns.chat.turns.holds(session: session), "round \(round): the session was still held after its end was told")
+            }
+        }
+    }
+
     @Test(arguments: TestBackend.available)
     func jsonModeAnswersAfterCompletion(_ backend: TestBackend) async throws {
         try await APIHarness.with(backend) { api in

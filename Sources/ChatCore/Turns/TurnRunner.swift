@@ -71,8 +71,10 @@ struct TurnRunner: Sendable {
         } else {
             end = .done(message)
         }
-        turn.finish(end)
+        // The session is let go before the readers are told: a client that answers `done` with
+        // its next message at once must find the session free, not this turn still in it.
         deps.registry.remove(turn)
+        turn.finish(end)
         let failureCode: String? = if case .failed(let failure, _) = end { failure.code } else { nil }
         deps.observer?.turnEnded(model: turn.model, status: message.status, failure: failureCode,
                                  completionTokens: message.usage?.completionTokens ?? 0)
