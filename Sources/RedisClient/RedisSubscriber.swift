@@ -13,12 +13,17 @@ public final class RedisSubscriber: Sendable {
     private let channels: [String]
     private let logger: Logger
     private let onMessage: @Sendable (_ channel: String, _ message: String) -> Void
+    /// Called each time the subscription is (re)established: messages published while it was
+    /// down are lost, and a listener may need to assume it missed some.
+    private let onSubscribed: (@Sendable () -> Void)?
 
     public init(configuration: RedisConfiguration, channels: [String], logger: Logger,
+                onSubscribed: (@Sendable () -> Void)? = nil,
                 onMessage: @escaping @Sendable (_ channel: String, _ message: String) -> Void) {
         self.configuration = configuration
         self.channels = channels
         self.logger = logger
+        self.onSubscribed = onSubscribed
         self.onMessage = onMessage
     }
 
@@ -35,6 +40,7 @@ public final class RedisSubscriber: Sendable {
             if let context = connect() {
                 if failures > 0 { logger.info("redis subscription restored", metadata: ["parley.redis.channel": "\(channels.joined(separator: ","))"]) }
                 failures = 0
+                onSubscribed?()
                 listen(context)
                 redisFree(context)
             }

@@ -41,14 +41,19 @@ struct APIHarness: APICalls {
         let clock = ManualClock(Date())
         var cheap = Argon2PasswordHasher.Parameters()
         cheap.memoryKiB = 1024  // the real parameters are tested in SecurityTests; keep these tests quick
+        // Callers kept for a minute, as a server keeps them (AUTH_CACHE_SECONDS): every test of
+        // a change to a user (disabled, role, deleted) then proves the change empties the cache.
+        let userCache = UserCache(timeToLive: .seconds(60))
         var deps = AuthDependencies(
-            users: SQLUserRepository(database: database), refreshTokens: SQLRefreshTokenRepository(database: database),
+            users: UserChangeNotifier(SQLUserRepository(database: database)) { userCache.invalidate($0) },
+            refreshTokens: SQLRefreshTokenRepository(database: database),
             apiKeys: SQLAPIKeyRepository(database: database), hasher: Argon2PasswordHasher(parameters: cheap, concurrency: 2, maxWaiting: 256),
             accessTokens: JWTIssuer(secret: Array("test-secret-test-secret-test-secret!".utf8)),
             secrets: SecureSecretGenerator(), clock: clock,
             decoyPasswordHash: "$argon2id$v=19$m=1024,t=2,p=1$MGNjYzcyYzY5ODg3ZGNlOA$HUzEG894RgcmKpPTkdY1kL4gUMqaYeVQJQBZ+lVRZjQ"
         )
         deps.ownership = ownership
+        deps.userCache = userCache
         deps.loginThrottle = loginMaxFailures.map { LoginThrottle(limiter: limiter, maxFailures: $0, window: .seconds(900)) }
         configureAuth(&deps)
         let limits = RouteLimits(limiter: limiter, policy: policy, writesPerMinute: writesPerMinute, clients: ClientAddress(),

@@ -143,6 +143,60 @@ import Testing
         #expect(await c.waitForExit() == 0)
     }
 
+    /// A change to a user reaches every instance's cache of callers at once, through Redis:
+    /// with callers kept for five minutes, an account disabled by the operator's command is
+    /// refused by both instances within moments, and a role given by an admin on one instance
+    /// is honoured on the other.
+    @Test(.enabled(if: ThrowawayService.canStartPostgres && ThrowawayService.canStartRedis, "needs PostgreSQL and Redis of its own"))
+    func aChangeToAUserTakesEffectOnEveryInstanceAtOnce() async throws {
+        let backends = try await ClusterBackends.start()
+        defer { backends.stop() }
+        let shared = ["REDIS_URL": backends.redisURL, "AUTH_CACHE_SECONDS": "300"]
+        let (a, portA) = try await Self.serve(backends.databaseURL, mockPort: backends.mockPort, shared.merging(["INSTANCE_ID": "a"]) { $1 })
+        let (b, portB) = try await Self.serve(backends.databaseURL, mockPort: backends.mockPort, shared.merging(["INSTANCE_ID": "b"]) { $1 })
+        func status(_ port: Int, _ path: String, _ token: String) async throws -> String {
+            try await runProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(token)",
+                                  "http://127.0.0.1:\(port)\(path)"]).stdout
+        }
+        /// Moments, not the five minutes the entries would otherwise live.
+        func soon(_ port: Int, _ path: String, _ token: String, is expected: String) async throws -> Bool {
+            for _ in 0..<50 {
+                if try await status(port, path, token) == expected { return true }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+        let environment = ParleyProcess.testEnvironment().merging(["DATABASE_URL": backends.databaseURL, "REDIS_URL": backends.redisURL,
+                                                                   "JWT_SECRET": Self.secret]) { $1 }
+        let cli = { (arguments: [String], stdin: String?) in
+            try await runProcess([ParleyProcess.binaryPath, "user"] + arguments, stdin: stdin.map { Array($0.utf8) }, environment: environment)
+        }
+        #expect(try await cli(["create", "--email", "root@example.org", "--admin"], "root password\n").status == 0)
+        let register = try await ChatProcessTests.call(portA, "POST", "/v1/auth/register", json: #"{"email":"ann@example.org","password":"ann password"}"#)
+        let token = try #require(register["access_token"] as? String, "\(register)")
+        let annID = try #require((register["user"] as? [String: Any])?["id"] as? String)
+        let rootLogin = try await ChatProcessTests.call(portA, "POST", "/v1/auth/login", json: #"{"email":"root@example.org","password":"root password"}"#)
+        let root = try #require(rootLogin["access_token"] as? String)
+
+        // Both instances now keep ann, as a user.
+        for port in [portA, portB] {
+            #expect(try await status(port, "/v1/users/me", token) == "200")
+            #expect(try await status(port, "/v1/admin/users", token) == "403")
+        }
+        #expect(try await cli(["disable", "--email", "ann@example.org"], nil).status == 0)
+        #expect(try await soon(portA, "/v1/users/me", token, is: "403"), "disabled on instance a")
+        #expect(try await soon(portB, "/v1/users/me", token, is: "403"), "disabled on instance b")
+        #expect(try await cli(["enable", "--email", "ann@example.org"], nil).status == 0)
+        #expect(try await soon(portB, "/v1/users/me", token, is: "200"), "enabled again")
+
+        let promoted = try await ChatProcessTests.call(portA, "PATCH", "/v1/admin/users/\(annID)", token: root, json: #"{"role":"admin"}"#)
+        #expect(promoted["role"] as? String == "admin")
+        #expect(try await soon(portB, "/v1/admin/users", token, is: "200"), "an admin on instance b too")
+        for process in [a, b] { process.signal(SIGTERM) }
+        #expect(await a.waitForExit() == 0)
+        #expect(await b.waitForExit() == 0)
+    }
+
     static let tailDelayScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Scripts/tail_delay.py").path
 }
 

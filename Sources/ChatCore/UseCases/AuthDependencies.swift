@@ -23,6 +23,10 @@ public struct AuthDependencies: Sendable {
     public var registrationOpen = true
     /// Whether anyone may sign in as a guest (`GUEST_ACCESS=true`).
     public var guestAccess = true
+    /// The users authentication keeps for a short while (`AUTH_CACHE_SECONDS`), or nil to read
+    /// the caller's row on every request. `users` must then tell it of every change (see
+    /// `UserChangeNotifier`).
+    public var userCache: UserCache?
 
     public init(
         users: any UserRepository, refreshTokens: any RefreshTokenRepository, apiKeys: any APIKeyRepository,

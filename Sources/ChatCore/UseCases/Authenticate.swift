@@ -16,8 +16,9 @@ public struct Principal: Sendable, Equatable {
 
 /// Turns a bearer credential (an access token or a `pk_` API key) into a principal.
 ///
-/// The user is read on every request, so a disabled account or a changed role takes effect
-/// at once rather than when the access token expires.
+/// The user is read on every request (or taken from the `UserCache`, which every change to a
+/// user empties of them), so a disabled account or a changed role takes effect at once rather
+/// than when the access token expires.
 public struct Authenticate: Sendable {
     let deps: AuthDependencies
 
@@ -44,7 +45,13 @@ public struct Authenticate: Sendable {
             userID = try deps.accessTokens.verify(bearer, now: now).userID
             credential = .accessToken
         }
-        guard let user = try await deps.users.find(id: userID) else {
+        let users = deps.users
+        let found = if let cache = deps.userCache {
+            try await cache.user(userID) { try await users.find(id: userID) }
+        } else {
+            try await users.find(id: userID)
+        }
+        guard let user = found else {
             throw DomainError.unauthenticated("the account no longer exists")
         }
         try deps.requireUsable(user, now: now)

@@ -40,8 +40,20 @@ struct AppServices: Sendable {
             if !applied.isEmpty { logger.info("migrations applied", metadata: ["parley.migrations": "\(applied.joined(separator: ","))"]) }
         }
         let secret = try config.auth.jwtSecret ?? developmentSecret(at: config.auth.devSecretPath)
+        let redis = config.rateLimits.redis.map { RedisClient(configuration: $0) }
+        let userCache = config.auth.userCacheTTL.map { UserCache(timeToLive: $0) }
+        let userChanges = redis.map { RedisUserChanges(redis: $0, logger: Logger(label: "parley.users")) }
+        var users: any UserRepository = SQLUserRepository(database: database)
+        if userCache != nil || userChanges != nil {
+            // Changes are published with Redis even where this process keeps no cache (the
+            // `parley user` commands, or AUTH_CACHE_SECONDS=0): the serving instances may.
+            users = UserChangeNotifier(users) { id in
+                userCache?.invalidate(id)
+                await userChanges?.publish(id)
+            }
+        }
         var auth = AuthDependencies(
-            users: SQLUserRepository(database: database), refreshTokens: SQLRefreshTokenRepository(database: database),
+            users: users, refreshTokens: SQLRefreshTokenRepository(database: database),
             apiKeys: SQLAPIKeyRepository(database: database),
             hasher: Argon2PasswordHasher(concurrency: max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))),
             accessTokens: JWTIssuer(secret: secret, previousSecrets: config.auth.previousSecrets),
@@ -52,19 +64,17 @@ struct AppServices: Sendable {
         auth.ownership = config.rateLimits.ownership
         auth.registrationOpen = config.auth.registrationOpen
         auth.guestAccess = config.auth.guestAccess
+        auth.userCache = userCache
         var chat = ChatDependencies(
             sessions: SQLChatSessionRepository(database: database), messages: SQLMessageRepository(database: database),
             projects: SQLProjectRepository(database: database), models: provider.models.map(\.id),
             turns: TurnRegistry(keepAliveInterval: config.chat.keepAliveInterval, pending: PendingSaves(spoolPath: config.storage.spoolPath))
         )
         chat.ownership = config.rateLimits.ownership
-        var redis: RedisClient?
         var signals: RedisTurnSignals?
         let store: any RateLimiter
-        if let redisConfiguration = config.rateLimits.redis {
-            let client = RedisClient(configuration: redisConfiguration)
+        if let redisConfiguration = config.rateLimits.redis, let client = redis {
             if !(await client.ping()) { logger.warning("redis does not answer yet", metadata: ["parley.fail_mode": "\(config.rateLimits.failMode.rawValue)"]) }
-            redis = client
             signals = RedisTurnSignals(redis: client, configuration: redisConfiguration, instanceID: config.instanceID, logger: Logger(label: "parley.redis"))
             store = FailModeRateLimiter(RedisRateLimiter(redis: client), mode: config.rateLimits.failMode, logger: Logger(label: "parley.ratelimit"))
         } else {
@@ -98,6 +108,9 @@ struct AppServices: Sendable {
         if interrupted > 0 { logger.warning("answers left streaming by a crash ended as interrupted", metadata: ["parley.count": "\(interrupted)"]) }
         if let redisConfiguration = config.rateLimits.redis, let signals {
             signals.listen(configuration: redisConfiguration, registry: chat.turns).start()
+        }
+        if let redisConfiguration = config.rateLimits.redis, let userChanges, let userCache {
+            userChanges.listen(configuration: redisConfiguration, cache: userCache).start()
         }
         let limits = RouteLimits(limiter: limiter, policy: config.rateLimits.policy, writesPerMinute: config.rateLimits.writesPerMinute,
                                  clients: ClientAddress(trusted: config.rateLimits.trustedProxies),

@@ -58,6 +58,9 @@ struct AuthConfiguration: Sendable {
     var registrationOpen: Bool
     /// `GUEST_ACCESS=true|false`.
     var guestAccess: Bool
+    /// `AUTH_CACHE_SECONDS`: how long a request's caller may be taken from memory rather than
+    /// read; nil (0) reads it on every request.
+    var userCacheTTL: Duration?
 
     init(environment env: Environment, storage: StorageConfiguration) throws(ConfigurationError) {
         production = try env.choice("APP_ENV", default: "development", from: ["development", "production"]) == "production"
@@ -82,5 +85,7 @@ struct AuthConfiguration: Sendable {
         guestLifetime = try env.seconds("GUEST_TTL_SECONDS", default: 86_400, range: 60...(90 * 86_400))
         registrationOpen = try env.choice("REGISTRATION", default: "open", from: ["open", "closed"]) == "open"
         guestAccess = try env.choice("GUEST_ACCESS", default: "true", from: ["true", "false"]) == "true"
+        let cacheTTL = try env.seconds("AUTH_CACHE_SECONDS", default: 10, range: 0...300)
+        userCacheTTL = cacheTTL > .zero ? cacheTTL : nil
     }
 }
