@@ -37,7 +37,7 @@ public struct RequestLogging: Middleware {
     }
 
     public func handle(_ request: Request, next: Next) async throws -> Response {
-        let id = Self.acceptedID(request.headers["X-Request-ID"]) ?? UUID.random().uuidString.lowercased()
+        let id = Self.acceptedID(request.headers["X-Request-ID"]) ?? UUID.random().lowercasedText
         let client = clients.resolve(request)
         let started = ContinuousClock.now
         var response = try await RequestContext.$requestID.withValue(id) {

@@ -11,10 +11,10 @@ public struct Identifier<Entity>: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses a UUID string; nil when it is not one.
     public init?(_ text: String) {
-        guard let uuid = UUID(uuidString: text) else { return nil }
+        guard let uuid = UUID.parse(text) else { return nil }
         self.uuid = uuid
     }
 
     /// Lower-case canonical form, the same in every database and on the wire.
-    public var description: String { uuid.uuidString.lowercased() }
+    public var description: String { uuid.lowercasedText }
 }

@@ -12,7 +12,7 @@ enum KeysetCursor {
     static func decode(_ cursor: String) throws -> (date: String, id: String) {
         guard let text = text(of: cursor) else { throw invalid }
         let parts = text.split(separator: "|")
-        guard parts.count == 2, SQLDate.parse(String(parts[0])) != nil, UUID(uuidString: String(parts[1])) != nil else { throw invalid }
+        guard parts.count == 2, SQLDate.parse(String(parts[0])) != nil, UUID.parse(String(parts[1])) != nil else { throw invalid }
         return (String(parts[0]), String(parts[1]))
     }
 
@@ -41,7 +41,7 @@ enum KeysetCursor {
     }
 
     static func decodeMessage(_ cursor: String) throws -> String {
-        guard let text = text(of: cursor), text.hasPrefix("m|"), UUID(uuidString: String(text.dropFirst(2))) != nil else { throw invalid }
+        guard let text = text(of: cursor), text.hasPrefix("m|"), UUID.parse(String(text.dropFirst(2))) != nil else { throw invalid }
         return String(text.dropFirst(2))
     }
 

@@ -47,7 +47,7 @@ public struct SQLRow: Sendable {
     }
 
     public func uuid(_ column: String) throws(SQLError) -> UUID {
-        guard let uuid = UUID(uuidString: try string(column)) else { throw SQLError(.decoding, "column \(column) is not a UUID") }
+        guard let uuid = UUID.parse(try string(column)) else { throw SQLError(.decoding, "column \(column) is not a UUID") }
         return uuid
     }
 }
