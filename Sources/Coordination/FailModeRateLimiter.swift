@@ -63,6 +63,10 @@ public final class FailModeRateLimiter: RateLimiter {
         try await guarded(()) { try await inner.releaseStream(userID: userID, lease: lease) }
     }
 
+    public func settleTurn(userID: User.ID, lease: String?, tokens: Int?, now: Date) async throws {
+        try await guarded(()) { try await inner.settleTurn(userID: userID, lease: lease, tokens: tokens, now: now) }
+    }
+
     public func admitWindow(_ tier: RateTier, key: String, limit: Int, window: Duration, record: Bool, now: Date) async throws -> RateDecision {
         try await guarded(.allowed([])) { try await inner.admitWindow(tier, key: key, limit: limit, window: window, record: record, now: now) }
     }

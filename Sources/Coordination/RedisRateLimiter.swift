@@ -43,6 +43,20 @@ public struct RedisRateLimiter: RateLimiter {
     return 1
     """)
 
+    /// KEYS: the user's leases, every lease, today's tokens. ARGV: the lease ('' for none),
+    /// tokens (-1 for none), ms until past midnight.
+    static let settle = RedisScript("""
+    if ARGV[1] ~= '' then
+      redis.call('ZREM', KEYS[1], ARGV[1])
+      redis.call('ZREM', KEYS[2], ARGV[1])
+    end
+    if tonumber(ARGV[2]) >= 0 then
+      redis.call('INCRBY', KEYS[3], ARGV[2])
+      redis.call('PEXPIRE', KEYS[3], ARGV[3])
+    end
+    return 1
+    """)
+
     /// KEYS: the user's leases, every lease (sorted sets scored by expiry). ARGV: now (ms), ttl
     /// (ms), user cap, server cap (-1: none), lease. Returns {allowed, refused on (1 user,
     /// 2 server), count, soonest expiry}.
@@ -159,8 +173,15 @@ public struct RedisRateLimiter: RateLimiter {
     }
 
     public func releaseStream(userID: User.ID, lease: String) async throws {
-        _ = try await redis.command("ZREM", Self.keys(userID, Date()).streams, lease)
-        _ = try await redis.command("ZREM", Self.allStreams, lease)
+        try await settleTurn(userID: userID, lease: lease, tokens: nil, now: Date())
+    }
+
+    public func settleTurn(userID: User.ID, lease: String?, tokens: Int?, now: Date) async throws {
+        guard lease != nil || tokens != nil else { return }
+        let keys = Self.keys(userID, now)
+        _ = try await redis.run(Self.settle, keys: [keys.streams, Self.allStreams, keys.tokens], arguments: [
+            lease ?? "", String(tokens ?? -1), String(Self.ms(now.nextUTCMidnight) - Self.ms(now) + 60_000),
+        ])
     }
 
     public func admitWindow(_ tier: RateTier, key: String, limit: Int, window: Duration, record: Bool, now: Date) async throws -> RateDecision {

@@ -100,6 +100,27 @@ enum LimiterBackend: String, CaseIterable, Sendable, CustomTestStringConvertible
         #expect(try await limiter.usage(userID: user, limits: limits, now: t0).first?.used == 105)
     }
 
+    /// The end of a turn gives its lease back and charges its tokens in one call; either part
+    /// may be absent (no cap on streams, no usage).
+    @Test(arguments: LimiterBackend.available)
+    func aTurnSettlesItsLeaseAndItsTokensAtOnce(_ backend: LimiterBackend) async throws {
+        guard let limiter = backend.make() else { return }
+        let user = User.ID(UUID())
+        let limits = RateLimits(perMinute: nil, daily: nil, dailyTokens: 100, concurrentStreams: 1)
+        #expect(allowed(try await limiter.acquireStream(userID: user, lease: "a", limit: 1, serverLimit: nil, now: t0, ttl: .seconds(30))))
+        #expect(refusedTier(try await limiter.acquireStream(userID: user, lease: "b", limit: 1, serverLimit: nil, now: t0, ttl: .seconds(30)))?.tier
+                == .concurrentStreams)
+        try await limiter.settleTurn(userID: user, lease: "a", tokens: 70, now: t0)
+        #expect(allowed(try await limiter.acquireStream(userID: user, lease: "b", limit: 1, serverLimit: nil, now: t0, ttl: .seconds(30))),
+                "the lease was given back")
+        try await limiter.settleTurn(userID: user, lease: nil, tokens: 40, now: t0)
+        try await limiter.settleTurn(userID: user, lease: "b", tokens: nil, now: t0)
+        let usage = try await limiter.usage(userID: user, limits: limits, now: t0)
+        #expect(usage.first { $0.tier == .dailyTokens }?.used == 110)
+        #expect(usage.first { $0.tier == .concurrentStreams }?.used == 0)
+        #expect(refusedTier(try await limiter.admitMessage(userID: user, limits: limits, now: t0))?.tier == .dailyTokens)
+    }
+
     @Test(arguments: LimiterBackend.available)
     func streamLeasesCapAndExpire(_ backend: LimiterBackend) async throws {
         guard let limiter = backend.make() else { return }

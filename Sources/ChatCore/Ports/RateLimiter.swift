@@ -81,6 +81,10 @@ public protocol RateLimiter: Sendable {
     func acquireStream(userID: User.ID, lease: String, limit: Int?, serverLimit: Int?, now: Date, ttl: Duration) async throws -> RateDecision
     func renewStream(userID: User.ID, lease: String, now: Date, ttl: Duration) async throws
     func releaseStream(userID: User.ID, lease: String) async throws
+    /// What a turn settles when it ends: gives back its stream lease, if it held one, and adds
+    /// its tokens, if counted, to the daily count. One call, so that a shared store does both
+    /// in one round trip.
+    func settleTurn(userID: User.ID, lease: String?, tokens: Int?, now: Date) async throws
     /// A sliding window of events under `key` (per tier): counts one more if fewer than `limit`
     /// fell within `window` before `now`; with `record` false only reports where the key stands
     /// (refused when the limit is reached) and counts nothing.
@@ -95,6 +99,12 @@ public protocol RateLimiter: Sendable {
 }
 
 extension RateLimiter {
+    /// Releases, then charges, one call each.
+    public func settleTurn(userID: User.ID, lease: String?, tokens: Int?, now: Date) async throws {
+        if let lease { try await releaseStream(userID: userID, lease: lease) }
+        if let tokens { try await chargeTokens(userID: userID, tokens: tokens, now: now) }
+    }
+
     /// Counts one authentication attempt from a client address (a minute's window).
     public func admitAuth(client: String, limit: Int, now: Date) async throws -> RateDecision {
         try await admitWindow(.authIP, key: client, limit: limit, window: .seconds(60), record: true, now: now)

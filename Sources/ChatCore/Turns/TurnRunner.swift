@@ -170,8 +170,8 @@ struct TurnRunner: Sendable {
     /// Gives the stream lease back and charges the turn's tokens to the daily budget.
     private func settleLimits(of turn: Turn, usage: TokenUsage?) async {
         do {
-            if let lease = turn.lease { try await deps.limiter.releaseStream(userID: turn.ownerID, lease: lease) }
-            if let usage { try await deps.limiter.chargeTokens(userID: turn.ownerID, tokens: usage.promptTokens + usage.completionTokens, now: deps.chat.clock.now()) }
+            try await deps.limiter.settleTurn(userID: turn.ownerID, lease: turn.lease, tokens: usage.map { $0.promptTokens + $0.completionTokens },
+                                              now: deps.chat.clock.now())
         } catch {
             // An unreleased lease expires on its own; a missed charge is logged.
             deps.logger.warning("rate limiter not updated at the end of a turn", metadata: ["parley.error": "\(error)"])

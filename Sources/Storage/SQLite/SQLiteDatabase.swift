@@ -160,21 +160,31 @@ final class SQLiteConnection {
         guard status == SQLITE_OK else { throw error(status) }
     }
 
-    private func prepared(_ sql: String) throws -> OpaquePointer {
+    /// At most this many statements kept prepared: the repositories' statements are a fixed
+    /// set, but a search's text varies with its terms.
+    private static let maxPrepared = 256
+
+    /// The statement for `sql`, and whether it is kept (otherwise the caller finalizes it).
+    private func prepared(_ sql: String) throws -> (statement: OpaquePointer, kept: Bool) {
         guard !closed else { throw SQLError(.unavailable, "the database is closed") }
-        if let statement = statements[sql] { return statement }
+        if let statement = statements[sql] { return (statement, true) }
         var statement: OpaquePointer?
         let status = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
         guard status == SQLITE_OK, let statement else { throw error(status) }
+        guard statements.count < Self.maxPrepared else { return (statement, false) }
         statements[sql] = statement
-        return statement
+        return (statement, true)
     }
 
     func run(_ sql: String, _ parameters: [SQLValue]) throws -> (rows: [SQLRow], changes: Int) {
-        let statement = try prepared(sql)
+        let (statement, kept) = try prepared(sql)
         defer {
-            sqlite3_reset(statement)
-            sqlite3_clear_bindings(statement)
+            if kept {
+                sqlite3_reset(statement)
+                sqlite3_clear_bindings(statement)
+            } else {
+                sqlite3_finalize(statement)
+            }
         }
         for (i, value) in parameters.enumerated() {
             // `$n` parameters are named in SQLite: bind by name, so the text of a query

@@ -81,6 +81,10 @@ struct MeteredRateLimiter: RateLimiter {
         try await inner.releaseStream(userID: userID, lease: lease)
     }
 
+    func settleTurn(userID: User.ID, lease: String?, tokens: Int?, now: Date) async throws {
+        try await inner.settleTurn(userID: userID, lease: lease, tokens: tokens, now: now)
+    }
+
     func admitWindow(_ tier: RateTier, key: String, limit: Int, window: Duration, record: Bool, now: Date) async throws -> RateDecision {
         let decision = try await inner.admitWindow(tier, key: key, limit: limit, window: window, record: record, now: now)
         return record ? count(tier == .authIP ? "auth" : tier.rawValue, decision) : decision
