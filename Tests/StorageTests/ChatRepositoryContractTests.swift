@@ -212,7 +212,7 @@ import Testing
                              idempotency: record)
         }
         let first = start("k1")
-        guard case .started(let user, let answer, _, _) = try await f.turns.begin(first, keysValidSince: t0) else {
+        guard case .started(let user, let answer, _) = try await f.turns.begin(first, keysValidSince: t0) else {
             Issue.record("the first begin must write")
             return
         }
@@ -231,7 +231,7 @@ import Testing
         // A later turn does not retitle; an expired key starts a new turn.
         try await f.sessions.update(ChatSession(id: s.id, ownerID: s.ownerID, projectID: nil, title: ChatSession.defaultTitle, model: "mock",
                                                 createdAt: t0, updatedAt: t0))
-        guard case .started(let again, _, _, _) = try await f.turns.begin(start("k1"), keysValidSince: t0.addingTimeInterval(1)) else {
+        guard case .started(let again, _, _) = try await f.turns.begin(start("k1"), keysValidSince: t0.addingTimeInterval(1)) else {
             Issue.record("an expired key must not hold")
             return
         }

@@ -12,15 +12,12 @@ import Testing
 /// when the question has a history; the end of a turn is one commit.
 @Suite(.timeLimit(.minutes(2))) struct SendStatementsTests {
     /// Counts the statements and transactions that reach a database.
-    /// Trips are calls that take the database's thread (or a pooled connection) on their own:
-    /// a transaction, or a statement outside one.
     final class Counter: Sendable {
-        let counts = Mutex((statements: 0, transactions: 0, trips: 0, log: [String]()))
+        let counts = Mutex((statements: 0, transactions: 0, log: [String]()))
         func statement(_ sql: String) { counts.withLock { $0.statements += 1; $0.log.append(String(sql.prefix(60))) } }
         func transaction() { counts.withLock { $0.transactions += 1 } }
-        func trip() { counts.withLock { $0.trips += 1 } }
-        var snapshot: (statements: Int, transactions: Int, trips: Int, log: [String]) { counts.withLock { $0 } }
-        func reset() { counts.withLock { $0 = (0, 0, 0, []) } }
+        var snapshot: (statements: Int, transactions: Int, log: [String]) { counts.withLock { $0 } }
+        func reset() { counts.withLock { $0 = (0, 0, []) } }
     }
 
     struct CountingConnection: SQLConnection {
@@ -45,25 +42,20 @@ import Testing
         let counter: Counter
         var dialect: SQLDialect { inner.dialect }
         func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
-            counter.trip()
-            return try await CountingConnection(inner: inner, counter: counter).query(sql, parameters)
+            try await CountingConnection(inner: inner, counter: counter).query(sql, parameters)
         }
         func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
-            counter.trip()
-            return try await CountingConnection(inner: inner, counter: counter).execute(sql, parameters)
+            try await CountingConnection(inner: inner, counter: counter).execute(sql, parameters)
         }
         func executeScript(_ sql: String) async throws {
-            counter.trip()
             try await CountingConnection(inner: inner, counter: counter).executeScript(sql)
         }
         func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-            counter.trip()
             counter.transaction()
             let counter = self.counter
             return try await inner.transaction { connection in try await body(CountingConnection(inner: connection, counter: counter)) }
         }
         func withConnection<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-            counter.trip()
             let counter = self.counter
             return try await inner.withConnection { connection in try await body(CountingConnection(inner: connection, counter: counter)) }
         }
@@ -74,7 +66,7 @@ import Testing
     /// Answers "ok" at once, noting what the database had done when it was called.
     final class Provider: ChatProvider {
         let counter: Counter
-        let seen = Mutex([(statements: Int, transactions: Int, trips: Int, log: [String])]())
+        let seen = Mutex([(statements: Int, transactions: Int, log: [String])]())
         init(counter: Counter) { self.counter = counter }
         var models: [ModelInfo] { [ModelInfo(id: "mock", provider: "test")] }
         func complete(_ request: CompletionRequest) -> AsyncThrowingStream<CompletionEvent, any Error> {
@@ -115,11 +107,9 @@ import Testing
             let before = try #require(provider.seen.withLock { $0.last })
             // The first message is the whole path; a later one reads its history.
             // Statements as the repositories issue them (a transaction's BEGIN and COMMIT are the
-            // database's own): three in the transaction, and the path read for a later message,
-            // all in one trip to the database.
+            // database's own): three in the transaction, and the path read for a later message.
             #expect(before.statements == (index == 0 ? 3 : 4), "\(before.log)")
             #expect(before.transactions == 1, "\(before.log)")
-            #expect(before.trips == 1, "\(before.log)")
             // The end of the turn: one more transaction of two statements.
             for _ in 0..<200 where counter.snapshot.transactions < 2 { try await Task.sleep(for: .milliseconds(10)) }
             let after = counter.snapshot

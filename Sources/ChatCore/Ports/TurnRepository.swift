@@ -27,10 +27,6 @@ public struct TurnStart: Sendable {
     public var leaseUntil: Date
     /// When given, the session must be this user's (else `DomainError.notFound`).
     public var ownerID: User.ID?
-    /// When set, `begin` also reads the path from the root to the user message (at most this
-    /// many messages, the newest), in the same transaction: the turn's history, with no trip
-    /// of its own to the database. Nil when the caller brings its own context.
-    public var historyCount: Int?
 
     public init(userMessage: Message, assistantMessage: Message, firstMessageTitle: String, defaultTitle: String, idempotency: IdempotencyRecord?,
                 ownerInstance: String = "local", leaseUntil: Date = .distantFuture) {
@@ -68,10 +64,9 @@ public struct IdempotencyRecord: Sendable, Equatable {
 }
 
 /// How `begin` ended: the turn's messages were written (`user` is the existing one when it
-/// regenerates; `session` as it is after the turn began; `history` the path to `user` when
-/// `historyCount` asked for it, otherwise empty), or the key had already started a turn.
+/// regenerates; `session` as it is after the turn began), or the key had already started a turn.
 public enum TurnBeginning: Sendable, Equatable {
-    case started(user: Message, assistant: Message, session: ChatSession, history: [Message])
+    case started(user: Message, assistant: Message, session: ChatSession)
     case alreadyStarted(IdempotencyRecord)
 }
 

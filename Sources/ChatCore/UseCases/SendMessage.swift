@@ -84,13 +84,9 @@ public struct SendMessage: Sendable {
                               leaseUntil: now.adding(deps.policy.streamLease))
         start.placement = command.placement
         start.ownerID = principal.user.id
-        // The branch this turn answers, read in `begin`'s transaction (not when the client
-        // brings its own context).
-        if command.context == nil { start.historyCount = deps.settings.maxContextMessages }
         let turn: Turn
         let session: ChatSession
         let request: CompletionRequest
-        let history: [Message]
         var admission: Admission?
         do {
             admission = try await admit(principal, now: now)
@@ -99,9 +95,8 @@ public struct SendMessage: Sendable {
                 deps.registry.release(sessionID)
                 await admission?.giveBackLease()
                 return try await rejoin(record, requestHash: requestHash, principal)
-            case .started(let storedUser, let storedAssistant, let placed, let path):
+            case .started(let storedUser, let storedAssistant, let placed):
                 session = placed
-                history = path
                 turn = Turn(userMessage: storedUser, assistantMessage: storedAssistant, ownerID: principal.user.id,
                             model: command.model ?? placed.model, lease: admission?.lease)
             }
@@ -111,6 +106,10 @@ public struct SendMessage: Sendable {
             } else {
                 var prompts: [Prompt] = []
                 if let projectID = session.projectID { prompts = try await chat.projects.prompts(projectID: projectID) }
+                // The path from the root to the user message: the branch this turn answers
+                // (a first message is the whole of it).
+                let history = turn.userMessage.parentID == nil ? [turn.userMessage]
+                    : try await chat.messages.path(to: turn.userMessage.id, sessionID: sessionID, count: deps.settings.maxContextMessages)
                 context = TurnContext.build(leading: [deps.settings.systemPrompt, session.systemPrompt].compactMap { $0 }, prompts: prompts, history: history,
                                             maxMessages: deps.settings.maxContextMessages, maxTokens: deps.settings.maxContextTokens)
             }

@@ -87,8 +87,8 @@ public struct SQLMessageRepository: MessageRepository {
     /// The path's messages as `m`, each found by its primary key. PostgreSQL gets the lookup
     /// behind `OFFSET 0` (a subquery it keeps as written), for the reason `pathUp` gives;
     /// SQLite has no `LATERAL` and always looks a joined primary key up.
-    private static func pathRows(_ dialect: SQLDialect) -> String {
-        switch dialect {
+    private var pathRows: String {
+        switch database.dialect {
         case .postgres: "path CROSS JOIN LATERAL (SELECT * FROM messages WHERE messages.id = path.id OFFSET 0) m"
         case .sqlite: "path JOIN messages m ON m.id = path.id"
         }
@@ -108,7 +108,7 @@ public struct SQLMessageRepository: MessageRepository {
     public func list(sessionID: ChatSession.ID, limit: Int, cursor: String?) async throws -> Page<PathMessage> {
         let start = try cursor.map(KeysetCursor.decodeMessage)
         let rows = try await database.query(
-            "\(Self.pathUp) SELECT \(Self.prefixedColumns), \(Self.siblingColumns) FROM \(Self.pathRows(database.dialect)) ORDER BY path.n",
+            "\(Self.pathUp) SELECT \(Self.prefixedColumns), \(Self.siblingColumns) FROM \(pathRows) ORDER BY path.n",
             [.optional(start), .text(sessionID.description), .integer(limit + 1)]
         )
         let items = try rows.map { row in PathMessage(message: try Self.decode(row), siblings: try row.int("siblings"), siblingIndex: try row.int("sibling_index")) }
@@ -117,17 +117,10 @@ public struct SQLMessageRepository: MessageRepository {
     }
 
     public func path(to id: Message.ID?, sessionID: ChatSession.ID, count: Int?) async throws -> [Message] {
-        try await Self.path(to: id, sessionID: sessionID, count: count, dialect: database.dialect, on: database)
-    }
-
-    /// The path from the root to `id` (the active leaf when nil), at most `count` messages, the
-    /// newest: on `connection`, so a transaction can read it (`SQLTurnRepository.begin`).
-    static func path(to id: Message.ID?, sessionID: ChatSession.ID, count: Int?, dialect: SQLDialect,
-                     on connection: any SQLConnection) async throws -> [Message] {
-        try await connection.query(
-            "\(pathUp) SELECT \(prefixedColumns) FROM \(pathRows(dialect)) ORDER BY path.n DESC",
+        try await database.query(
+            "\(Self.pathUp) SELECT \(Self.prefixedColumns) FROM \(pathRows) ORDER BY path.n DESC",
             [.optional(id?.description), .text(sessionID.description), .integer(count ?? Int(Int32.max))]
-        ).map(decode)
+        ).map(Self.decode)
     }
 
     public func streaming(sessionID: ChatSession.ID) async throws -> Message? {

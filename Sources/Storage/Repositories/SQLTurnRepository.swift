@@ -120,13 +120,7 @@ public struct SQLTurnRepository: TurnRepository {
                     placed.title = newTitle
                     placed.activeLeafID = assistant.id
                     placed.updatedAt = assistant.createdAt
-                    var history: [Message] = []
-                    if let count = start.historyCount {
-                        // A first message is the whole of its path.
-                        history = user.parentID == nil ? [user]
-                            : try await SQLMessageRepository.path(to: user.id, sessionID: user.sessionID, count: count, dialect: dialect, on: connection)
-                    }
-                    return .started(user: user, assistant: assistant, session: placed, history: history)
+                    return .started(user: user, assistant: assistant, session: placed)
                 }
             } catch let error as SQLError where error.kind == .uniqueViolation && attempt < 5 {
                 // One answer per session, whichever instance runs it: the unique index on
