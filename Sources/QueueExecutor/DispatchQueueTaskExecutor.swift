@@ -25,6 +25,13 @@ public final class DispatchQueueTaskExecutor: TaskExecutor {
         UnownedTaskExecutor(ordinary: self)
     }
 
+    /// Runs `work` on this executor's queue: a hop there and back, or none when the caller's
+    /// task already runs there. For nonisolated callers (the databases): a closure formed on an
+    /// actor would run on that actor, which `preconditionOnQueue` in the callers would catch.
+    public func run<T>(_ work: () async throws -> T) async rethrows -> T {
+        try await withTaskExecutorPreference(self, operation: work)
+    }
+
     /// Stops the process unless the caller runs on this executor's queue (a blocking call
     /// about to run anywhere else is a bug, not a condition to handle).
     public func preconditionOnQueue() {

@@ -49,7 +49,7 @@ final class PostgresConnection: Sendable {
     /// Runs `work` with the handle on the connection's queue: a hop there, unless the caller
     /// already runs on it (a leased connection's statements).
     private func onQueue<T: Sendable>(_ work: (inout State) throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(executor) {
+        try await executor.run {
             executor.preconditionOnQueue()
             return try state.withLock { try work(&$0) }
         }

@@ -1,4 +1,5 @@
 public import Logging
+import QueueExecutor
 import Synchronization
 
 /// PostgreSQL through libpq, with a connection pool.
@@ -53,7 +54,7 @@ public final class PostgresDatabase: SQLDatabase {
         // too), so one more than the pool holds always reaches a fresh connection.
         for _ in 0...size {
             let connection = try await pool.acquire()
-            let (outcome, broken) = await withTaskExecutorPreference(connection.executor) {
+            let (outcome, broken) = await connection.executor.run {
                 () async -> (Result<T, any Error>?, Bool) in
                 guard await connection.isHealthy() else { return (nil, true) }
                 do {

@@ -7,26 +7,11 @@ import Synchronization
 /// caller that finds it held suspends, and `unlock` hands the lock straight to the oldest
 /// waiter, whose task resumes on its own executor.
 final class AsyncLock: Sendable {
+    /// Waiters are rare: on the database's serial queue a transaction's body runs to its end
+    /// before the next caller starts, unless it awaits something elsewhere.
     private struct State {
         var locked = false
         var waiters: [CheckedContinuation<Void, Never>] = []
-        /// Index of the oldest waiter: handing over is O(1), the array compacted now and then.
-        var head = 0
-
-        mutating func next() -> CheckedContinuation<Void, Never>? {
-            guard head < waiters.count else {
-                waiters.removeAll(keepingCapacity: true)
-                head = 0
-                return nil
-            }
-            let waiter = waiters[head]
-            head += 1
-            if head >= 64, head * 2 >= waiters.count {
-                waiters.removeFirst(head)
-                head = 0
-            }
-            return waiter
-        }
     }
 
     private let state = Mutex(State())
@@ -53,10 +38,12 @@ final class AsyncLock: Sendable {
     }
 
     func unlock() {
-        let next = state.withLock { state in
-            let next = state.next()
-            if next == nil { state.locked = false }
-            return next
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.locked = false
+                return nil
+            }
+            return state.waiters.removeFirst()
         }
         next?.resume()
     }

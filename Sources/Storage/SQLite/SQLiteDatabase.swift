@@ -72,9 +72,7 @@ public final class SQLiteDatabase: SQLDatabase {
     /// Runs `work` on the database's queue holding the lock. The lock is taken there, so a
     /// waiter handed the lock resumes on the queue directly.
     private func exclusively<T: Sendable>(_ work: () async throws -> T) async throws -> T {
-        try await withTaskExecutorPreference(executor) {
-            try await lock.withLock(work)
-        }
+        try await executor.run { try await lock.withLock(work) }
     }
 
     private func run(_ sql: String, _ parameters: [SQLValue]) throws -> (rows: [SQLRow], changes: Int) {

@@ -209,8 +209,7 @@ expect(child, "parley: stop ", "the long answer starts")
 child.sendintr()
 expect(child, r"\[interrupted\]", "Ctrl-C marks the answer interrupted")
 expect(child, "You: ", "back at the prompt")
-with open(os.path.join(config, "parley", "credentials")) as f:
-    token = json.load(f)[url]["access_token"]
+token = stored_token(config)
 sessions = api("/v1/sessions", token)["items"]
 switched = [s for s in sessions if s["title"].startswith("slowly now")][0]
 latest = api(f"/v1/sessions/{switched['id']}/messages?limit=1", token)["items"][0]
