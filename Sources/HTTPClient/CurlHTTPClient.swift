@@ -17,6 +17,8 @@ public final class CurlHTTPClient: Sendable {
     fileprivate enum Command {
         case add(CurlTransfer)
         case cancel(Int)
+        /// A body sink had enough: end the transfer if it has not ended within `linger`.
+        case linger(Int)
         case stop
     }
 
@@ -40,7 +42,9 @@ public final class CurlHTTPClient: Sendable {
 
     /// Throws `HTTPClientError` (kind `connect`) when libcurl or the kernel cannot give what the
     /// driver needs (memory, an epoll or eventfd descriptor).
-    public init() throws {
+    /// `lingerAfterEnough`: how long a transfer whose body sink had enough may go on ending
+    /// by itself (so its connection can be reused) before it is closed.
+    public init(lingerAfterEnough: Duration = .seconds(5)) throws {
         _ = Self.globalInit
         guard let handle = curl_multi_init() else { throw HTTPClientError(.connect, "libcurl could not create a multi handle (out of memory)") }
         let loop = UnsafeMutablePointer<parley_curl_loop>.allocate(capacity: 1)
@@ -55,7 +59,7 @@ public final class CurlHTTPClient: Sendable {
         let commands = self.commands
         // A queue of its own on Dispatch's overcommit pool gets a thread of its own, which the
         // loop keeps until the client stops.
-        DispatchQueue(label: "parley.curl").async { Self.drive(multi, commands) }
+        DispatchQueue(label: "parley.curl").async { Self.drive(multi, commands, linger: lingerAfterEnough) }
     }
 
     deinit {
@@ -71,11 +75,18 @@ public final class CurlHTTPClient: Sendable {
     /// in `IncomingResponse.body`. Throws `HTTPClientError` if the upstream cannot be reached.
     /// Cancelling the calling task (before the head) or the task reading the body (after)
     /// removes the transfer from the multi handle at once, closing its connection.
-    public func send(_ request: OutgoingRequest) async throws -> IncomingResponse {
+    ///
+    /// With a `sink`, a successful response's body goes to it on the driver thread instead of
+    /// to `body` (see `ResponseBodySink`).
+    public func send(_ request: OutgoingRequest, sink: ResponseBodySink? = nil) async throws -> IncomingResponse {
         // A caller cancelled already (a client that left, a stop) starts no transfer at all.
         if Task.isCancelled { throw HTTPClientError(.cancelled, "the transfer was cancelled before it started") }
         guard let easy = curl_easy_init() else { throw HTTPClientError(.connect, "libcurl could not create a handle") }
-        let transfer = CurlTransfer(id: nextID.add(1, ordering: .relaxed).newValue, easy: easy)
+        let commands = self.commands
+        // Called on the driver thread, which reads its commands before it waits again: no wake-up needed.
+        let transfer = CurlTransfer(id: nextID.add(1, ordering: .relaxed).newValue, easy: easy, sink: sink) { id in
+            commands.pending.withLock { $0.append(.linger(id)) }
+        }
         configure(transfer, request)
         let id = transfer.id
         transfer.onBodyTermination { [weak self] in self?.send(.cancel(id)) }
@@ -127,8 +138,8 @@ public final class CurlHTTPClient: Sendable {
         parley_curl_set_write_function(easy, CURLOPT_WRITEFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
             let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
-            transfer.bodyBytes(UnsafeBufferPointer(start: UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: size * count))
-            return size * count
+            // Anything but the piece's size makes libcurl abort the transfer.
+            return transfer.bodyBytes(UnsafeRawBufferPointer(start: data, count: size * count)) ? size * count : 0
         }
         parley_curl_set_write_function(easy, CURLOPT_HEADERFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
@@ -140,8 +151,11 @@ public final class CurlHTTPClient: Sendable {
 
     // MARK: - The driver thread
 
-    private static func drive(_ multi: Multi, _ commands: Commands) {
+    private static func drive(_ multi: Multi, _ commands: Commands, linger: Duration) {
         var active: [Int: CurlTransfer] = [:]
+        // In the order they started lingering, so in deadline order.
+        var lingering: [(id: Int, until: ContinuousClock.Instant)] = []
+        var lingeringHead = 0
         while true {
             for command in commands.pending.withLock({ pending in defer { pending = [] }; return pending }) {
                 switch command {
@@ -156,6 +170,8 @@ public final class CurlHTTPClient: Sendable {
                     if let transfer = active.removeValue(forKey: id) {
                         finish(transfer, multi, error: HTTPClientError(.cancelled, "the transfer was cancelled"))
                     }
+                case .linger(let id):
+                    lingering.append((id, .now + linger))
                 case .stop:
                     for transfer in active.values { finish(transfer, multi, error: HTTPClientError(.cancelled, "the client was shut down")) }
                     curl_multi_cleanup(multi.handle)
@@ -174,6 +190,18 @@ public final class CurlHTTPClient: Sendable {
                 active[transfer.id] = nil
                 let code = message.pointee.data.result
                 finish(transfer, multi, error: code == CURLE_OK ? nil : upstreamError(code))
+            }
+            // Most end on their own long before; the loop wakes at least every second.
+            let now = ContinuousClock.now
+            while lingeringHead < lingering.count, lingering[lingeringHead].until <= now {
+                if let transfer = active.removeValue(forKey: lingering[lingeringHead].id) {
+                    finish(transfer, multi, error: HTTPClientError(.cancelled, "the transfer did not end after its body was read"))
+                }
+                lingeringHead += 1
+            }
+            if lingeringHead == lingering.count {
+                lingering.removeAll(keepingCapacity: true)
+                lingeringHead = 0
             }
             parley_curl_loop_run_once(multi.loop, multi.handle, 1000)
         }

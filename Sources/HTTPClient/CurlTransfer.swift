@@ -5,9 +5,10 @@ import Synchronization
 /// it turns the status line and headers into an `IncomingResponse` and the body into pieces
 /// of its stream.
 ///
-/// `@unchecked Sendable`: `status`, `headers`, `headResumed`, `easy` and `headerList` are
-/// touched only on the driver thread (in libcurl callbacks and in `CurlHTTPClient.drive`); the
-/// continuations are thread-safe by contract; `id` never changes.
+/// `@unchecked Sendable`: `status`, `headers`, `headResumed`, `sinkEnded`, `sinkError`, `easy`
+/// and `headerList` are touched only on the driver thread (in libcurl callbacks and in
+/// `CurlHTTPClient.drive`); the continuations are thread-safe by contract; `id`, `sink` and
+/// `onEnough` never change.
 final class CurlTransfer: @unchecked Sendable {
     let id: Int
     let easy: UnsafeMutableRawPointer
@@ -18,13 +19,21 @@ final class CurlTransfer: @unchecked Sendable {
     private var head: CheckedContinuation<IncomingResponse, any Error>?
     private let body: AsyncThrowingStream<[UInt8], any Error>
     private let bodyContinuation: AsyncThrowingStream<[UInt8], any Error>.Continuation
+    /// Takes a 2xx body instead of `body`, on this thread.
+    private let sink: ResponseBodySink?
+    /// Told (on the driver thread) when the sink has had enough.
+    private let onEnough: @Sendable (Int) -> Void
+    private var sinkEnded = false
+    private var sinkError: (any Error)?
     /// Set by the caller's cancellation from any thread; the driver never starts a transfer
     /// whose caller was cancelled before its `add` came up.
     let cancelRequested = Atomic<Bool>(false)
 
-    init(id: Int, easy: UnsafeMutableRawPointer) {
+    init(id: Int, easy: UnsafeMutableRawPointer, sink: ResponseBodySink?, onEnough: @escaping @Sendable (Int) -> Void) {
         self.id = id
         self.easy = easy
+        self.sink = sink
+        self.onEnough = onEnough
         (body, bodyContinuation) = AsyncThrowingStream.makeStream(of: [UInt8].self, throwing: (any Error).self)
     }
 
@@ -58,14 +67,32 @@ final class CurlTransfer: @unchecked Sendable {
         }
     }
 
-    func bodyBytes(_ bytes: UnsafeBufferPointer<UInt8>) {
+    /// One piece of the body; false aborts the transfer (the sink threw).
+    func bodyBytes(_ bytes: UnsafeRawBufferPointer) -> Bool {
         resumeHead()
-        bodyContinuation.yield(Array(bytes))
+        guard let sink, (200..<300).contains(status) else {
+            bodyContinuation.yield(Array(bytes))
+            return true
+        }
+        if sinkEnded { return true }
+        do {
+            if try sink(bytes) == .enough {
+                sinkEnded = true
+                bodyContinuation.finish()
+                onEnough(id)
+            }
+            return true
+        } catch {
+            sinkError = error
+            return false
+        }
     }
 
     /// The transfer ended: normally (`error == nil`) or not. Either the head was never
     /// delivered and the caller gets the error, or the body stream ends with it.
-    func finish(error: HTTPClientError?) {
+    func finish(error transferError: HTTPClientError?) {
+        // The sink's own error, not libcurl's "write error" that aborting with it caused.
+        let error: (any Error)? = sinkError ?? transferError
         if !headResumed, let head {
             headResumed = true
             self.head = nil

@@ -17,9 +17,26 @@ public struct OutgoingRequest: Sendable {
     }
 }
 
+/// Takes a successful (2xx) response's body where it arrives, on the client's driver thread,
+/// piece by piece (a network read each, valid only during the call): a streamed answer is
+/// decoded there instead of crossing to a task per piece. It must not block. A thrown error
+/// aborts the transfer and ends `IncomingResponse.body` with that error.
+public typealias ResponseBodySink = @Sendable (UnsafeRawBufferPointer) throws -> BodySinkReply
+
+/// What a body sink says after a piece.
+public enum BodySinkReply: Sendable {
+    /// Send the next piece.
+    case more
+    /// The caller has what it needs (an event stream's `[DONE]`): `body` ends now and the rest
+    /// is dropped. The transfer is left to end on its own, so its connection can be reused,
+    /// and is closed if it has not within a few seconds.
+    case enough
+}
+
 /// The head of an upstream response and its body as it arrives. The pieces of `body` have
 /// no meaning of their own (a network read each); cancelling the task that iterates it, or
-/// dropping it, stops the transfer.
+/// dropping it, stops the transfer. When a body sink took a successful response's body,
+/// `body` yields nothing and only ends (or throws) when the transfer does.
 public struct IncomingResponse: Sendable {
     public let status: Int
     /// Header names lower-cased; a repeated header keeps its last value.

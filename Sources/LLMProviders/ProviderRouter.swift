@@ -25,4 +25,9 @@ public struct ProviderRouter: ChatProvider {
         }
         return provider.complete(request)
     }
+
+    public func complete(_ request: CompletionRequest, into sink: any CompletionSink) async throws {
+        guard let provider = byModel[request.model] else { throw ProviderError(.rejected, "model \(request.model) is not offered by this server") }
+        try await provider.complete(request, into: sink)
+    }
 }

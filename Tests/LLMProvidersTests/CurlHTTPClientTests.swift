@@ -106,6 +106,79 @@ import Testing
         }
     }
 
+    /// Collects what a body sink is given, on the client's thread.
+    final class Collected: Sendable {
+        let bytes = Mutex<[UInt8]>([])
+        let pieces = Mutex(0)
+        func sink(enoughAfter marker: String? = nil, failAfter failure: String? = nil) -> ResponseBodySink {
+            { piece in
+                let text = self.bytes.withLock { bytes in
+                    bytes += piece
+                    return String(decoding: bytes, as: UTF8.self)
+                }
+                self.pieces.withLock { $0 += 1 }
+                if let failure, text.contains(failure) { throw SinkRefused() }
+                if let marker, text.contains(marker) { return .enough }
+                return .more
+            }
+        }
+    }
+
+    struct SinkRefused: Error {}
+
+    @Test func aSinkTakesASuccessfulBodyAndLeavesAFailedOneToTheStream() async throws {
+        let client = try CurlHTTPClient()
+        try await TestServer.with(responder: routes()) { server in
+            let collected = Collected()
+            let response = try await client.send(OutgoingRequest(url: "http://127.0.0.1:\(server.port)/events?count=20", method: "GET"),
+                                                 sink: collected.sink())
+            #expect(response.status == 200)
+            var streamed = 0
+            for try await _ in response.body { streamed += 1 }
+            #expect(streamed == 0, "the stream yielded what the sink should have taken")
+            var parser = EventStreamParser()
+            #expect(try parser.feed(collected.bytes.withLock { $0 }).map(\.data) == (0..<20).map { "event \($0)" })
+            #expect(collected.pieces.withLock { $0 } > 1, "the body reached the sink in one piece: nothing was streamed")
+
+            let untouched = Collected()
+            let failed = try await client.send(OutgoingRequest(url: "http://127.0.0.1:\(server.port)/fail", method: "GET"), sink: untouched.sink())
+            #expect(failed.status == 500)
+            #expect(String(decoding: try await failed.collect(), as: UTF8.self).contains("upstream broke"))
+            #expect(untouched.pieces.withLock { $0 } == 0)
+        }
+    }
+
+    @Test func aSinkThatThrowsEndsTheTransferWithItsError() async throws {
+        let client = try CurlHTTPClient()
+        try await TestServer.with(responder: routes()) { server in
+            let collected = Collected()
+            let response = try await client.send(OutgoingRequest(url: "http://127.0.0.1:\(server.port)/events?count=200", method: "GET"),
+                                                 sink: collected.sink(failAfter: "event 3\n"))
+            await #expect(throws: SinkRefused.self) {
+                for try await _ in response.body {}
+            }
+            let seen = collected.bytes.withLock { $0.count }
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(collected.bytes.withLock { $0.count } == seen, "the sink was fed after it threw")
+            #expect(!String(decoding: collected.bytes.withLock { $0 }, as: UTF8.self).contains("event 199"))
+        }
+    }
+
+    @Test func enoughEndsTheBodyAtOnceAndClosesAnUpstreamThatNeverEnds() async throws {
+        let client = try CurlHTTPClient(lingerAfterEnough: .milliseconds(300))
+        let probe = Probe()
+        try await TestServer.with(responder: routes(probe)) { server in
+            let collected = Collected()
+            let response = try await client.send(OutgoingRequest(url: "http://127.0.0.1:\(server.port)/hang", method: "GET"),
+                                                 sink: collected.sink(enoughAfter: "first"))
+            let started = ContinuousClock.now
+            for try await _ in response.body {}
+            #expect(ContinuousClock.now - started < .seconds(5), "the body waited for the upstream to end")
+            // The upstream keeps its response open: the client closes it once the linger is over.
+            #expect(await eventually(timeout: .seconds(10)) { probe.cancelled.withLock { $0 } != nil })
+        }
+    }
+
     @Test func reusesConnectionsAndRunsManyTransfersAtOnce() async throws {
         let client = try CurlHTTPClient()
         try await TestServer.with(responder: routes()) { server in

@@ -75,12 +75,29 @@ public struct ProviderError: Error, Sendable, Equatable, CustomStringConvertible
     public var description: String { "\(kind): \(message)" }
 }
 
+/// Takes a completion's events where the provider decodes them, on whatever thread that is,
+/// one at a time and in order. It must not block or wait.
+public protocol CompletionSink: Sendable {
+    func receive(_ event: CompletionEvent)
+}
+
 /// A source of completions: an OpenAI-compatible upstream, or the built-in mock.
 public protocol ChatProvider: Sendable {
     var models: [ModelInfo] { get }
     /// Streams the completion. Cancelling the task that iterates the stream (or dropping the
     /// stream) stops the generation upstream at once.
     func complete(_ request: CompletionRequest) -> AsyncThrowingStream<CompletionEvent, any Error>
+    /// Streams the completion into `sink` and returns when it has ended, throwing where the
+    /// stream would; no event arrives after it returns. Cancelling the calling task stops the
+    /// generation. A provider that decodes on a thread of its own hands each event over there,
+    /// without the stream's task hop per token; the default reads `complete(_:)`.
+    func complete(_ request: CompletionRequest, into sink: any CompletionSink) async throws
+}
+
+extension ChatProvider {
+    public func complete(_ request: CompletionRequest, into sink: any CompletionSink) async throws {
+        for try await event in complete(request) { sink.receive(event) }
+    }
 }
 
 /// Hears how turns go, for metrics: time to the first token and how each turn ended.

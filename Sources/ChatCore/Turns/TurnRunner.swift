@@ -82,33 +82,12 @@ struct TurnRunner: Sendable {
 
     private func generate(_ turn: Turn, request: CompletionRequest, started: ContinuousClock.Instant) async -> Generated {
         var generated = Generated()
-        var lastCheckpoint = ContinuousClock.now
-        var checkpointedBytes = 0
-        var first = true
+        let observer = deps.observer
+        let sink = TurnSink(turn: turn, settings: deps.settings,
+                            onFirstToken: { observer?.firstToken(model: request.model, after: ContinuousClock.now - started) },
+                            checkpoint: { await checkpoint(turn) })
         do {
-            for try await event in deps.provider.complete(request) {
-                switch event {
-                case .delta(let text):
-                    if first {
-                        first = false
-                        deps.observer?.firstToken(model: request.model, after: ContinuousClock.now - started)
-                    }
-                    turn.append(text)
-                    // Every interval and every so many bytes, whichever comes first: a crash
-                    // then loses at most that much of what readers were sent.
-                    let bytes = turn.byteCount
-                    if turn.stored, ContinuousClock.now - lastCheckpoint >= deps.settings.checkpointInterval
-                        || bytes - checkpointedBytes >= deps.settings.checkpointBytes {
-                        lastCheckpoint = ContinuousClock.now
-                        checkpointedBytes = bytes
-                        await checkpoint(turn)
-                    }
-                case .finished(let reason):
-                    generated.finishReason = reason
-                case .usage(let usage):
-                    generated.usage = usage
-                }
-            }
+            try await deps.provider.complete(request, into: sink)
         } catch where Task.isCancelled {
             // Stopped: the stop reason says how the turn ends.
         } catch let error as ProviderError {
@@ -116,6 +95,11 @@ struct TurnRunner: Sendable {
         } catch {
             generated.failure = ProviderError(.failed, "the answer could not be read: \(type(of: error))")
         }
+        let ended = sink.finish()
+        generated.finishReason = ended.finishReason
+        generated.usage = ended.usage
+        // The final save must not be overtaken by a checkpoint of less.
+        await ended.checkpoint?.value
         return generated
     }
 

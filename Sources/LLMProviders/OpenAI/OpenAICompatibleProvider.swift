@@ -51,7 +51,7 @@ public final class OpenAICompatibleProvider: ChatProvider {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: CompletionEvent.self, throwing: (any Error).self)
         let task = Task {
             do {
-                try await run(request, continuation)
+                try await complete(request, into: StreamSink(continuation: continuation))
                 continuation.finish()
             } catch {
                 continuation.finish(throwing: error)
@@ -59,6 +59,25 @@ public final class OpenAICompatibleProvider: ChatProvider {
         }
         continuation.onTermination = { _ in task.cancel() }
         return stream
+    }
+
+    /// Decodes the upstream's events on the HTTP client's thread as they arrive and hands
+    /// them to `sink` there.
+    public func complete(_ request: CompletionRequest, into sink: any CompletionSink) async throws {
+        // Set at the first delta: from then on a failure ends the turn instead of retrying.
+        let delivered = DeliveredFlag()
+        let answerDeadline = configuration.maxAnswerDuration.map { ContinuousClock.now + $0 }
+        var attempt = 0
+        while true {
+            do {
+                try await attemptOnce(request, sink, delivered: delivered, answerDeadline: answerDeadline)
+                return
+            } catch let failure as AttemptFailure {
+                guard failure.retryable, attempt < configuration.maxRetries, !delivered.value else { throw failure.error }
+                attempt += 1
+                try await Task.sleep(for: failure.retryAfter ?? backoff(attempt))
+            }
+        }
     }
 
     /// Whether the upstream answers now: `GET {base}/models` with the key, a 2xx head within
@@ -87,27 +106,10 @@ public final class OpenAICompatibleProvider: ChatProvider {
     }
 
     /// An attempt's failure, and whether another attempt may help.
-    private struct AttemptFailure: Error {
+    struct AttemptFailure: Error {
         let error: ProviderError
         let retryable: Bool
         var retryAfter: Duration?
-    }
-
-    private func run(_ request: CompletionRequest, _ output: AsyncThrowingStream<CompletionEvent, any Error>.Continuation) async throws {
-        // Set at the first delta: from then on a failure ends the turn instead of retrying.
-        let delivered = DeliveredFlag()
-        let answerDeadline = configuration.maxAnswerDuration.map { ContinuousClock.now + $0 }
-        var attempt = 0
-        while true {
-            do {
-                try await attemptOnce(request, output, delivered: delivered, answerDeadline: answerDeadline)
-                return
-            } catch let failure as AttemptFailure {
-                guard failure.retryable, attempt < configuration.maxRetries, !delivered.value else { throw failure.error }
-                attempt += 1
-                try await Task.sleep(for: failure.retryAfter ?? backoff(attempt))
-            }
-        }
     }
 
     /// Exponential backoff with ±50% jitter, so many clients do not retry in step.
@@ -118,44 +120,34 @@ public final class OpenAICompatibleProvider: ChatProvider {
     /// One request upstream, watched from the moment it is sent: an upstream that accepts the
     /// connection and never answers is as overdue as one that answers and sends no token.
     private func attemptOnce(
-        _ request: CompletionRequest, _ output: AsyncThrowingStream<CompletionEvent, any Error>.Continuation, delivered deliveredFlag: DeliveredFlag,
-        answerDeadline: ContinuousClock.Instant?
+        _ request: CompletionRequest, _ sink: any CompletionSink, delivered: DeliveredFlag, answerDeadline: ContinuousClock.Instant?
     ) async throws {
         let activity = Activity(answerDeadline: answerDeadline)
         let firstTokenTimeout = configuration.firstTokenTimeout, idleTimeout = configuration.idleTimeout
         let upstream = upstreamRequest(for: request)
+        let reader = AnswerReader(sink: sink, delivered: delivered, activity: activity)
+        // However the attempt ends, a piece still in flight on the client's thread goes nowhere:
+        // a retry must not receive this attempt's tokens.
+        defer { reader.close() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 let response: IncomingResponse
                 do {
-                    response = try await self.client.send(upstream)
+                    response = try await self.client.send(upstream, sink: { try reader.feed($0) })
                 } catch let error as HTTPClientError {
                     if error.kind == .cancelled { throw CancellationError() }
                     throw AttemptFailure(error: ProviderError(.unreachable, error.message), retryable: true)
                 }
                 guard (200..<300).contains(response.status) else { throw await self.failure(for: response) }
-                var parser = EventStreamParser()
                 do {
-                    for try await piece in response.body {
-                        activity.touch()
-                        for event in try parser.feed(piece) {
-                            if event.data == "[DONE]" { return }
-                            for completion in try Self.decode(event.data) {
-                                if case .delta = completion {
-                                    deliveredFlag.set()
-                                    activity.firstToken()
-                                }
-                                output.yield(completion)
-                            }
-                        }
-                    }
+                    // Yields nothing: the reader takes the body. It ends at `[DONE]` or with the transfer.
+                    for try await _ in response.body {}
                 } catch let error as HTTPClientError {
                     if error.kind == .cancelled { throw CancellationError() }
-                    throw AttemptFailure(error: ProviderError(.failed, "the upstream stream broke: \(error.message)"), retryable: !deliveredFlag.value)
-                } catch is EventStreamParser.LineTooLong {
-                    throw AttemptFailure(error: ProviderError(.failed, "the upstream sent an over-long line"), retryable: false)
+                    throw AttemptFailure(error: ProviderError(.failed, "the upstream stream broke: \(error.message)"), retryable: !delivered.value)
                 }
-                throw AttemptFailure(error: ProviderError(.failed, "the upstream stream ended before [DONE]"), retryable: !deliveredFlag.value)
+                if reader.sawDone { return }
+                throw AttemptFailure(error: ProviderError(.failed, "the upstream stream ended before [DONE]"), retryable: !delivered.value)
             }
             group.addTask {
                 // Sleeps until the earliest moment the attempt could be overdue, not on a fixed
@@ -325,6 +317,70 @@ final class Activity: Sendable {
             return .overdue(s.gotFirstToken ? "no token for \(idle)" : "no first token within \(firstToken)")
         }
     }
+}
+
+/// Reads one attempt's event stream on the HTTP client's thread: parses the events, decodes
+/// the chunks and hands the completion events to the sink, all under one lock that `close`
+/// also takes, so nothing reaches the sink once the attempt is over.
+final class AnswerReader: Sendable {
+    private struct State {
+        var parser = EventStreamParser()
+        var closed = false
+        var sawDone = false
+        var sawDelta = false
+    }
+
+    private let state = Mutex(State())
+    private let sink: any CompletionSink
+    private let delivered: DeliveredFlag
+    private let activity: Activity
+
+    init(sink: any CompletionSink, delivered: DeliveredFlag, activity: Activity) {
+        self.sink = sink
+        self.delivered = delivered
+        self.activity = activity
+    }
+
+    var sawDone: Bool { state.withLock { $0.sawDone } }
+
+    func close() { state.withLock { $0.closed = true } }
+
+    /// One piece of the body; `.enough` at `[DONE]`. Throws the attempt's failure for a body
+    /// that is not a stream of completion chunks.
+    func feed(_ bytes: UnsafeRawBufferPointer) throws -> BodySinkReply {
+        activity.touch()
+        return try state.withLock { state in
+            guard !state.closed else { return .enough }
+            let events: [StreamEvent]
+            do {
+                events = try state.parser.feed(Array(bytes))
+            } catch {
+                throw OpenAICompatibleProvider.AttemptFailure(error: ProviderError(.failed, "the upstream sent an over-long line"), retryable: false)
+            }
+            for event in events {
+                if event.data == "[DONE]" {
+                    state.sawDone = true
+                    return .enough
+                }
+                for completion in try OpenAICompatibleProvider.decode(event.data) {
+                    if case .delta = completion, !state.sawDelta {
+                        state.sawDelta = true
+                        delivered.set()
+                        activity.firstToken()
+                    }
+                    sink.receive(completion)
+                }
+            }
+            return .more
+        }
+    }
+}
+
+/// Hands the events to a stream's continuation, for `complete(_:)`.
+struct StreamSink: CompletionSink {
+    let continuation: AsyncThrowingStream<CompletionEvent, any Error>.Continuation
+
+    func receive(_ event: CompletionEvent) { continuation.yield(event) }
 }
 
 final class DeliveredFlag: Sendable {
