@@ -25,7 +25,7 @@ let package = Package(
     targets: [
         .target(
             name: "HTTPServer",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["QueueExecutor", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .target(

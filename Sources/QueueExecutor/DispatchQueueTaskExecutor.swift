@@ -1,4 +1,4 @@
-import Dispatch
+public import Dispatch
 
 /// Runs the nonisolated code of tasks that prefer it (`withTaskExecutorPreference`) on a serial
 /// Dispatch queue of its own. A database whose calls block hands a whole transaction to one:
@@ -13,6 +13,11 @@ public final class DispatchQueueTaskExecutor: TaskExecutor {
 
     public init(label: String) {
         queue = DispatchQueue(label: label)
+    }
+
+    /// Runs the jobs on `queue`, which may run other work of its own too (a connection's I/O).
+    public init(queue: DispatchQueue) {
+        self.queue = queue
     }
 
     public func enqueue(_ job: consuming ExecutorJob) {

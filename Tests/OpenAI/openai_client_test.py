@@ -44,7 +44,7 @@ expect(whole.usage.completion_tokens == 5 and whole.usage.total_tokens == whole.
 
 # A streamed completion with text parts and include_usage: the chunks make the same text.
 stream = client.chat.completions.create(model="mock-model", stream=True, stream_options={"include_usage": True}, messages=[
-    {"role": "user", "content": [{"type": "text", "text": "one two "}, {"type": "text", "text": "three mock:tokens=6 mock:delay=1"}]},
+    {"role": "user", "content": [{"type": "text", "text": "one two "}, {"type": "text", "text": "three mock:tokens=6 mock:delay=40"}]},
 ])
 pieces, usage, finish = [], None, None
 for chunk in stream:
@@ -54,8 +54,9 @@ for chunk in stream:
         if choice.delta.content:
             pieces.append(choice.delta.content)
         finish = choice.finish_reason or finish
-expect("".join(pieces) == "one two three mock:tokens=6 mock:delay=1 one ", f"the streamed answer: {''.join(pieces)!r}")
-expect(len(pieces) >= 6, "it came in pieces")
+expect("".join(pieces) == "one two three mock:tokens=6 mock:delay=40 one ", f"the streamed answer: {''.join(pieces)!r}")
+# Tokens that arrive while a reader is busy reach it together, so only a few gaps are sure to show.
+expect(len(pieces) >= 3, f"it came in pieces: {pieces!r}")
 expect(finish == "stop", "the last chunk says why it finished")
 expect(usage is not None and usage.completion_tokens == 6, f"usage with include_usage: {usage}")
 

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Dispatch
 import Logging
+import QueueExecutor
 import Synchronization
 
 /// Writing responses: complete bodies, streamed bodies with back-pressure, and the final
@@ -20,43 +21,48 @@ extension Connection {
                 finish?(ResponseFinish(bodyBytes: written ? bytes.count : 0, completed: written))
             }
         case .stream(let produce):
-            guard await onQueue({ self.writeStreamHead(response, head: head) }) else {
-                finish?(ResponseFinish(bodyBytes: 0, completed: false))
-                return
-            }
-            if head.method == .head {
-                io.queue.async {
-                    self.finishStream(bodySent: false)
-                    finish?(ResponseFinish(bodyBytes: 0, completed: true))
-                }
-                return
-            }
-            let sent = BodyByteCount()
-            let writer = ResponseBodyWriter { bytes in
-                try await self.writeBody(bytes)
-                sent.add(bytes.count)
-            }
-            do {
-                try await produce(writer)
-                io.queue.async {
-                    self.finishStream(bodySent: true)
-                    finish?(ResponseFinish(bodyBytes: sent.value, completed: true))
-                }
-            } catch {
-                // A half-sent body cannot be completed or replaced by an error: end the connection.
-                if !(error is ConnectionClosedError) && !(error is CancellationError) {
-                    context.logger.warning("response stream failed", metadata: ["parley.error.type": "\(type(of: error))"])
-                }
-                io.queue.async {
-                    self.close()
-                    finish?(ResponseFinish(bodyBytes: sent.value, completed: false))
-                }
-            }
+            // The producer runs on the connection's queue: each event it writes then goes to
+            // the socket where it is made, with no hop to the queue and back (a streamed token
+            // costs one thread hand-off, the one that wakes the producer).
+            await io.executor.run { await self.stream(response, produce, head: head) }
         }
     }
 
+    private func stream(_ response: Response, _ produce: @Sendable (ResponseBodyWriter) async throws -> Void, head: RequestHead) async {
+        let finish = response.finish
+        guard await onQueue({ self.writeStreamHead(response, head: head) }) else {
+            finish?(ResponseFinish(bodyBytes: 0, completed: false))
+            return
+        }
+        if head.method == .head {
+            await onQueue { self.finishStream(bodySent: false) }
+            finish?(ResponseFinish(bodyBytes: 0, completed: true))
+            return
+        }
+        let sent = BodyByteCount()
+        let writer = ResponseBodyWriter { bytes in
+            try await self.writeBody(bytes)
+            sent.add(bytes.count)
+        }
+        do {
+            try await produce(writer)
+            await onQueue { self.finishStream(bodySent: true) }
+            finish?(ResponseFinish(bodyBytes: sent.value, completed: true))
+        } catch {
+            // A half-sent body cannot be completed or replaced by an error: end the connection.
+            if !(error is ConnectionClosedError) && !(error is CancellationError) {
+                context.logger.warning("response stream failed", metadata: ["parley.error.type": "\(type(of: error))"])
+            }
+            await onQueue { self.close() }
+            finish?(ResponseFinish(bodyBytes: sent.value, completed: false))
+        }
+    }
+
+    /// Runs `body` on the connection's queue: at once when the caller is there already (a
+    /// producer running on it), otherwise by a hop there and back.
     func onQueue<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
+        if io.isCurrent { return body() }
+        return await withCheckedContinuation { continuation in
             io.queue.async { continuation.resume(returning: body()) }
         }
     }
@@ -92,28 +98,40 @@ extension Connection {
     }
 
     func writeBody(_ bytes: [UInt8]) async throws {
+        if io.isCurrent {
+            // The producer runs on the queue: write now, and wait only if the client is behind.
+            guard try queueBody(bytes) else { return }
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                // Still on the queue (the closure runs before the task suspends): no flush can come between.
+                self.writeWaiter = continuation
+            }
+            return
+        }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             io.queue.async {
-                guard case .handling = self.phase else {
-                    continuation.resume(throwing: ConnectionClosedError())
-                    return
-                }
-                if case .chunked = self.streamFraming {
-                    ChunkedEncoder.appendChunk(bytes, to: &self.outbound)
-                } else {
-                    self.outbound.append(contentsOf: bytes)
-                }
-                self.flush()
-                if case .closed = self.phase {
-                    continuation.resume(throwing: ConnectionClosedError())
-                } else if self.pendingOutbound > self.context.configuration.outboundHighWaterMark {
+                do {
                     // The client is slower than the producer: suspend it until the buffer drains.
-                    self.writeWaiter = continuation
-                } else {
-                    continuation.resume()
+                    if try self.queueBody(bytes) { self.writeWaiter = continuation } else { continuation.resume() }
+                } catch {
+                    continuation.resume(throwing: error)
                 }
             }
         }
+    }
+
+    /// Queues and flushes body bytes, on the queue; true when the producer must wait for the
+    /// client to read (more than the high-water mark is waiting).
+    private func queueBody(_ bytes: [UInt8]) throws -> Bool {
+        assertOnQueue()
+        guard case .handling = phase else { throw ConnectionClosedError() }
+        if case .chunked = streamFraming {
+            ChunkedEncoder.appendChunk(bytes, to: &outbound)
+        } else {
+            outbound.append(contentsOf: bytes)
+        }
+        flush()
+        if case .closed = phase { throw ConnectionClosedError() }
+        return pendingOutbound > context.configuration.outboundHighWaterMark
     }
 
     func finishStream(bodySent: Bool) {

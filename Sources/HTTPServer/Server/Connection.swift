@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Dispatch
 import Logging
+import QueueExecutor
 
 /// One client connection: reads and parses requests, runs each through the responder in a
 /// task, and writes responses back in order.
@@ -402,11 +403,19 @@ final class IOQueue: @unchecked Sendable {
     // `scratch` is only read and written by code running on `queue` (serial): see `Connection.readable`.
     let queue: DispatchQueue
     let scratch: UnsafeMutableRawBufferPointer
+    /// The queue as a task executor: a streamed body's producer runs there (see `Connection.send`).
+    let executor: DispatchQueueTaskExecutor
+    private static let key = DispatchSpecificKey<ObjectIdentifier>()
 
     init(label: String) {
         queue = DispatchQueue(label: label)
         scratch = .allocate(byteCount: 64 * 1024, alignment: 16)
+        executor = DispatchQueueTaskExecutor(queue: queue)
+        queue.setSpecific(key: Self.key, value: ObjectIdentifier(self))
     }
+
+    /// Whether the caller runs on this queue.
+    var isCurrent: Bool { DispatchQueue.getSpecific(key: Self.key) == ObjectIdentifier(self) }
 
     deinit {
         scratch.deallocate()
