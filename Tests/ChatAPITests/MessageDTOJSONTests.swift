@@ -1,6 +1,7 @@
 @testable import ChatAPI
 import ChatCore
 import Foundation
+import HTTPServer
 import Testing
 
 /// The hand-built `start` and `done` event documents say exactly what the generic encoder says.
@@ -23,6 +24,18 @@ import Testing
 
     static func parsed(_ text: String) throws -> NSDictionary {
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary)
+    }
+
+    /// The token frame written straight into bytes is the frame `ServerSentEvent` encodes, and
+    /// its data gives back the delta.
+    @Test(arguments: contents)
+    func tokenFramesMatchTheEventEncoder(_ delta: String) throws {
+        let frame = TurnRoutes.tokenFrame(delta, offset: 1234)
+        let event = ServerSentEvent(event: "token", id: "1234", data: "{\"delta\":\(jsonQuoted(delta))}")
+        #expect(frame == event.encoded())
+        let text = String(decoding: frame, as: UTF8.self)
+        let data = try #require(text.split(separator: "\n").first { $0.hasPrefix("data: ") }).dropFirst(6)
+        #expect(try Self.parsed(String(data))["delta"] as? String == delta)
     }
 
     @Test(arguments: contents)

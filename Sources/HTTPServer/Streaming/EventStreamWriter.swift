@@ -10,6 +10,11 @@ public struct EventStreamWriter: Sendable {
         try await body.write(event.encoded())
     }
 
+    /// Sends a frame already encoded as `ServerSentEvent.encoded()` would.
+    public func send(encoded frame: [UInt8]) async throws {
+        try await body.write(frame)
+    }
+
     /// Sends several events in one write, so events that are ready together leave in one packet.
     public func send(_ events: [ServerSentEvent]) async throws {
         var bytes: [UInt8] = []
