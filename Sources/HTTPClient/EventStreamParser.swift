@@ -113,6 +113,7 @@ public struct EventStreamParser: Sendable {
             hasData = false
         }
         guard hasData else { return nil }
-        return StreamEvent(event: eventType.isEmpty ? "message" : eventType, data: data.joined(separator: "\n"), id: lastID)
+        // Almost every event has one data line: no join (and no copy) for it.
+        return StreamEvent(event: eventType.isEmpty ? "message" : eventType, data: data.count == 1 ? data[0] : data.joined(separator: "\n"), id: lastID)
     }
 }

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The common streamed chunk — one choice whose delta is only text, no finish reason, no
 /// usage, no error — read without a JSON decoder. Decoding every chunk with `JSONDecoder` was
 /// the largest single cost of a streamed answer in profiles (about an eighth of the server's
@@ -17,11 +13,16 @@ enum ChunkFastPath {
     }
 
     private static func delta(in utf8: UnsafeBufferPointer<UInt8>) -> String? {
-        guard let start = find(contentKey, in: utf8, from: 0),
-              find(contentKey, in: utf8, from: start + contentKey.count) == nil,  // one choice only
-              !contains(usageKey, utf8), !contains(errorKey, utf8), !contains(toolCallsKey, utf8) else { return nil }
-        var text: [UInt8] = []
+        guard let start = contentStart(in: utf8) else { return nil }
         var i = start + contentKey.count
+        let first = i
+        // Text without escapes (the usual token) is validated where it lies, without a copy.
+        while i < utf8.count, utf8[i] != UInt8(ascii: "\""), utf8[i] != UInt8(ascii: "\\"), utf8[i] >= 0x20 { i += 1 }
+        if i < utf8.count, utf8[i] == UInt8(ascii: "\"") {
+            guard matches(plainEnd, in: utf8, at: i) else { return nil }
+            return String(validating: UnsafeBufferPointer(rebasing: utf8[first..<i]), as: UTF8.self)
+        }
+        var text = Array(utf8[first..<i])
         while i < utf8.count {
             let byte = utf8[i]
             if byte == UInt8(ascii: "\"") { break }
@@ -44,7 +45,7 @@ enum ChunkFastPath {
             i += 1
         }
         // The closing quote must begin exactly the end of a plain delta.
-        guard i < utf8.count, find(plainEnd, in: utf8, from: i) == i else { return nil }
+        guard i < utf8.count, matches(plainEnd, in: utf8, at: i) else { return nil }
         return String(validating: text, as: UTF8.self)
     }
 
@@ -52,25 +53,32 @@ enum ChunkFastPath {
     private static let errorKey = Array(#""error""#.utf8)
     private static let toolCallsKey = Array(#""tool_calls""#.utf8)
 
-    private static func contains(_ needle: [UInt8], _ haystack: UnsafeBufferPointer<UInt8>) -> Bool {
-        find(needle, in: haystack, from: 0) != nil
+    /// One pass over the quotation marks: the key of the one text delta, and none of the keys
+    /// that need the full decoder (usage, an error, tool calls). Nil unless exactly that.
+    private static func contentStart(in utf8: UnsafeBufferPointer<UInt8>) -> Int? {
+        var start: Int?
+        for index in utf8.indices where utf8[index] == UInt8(ascii: "\"") && index + 1 < utf8.count {
+            switch utf8[index + 1] {
+            case UInt8(ascii: "d"):
+                guard matches(contentKey, in: utf8, at: index) else { continue }
+                guard start == nil else { return nil }  // one choice only
+                start = index
+            case UInt8(ascii: "u"):
+                if matches(usageKey, in: utf8, at: index) { return nil }
+            case UInt8(ascii: "e"):
+                if matches(errorKey, in: utf8, at: index) { return nil }
+            case UInt8(ascii: "t"):
+                if matches(toolCallsKey, in: utf8, at: index) { return nil }
+            default:
+                continue
+            }
+        }
+        return start
     }
 
-    /// `memchr` to each candidate first byte, `memcmp` for the rest (both vectorised in libc)
-    /// rather than a byte loop: every chunk is searched four times.
-    private static func find(_ needle: [UInt8], in haystack: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
-        guard !needle.isEmpty, from <= haystack.count, let start = haystack.baseAddress else { return nil }
-        return needle.withUnsafeBytes { needle -> Int? in
-            guard let needleStart = needle.baseAddress else { return nil }
-            let first = Int32(needle[0])
-            var offset = from
-            while haystack.count - offset >= needle.count {
-                guard let hit = memchr(start + offset, first, haystack.count - offset - needle.count + 1) else { return nil }
-                let index = start.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                if memcmp(start + index, needleStart, needle.count) == 0 { return index }
-                offset = index + 1
-            }
-            return nil
-        }
+    private static func matches(_ key: [UInt8], in utf8: UnsafeBufferPointer<UInt8>, at index: Int) -> Bool {
+        guard utf8.count - index >= key.count else { return false }
+        for offset in key.indices where utf8[index + offset] != key[offset] { return false }
+        return true
     }
 }
