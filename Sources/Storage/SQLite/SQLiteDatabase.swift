@@ -12,6 +12,14 @@ import Synchronization
 /// with no thread switch between them. SQLite has a single writer, so an async lock (taken
 /// on the queue) keeps a transaction's BEGIN to COMMIT exclusive even when its body awaits
 /// something else in between; other callers queue behind it in order.
+///
+/// Transactions that queue up behind each other share one commit (group commit): each body
+/// runs in a savepoint of one open transaction, and the last of them commits for all. A commit
+/// writes every page the transaction changed to the log, with its checksum, and SQLite's
+/// full-text index writes a new segment per commit; a burst of sends then pays that once per
+/// batch instead of once per send. Every caller still returns only once its changes are
+/// committed (or with the commit's error), and a body that fails rolls back only its own
+/// savepoint. Anything else (a statement outside a transaction) commits an open batch first.
 public final class SQLiteDatabase: SQLDatabase {
     public let dialect = SQLDialect.sqlite
     private let executor = DispatchQueueTaskExecutor(label: "parley.sqlite")
@@ -19,6 +27,14 @@ public final class SQLiteDatabase: SQLDatabase {
     /// queue already order every caller), so the compiler checks it is shared nowhere else.
     private let connection: Mutex<SQLiteConnection>
     private let lock = AsyncLock()
+    /// Transactions on their way to the queue: while there are some, a finished body leaves
+    /// the batch open for them to join.
+    private let queuedTransactions = Atomic<Int>(0)
+    /// The open batch, whose members wait for its commit; nil when none is open. Touched only
+    /// on the queue holding the lock.
+    private let batch = Mutex<BatchCommit?>(nil)
+    /// Most bodies in one batch: its first member waits for the last.
+    private static let maxBatch = 64
 
     /// Opens (creating if needed) the database at `path`: WAL journal, 5 s busy timeout,
     /// foreign keys enforced, `synchronous=NORMAL` (durable in WAL mode except on power loss
@@ -31,7 +47,10 @@ public final class SQLiteDatabase: SQLDatabase {
     }
 
     public func close() async {
-        try? await exclusively { self.connection.withLock { $0.close() } }
+        try? await exclusively {
+            self.commitBatch()
+            self.connection.withLock { $0.close() }
+        }
     }
 
     public func ping() async -> Bool {
@@ -39,34 +58,97 @@ public final class SQLiteDatabase: SQLDatabase {
     }
 
     public func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
-        try await exclusively { try self.run(sql, parameters).rows }
-    }
-
-    public func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
-        try await exclusively { try self.run(sql, parameters).changes }
-    }
-
-    public func executeScript(_ sql: String) async throws {
-        try await exclusively { try self.exec(sql) }
-    }
-
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
         try await exclusively {
-            // IMMEDIATE takes the write lock now, so two writers never deadlock upgrading from reads.
-            try self.exec("BEGIN IMMEDIATE")
-            do {
-                let result = try await body(LockedConnection(database: self))
-                try self.exec("COMMIT")
-                return result
-            } catch {
-                try? self.exec("ROLLBACK")
-                throw error
-            }
+            self.commitBatch()
+            return try self.run(sql, parameters).rows
         }
     }
 
+    public func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
+        try await exclusively {
+            self.commitBatch()
+            return try self.run(sql, parameters).changes
+        }
+    }
+
+    public func executeScript(_ sql: String) async throws {
+        try await exclusively {
+            self.commitBatch()
+            try self.exec(sql)
+        }
+    }
+
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        queuedTransactions.add(1, ordering: .relaxed)
+        let (result, pending) = try await exclusively { () async throws -> (Result<T, any Error>, BatchCommit?) in
+            self.queuedTransactions.subtract(1, ordering: .relaxed)
+            let batch: BatchCommit
+            if let open = self.batch.withLock({ $0 }) {
+                batch = open
+            } else {
+                // IMMEDIATE takes the write lock now, so two writers never deadlock upgrading from reads.
+                try self.control("BEGIN IMMEDIATE")
+                batch = BatchCommit()
+                self.batch.withLock { $0 = batch }
+            }
+            let result = await self.inSavepoint(body)
+            guard case .success = result else {
+                self.commitBatch()  // for the members before it, if none follows
+                return (result, nil)
+            }
+            batch.members += 1
+            // Others queued behind: leave the batch open for them, and wait for its commit.
+            if self.queuedTransactions.load(ordering: .relaxed) > 0, batch.members < Self.maxBatch { return (result, batch) }
+            try self.commitBatch(throwing: true)
+            return (result, nil)
+        }
+        try await pending?.committed()
+        return try result.get()
+    }
+
+    /// Runs a batch member's body in a savepoint of the open batch: a failure undoes only its own changes.
+    private func inSavepoint<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async -> Result<T, any Error> {
+        do {
+            try control("SAVEPOINT batch_member")
+            do {
+                let result = try await body(LockedConnection(database: self))
+                try control("RELEASE batch_member")
+                return .success(result)
+            } catch {
+                try? control("ROLLBACK TO batch_member")
+                try? control("RELEASE batch_member")
+                throw error
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Commits the open batch, if any, and tells its members how it went; throws the commit's
+    /// error when `throwing` (the caller's own changes were in it).
+    private func commitBatch(throwing: Bool) throws {
+        guard let open = batch.withLock({ batch in defer { batch = nil }; return batch }) else { return }
+        do {
+            try control("COMMIT")
+        } catch {
+            try? control("ROLLBACK")
+            open.settle(.failure(error))
+            if throwing { throw error }
+            return
+        }
+        open.settle(.success(()))
+    }
+
+    /// Commits the open batch, if any, before a statement outside it.
+    private func commitBatch() {
+        try? commitBatch(throwing: false)
+    }
+
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-        try await exclusively { try await body(LockedConnection(database: self)) }
+        try await exclusively {
+            self.commitBatch()
+            return try await body(LockedConnection(database: self))
+        }
     }
 
     /// Runs `work` on the database's queue holding the lock. The lock is taken there, so a
@@ -78,6 +160,11 @@ public final class SQLiteDatabase: SQLDatabase {
     private func run(_ sql: String, _ parameters: [SQLValue]) throws -> (rows: [SQLRow], changes: Int) {
         executor.preconditionOnQueue()
         return try connection.withLock { try $0.run(sql, parameters) }
+    }
+
+    /// A transaction control statement, kept prepared (they run several times a send).
+    private func control(_ sql: String) throws {
+        _ = try run(sql, [])
     }
 
     private func exec(_ sql: String) throws {
@@ -101,6 +188,43 @@ public final class SQLiteDatabase: SQLDatabase {
         func executeScript(_ sql: String) async throws {
             try database.exec(sql)
         }
+    }
+}
+
+/// One batch of transactions sharing a commit: its members wait for the outcome.
+private final class BatchCommit: Sendable {
+    private struct State {
+        var outcome: Result<Void, any Error>?
+        var waiters: [CheckedContinuation<Void, any Error>] = []
+        var members = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// Bodies that ran in it so far (counted on the database's queue).
+    var members: Int {
+        get { state.withLock { $0.members } }
+        set { state.withLock { $0.members = newValue } }
+    }
+
+    /// Returns once the batch is committed; throws if its commit failed.
+    func committed() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let outcome = state.withLock { state -> Result<Void, any Error>? in
+                if state.outcome == nil { state.waiters.append(continuation) }
+                return state.outcome
+            }
+            if let outcome { continuation.resume(with: outcome) }
+        }
+    }
+
+    func settle(_ outcome: Result<Void, any Error>) {
+        let waiters = state.withLock { state in
+            state.outcome = outcome
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(with: outcome) }
     }
 }
 
