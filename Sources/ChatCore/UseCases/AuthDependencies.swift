@@ -31,7 +31,7 @@ public struct AuthDependencies: Sendable {
     public init(
         users: any UserRepository, refreshTokens: any RefreshTokenRepository, apiKeys: any APIKeyRepository,
         hasher: any PasswordHasher, accessTokens: any AccessTokenIssuer, secrets: any SecretGenerator,
-        clock: any WallClock = SystemClock(), ids: any IDGenerator = RandomIDGenerator(),
+        clock: any WallClock = SystemClock(), ids: any IDGenerator = TimeOrderedIDGenerator(),
         refreshTokenLifetime: Duration = .seconds(30 * 24 * 3600), guestLifetime: Duration = .seconds(24 * 3600),
         decoyPasswordHash: String
     ) {

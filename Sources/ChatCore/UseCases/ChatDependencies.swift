@@ -13,7 +13,7 @@ public struct ChatDependencies: Sendable {
     public var ownership = OwnershipLimits()
 
     public init(sessions: any ChatSessionRepository, messages: any MessageRepository, projects: any ProjectRepository,
-                clock: any WallClock = SystemClock(), ids: any IDGenerator = RandomIDGenerator(), models: [String],
+                clock: any WallClock = SystemClock(), ids: any IDGenerator = TimeOrderedIDGenerator(), models: [String],
                 turns: TurnRegistry = TurnRegistry(keepAliveInterval: .seconds(15))) {
         self.sessions = sessions
         self.messages = messages
