@@ -59,6 +59,12 @@ private func appendSingleLine(_ text: String, to out: inout [UInt8], dropNUL: Bo
 
 private func appendData(_ text: String, to out: inout [UInt8]) {
     out.append(contentsOf: "data: ".utf8)
+    // JSON data (every event parley sends) has no line break: one copy, not a byte at a time.
+    if !text.utf8.contains(where: { $0 == .cr || $0 == .lf }) {
+        out.append(contentsOf: text.utf8)
+        out.append(.lf)
+        return
+    }
     var previousWasCR = false
     for byte in text.utf8 {
         switch byte {
