@@ -25,7 +25,7 @@ let package = Package(
     targets: [
         .target(
             name: "HTTPServer",
-            dependencies: ["QueueExecutor", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["QueueExecutor", "JSONText", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -49,6 +49,10 @@ let package = Package(
         ),
         .target(
             name: "QueueExecutor",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "JSONText",
             swiftSettings: strictSettings
         ),
         .target(
@@ -115,7 +119,7 @@ let package = Package(
         ),
         .target(
             name: "LLMProviders",
-            dependencies: ["ChatCore", "HTTPClient"],
+            dependencies: ["ChatCore", "HTTPClient", "JSONText"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -125,7 +129,7 @@ let package = Package(
         ),
         .target(
             name: "MockLLM",
-            dependencies: ["HTTPServer"],
+            dependencies: ["HTTPServer", "JSONText"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -135,7 +139,7 @@ let package = Package(
         ),
         .target(
             name: "ChatAPI",
-            dependencies: ["HTTPServer", "ChatCore", "Metrics", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HTTPServer", "ChatCore", "Metrics", "JSONText", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -143,6 +147,7 @@ let package = Package(
             dependencies: [
                 "CMalloc",
                 "HTTPServer",
+                "JSONText",
                 "ChatAPI",
                 "ChatCore",
                 "MockLLM",
@@ -203,7 +208,8 @@ let package = Package(
         .testTarget(
             name: "ChatAPITests",
             dependencies: ["ProcessTesting", "ChatAPI", "ChatCore", "ChatCoreTesting", "Storage", "StorageTesting", "Security", "HTTPServer", "HTTPServerTesting",
-                           "LLMProviders", "HTTPClient", "MockLLM", "Coordination", "RedisClient", "Metrics", .product(name: "Logging", package: "swift-log")],
+                           "LLMProviders", "HTTPClient", "MockLLM", "Coordination", "RedisClient", "Metrics", "JSONText",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 public import HTTPServer
 public import Metrics
+import JSONText
 
 /// One dependency readiness asks about, and how.
 public struct ReadinessCheck: Sendable {

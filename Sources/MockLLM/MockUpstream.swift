@@ -2,6 +2,7 @@ import FoundationEssentials
 public import HTTPServer
 public import Logging
 import Synchronization
+import JSONText
 
 /// The routes of `parley mock-llm`: the OpenAI chat-completions API, answered with a
 /// deterministic reply that echoes the last user message, at a pace the caller picks.

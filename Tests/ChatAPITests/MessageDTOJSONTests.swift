@@ -3,6 +3,7 @@ import ChatCore
 import Foundation
 import HTTPServer
 import Testing
+import JSONText
 
 /// The hand-built `start` and `done` event documents say exactly what the generic encoder says.
 @Suite(.timeLimit(.minutes(5))) struct MessageDTOJSONTests {

@@ -1,6 +1,7 @@
 import ChatCore
 import FoundationEssentials
 import HTTPServer
+import JSONText
 
 struct CreateSessionBody: Decodable {
     let title: String?

@@ -2,6 +2,7 @@ public import ChatCore
 import FoundationEssentials
 public import HTTPServer
 public import Logging
+import JSONText
 
 /// OpenAI's chat API under `/openai/v1`, so clients that speak it (the official SDKs, editors,
 /// other frontends) work by changing their base URL and key, and get parley's accounts, limits,

@@ -1,6 +1,7 @@
 public import ChatCore
 public import HTTPServer
 public import Logging
+import JSONText
 
 /// `/v1/sessions` and a session's message history. Another user's session is 404 everywhere.
 public enum SessionRoutes {

@@ -2,6 +2,7 @@ public import ChatCore
 import FoundationEssentials
 public import HTTPServer
 public import Logging
+import JSONText
 
 /// Sending a message, following its answer, stopping it (docs/architecture.md, *Turns*). The answer is generated
 /// by a job of its own: these routes are only its readers.

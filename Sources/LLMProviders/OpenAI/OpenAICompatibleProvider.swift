@@ -1,6 +1,7 @@
 public import ChatCore
 public import HTTPClient
 import FoundationEssentials
+import JSONText
 import Synchronization
 
 /// Where an OpenAI-compatible upstream is and how patient to be with it. OpenAI, OpenRouter,
@@ -184,13 +185,13 @@ public final class OpenAICompatibleProvider: ChatProvider {
         out.reserveCapacity(128 + request.messages.reduce(0) { $0 + $1.content.utf8.count + 32 })
         func raw(_ text: String) { out.append(contentsOf: text.utf8) }
         raw("{\"model\":")
-        JSONText.quote(request.model, into: &out)
+        appendJSONQuoted(request.model, to: &out)
         raw(",\"messages\":[")
         for (index, message) in request.messages.enumerated() {
             raw(index == 0 ? "{\"role\":" : ",{\"role\":")
-            JSONText.quote(message.role.rawValue, into: &out)
+            appendJSONQuoted(message.role.rawValue, to: &out)
             raw(",\"content\":")
-            JSONText.quote(message.content, into: &out)
+            appendJSONQuoted(message.content, to: &out)
             raw("}")
         }
         raw("],\"stream\":true,\"stream_options\":{\"include_usage\":true}")
@@ -202,7 +203,7 @@ public final class OpenAICompatibleProvider: ChatProvider {
             raw(",\"stop\":[")
             for (index, sequence) in stop.enumerated() {
                 if index > 0 { raw(",") }
-                JSONText.quote(sequence, into: &out)
+                appendJSONQuoted(sequence, to: &out)
             }
             raw("]")
         }

@@ -96,9 +96,9 @@ public final class SQLiteDatabase: SQLDatabase {
                 self.commitBatch()  // for the members before it, if none follows
                 return (result, nil)
             }
-            batch.members += 1
+            let members = batch.addMember()
             // Others queued behind: leave the batch open for them, and wait for its commit.
-            if self.queuedTransactions.load(ordering: .relaxed) > 0, batch.members < Self.maxBatch { return (result, batch) }
+            if self.queuedTransactions.load(ordering: .relaxed) > 0, members < Self.maxBatch { return (result, batch) }
             try self.commitBatch(throwing: true)
             return (result, nil)
         }
@@ -201,10 +201,12 @@ private final class BatchCommit: Sendable {
 
     private let state = Mutex(State())
 
-    /// Bodies that ran in it so far (counted on the database's queue).
-    var members: Int {
-        get { state.withLock { $0.members } }
-        set { state.withLock { $0.members = newValue } }
+    /// Counts one more body that ran in it; returns how many have.
+    func addMember() -> Int {
+        state.withLock { state in
+            state.members += 1
+            return state.members
+        }
     }
 
     /// Returns once the batch is committed; throws if its commit failed.

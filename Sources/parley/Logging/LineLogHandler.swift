@@ -3,6 +3,7 @@ import Glibc
 #endif
 import HTTPServer
 import Logging
+import JSONText
 
 /// Writes one line per log event to standard output, as a JSON object (time, level, logger,
 /// message, metadata) for machines, or as `time LEVEL logger: message key=value …` for people.
