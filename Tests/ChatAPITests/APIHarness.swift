@@ -36,6 +36,7 @@ struct APIHarness: APICalls {
                      ownership: OwnershipLimits = OwnershipLimits(), writesPerMinute: Int? = nil, loginMaxFailures: Int? = nil,
                      signals: (any TurnSignals)? = nil, guestsPerClientPerDay: Int? = nil, prices: [String: ModelPrice] = [:],
                      auth configureAuth: (inout AuthDependencies) -> Void = { _ in },
+                     upstreamPatience: Duration = .seconds(1),
                      _ body: (APIHarness) async throws -> Void) async throws {
         guard let database = try await backend.makeDatabase() else { return }
         let clock = ManualClock(Date())
@@ -69,8 +70,10 @@ struct APIHarness: APICalls {
             try await TestServer.with(responder: upstreamRoutes.build(logger: logger)) { upstream in
                 var upstreamSettings = OpenAICompatibleConfiguration(baseURL: "http://127.0.0.1:\(upstream.port)/v1", apiKey: "sk-test-key",
                                                                      models: [MockUpstream.model])
-                upstreamSettings.firstTokenTimeout = .seconds(1)
-                upstreamSettings.idleTimeout = .seconds(1)
+                // Short, so the timeout tests are quick; a test of something else under heavy
+                // load can ask for more.
+                upstreamSettings.firstTokenTimeout = upstreamPatience
+                upstreamSettings.idleTimeout = upstreamPatience
                 upstreamSettings.backoffBase = .milliseconds(20)
                 upstreamSettings.maxRetryAfter = .seconds(2)
                 let provider = ProviderRouter([MockChatProvider(tokenDelay: .milliseconds(1)),
