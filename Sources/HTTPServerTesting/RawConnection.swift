@@ -57,7 +57,10 @@ public final class RawConnection {
         }
         guard result == 0 else {
             let code = errno
-            Glibc.close(fd)
+            // Through `close()`, which marks it closed: the deinit of this half-built connection
+            // runs after the throw, and a second close would take whatever descriptor another
+            // thread has been given the same number in between.
+            close()
             throw Failure.connect("\(host):\(port): errno \(code)")
         }
     }

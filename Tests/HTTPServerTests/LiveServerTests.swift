@@ -309,7 +309,8 @@ import Testing
     @Test func gracefulShutdownLetsARequestInFlightFinish() async throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let server = Server(configuration: TestServer.defaultConfiguration, responder: testRouter(), logger: logger)
+        let probe = CancellationProbe()
+        let server = Server(configuration: TestServer.defaultConfiguration, responder: testRouter(probe: probe), logger: logger)
         try server.start()
         let port = try #require(server.localPort)
         async let response = blocking {
@@ -318,7 +319,9 @@ import Testing
             let r = try c.readResponse()
             return (r.status, r.text, r.header("Connection"), c.isClosedByPeer())
         }
-        try await Task.sleep(for: .milliseconds(100))
+        // The request is in its handler before shutdown starts (a fixed sleep lost that race
+        // on a loaded machine: the client's thread had not even connected).
+        #expect(await eventually(timeout: .seconds(10)) { probe.wasStarted })
         let started = ContinuousClock.now
         await server.shutdown(gracePeriod: .seconds(5))
         let (status, text, connection, closed) = try await response
@@ -344,7 +347,7 @@ import Testing
             _ = try c.readSome()
             return c.isClosedByPeer()
         }
-        try await Task.sleep(for: .milliseconds(200))
+        #expect(await eventually(timeout: .seconds(10)) { probe.wasStarted })
         await server.shutdown(gracePeriod: .milliseconds(300))
         #expect(try await closed)
         #expect(probe.cancelledAt != nil)

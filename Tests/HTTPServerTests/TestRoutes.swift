@@ -24,6 +24,7 @@ func testRouter(probe: CancellationProbe = CancellationProbe()) -> Router {
     }
     routes.get("/slow") { r in
         let ms = Int(r.queryItems["ms"] ?? "") ?? 200
+        probe.started()
         try await Task.sleep(for: .milliseconds(ms))
         return Response(contentType: "text/plain", body: Array("slept \(ms)".utf8))
     }
