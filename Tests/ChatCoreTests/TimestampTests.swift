@@ -22,6 +22,14 @@ import Testing
         }
     }
 
+    @Test func formatsFixedWidthInUTC() {
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 1_767_225_599.999)) == "2025-12-31T23:59:59.999Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 951_782_400.007)) == "2000-02-29T00:00:00.007Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: -1)) == "1969-12-31T23:59:59.000Z")
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 253_402_300_800)) == "10000-01-01T00:00:00.000Z", "past year 9999: wider")
+    }
+
     @Test func offsetsFractionsAndZonesAreRead() {
         #expect(Timestamp.parse("2026-01-01T01:00:00+01:00") == Date(timeIntervalSince1970: 1_767_225_600))
         #expect(Timestamp.parse("2026-01-01T01:00:00+0100") == Date(timeIntervalSince1970: 1_767_225_600))

@@ -72,6 +72,21 @@ import Testing
         #expect(await router().respond(to: Request(method: .head, target: "/v1/sessions/x")).status.code == 200)
     }
 
+    /// Segments are cut and literals compared on the bytes: a character that only looks like
+    /// a literal (the Kelvin sign is canonically equivalent to `K`) is not that literal, and
+    /// empty or non-ASCII segments keep their place.
+    @Test func segmentsAreBytes() async {
+        var routes = RouterBuilder()
+        routes.get("/K/{x}") { r in Response(contentType: "text/plain", body: Array("K \(r.parameters["x"] ?? "")".utf8)) }
+        routes.get("/{a}/{b}") { r in Response(contentType: "text/plain", body: Array("\(r.parameters["a"] ?? "")|\(r.parameters["b"] ?? "")".utf8)) }
+        let router = routes.build(defaultBodyLimit: 100)
+        #expect(body(await router.respond(to: Request(method: .get, target: "/K/%C3%A9t%C3%A9"))) == "K été")
+        #expect(body(await router.respond(to: Request(method: .get, target: "/\u{212A}/y"))) == "\u{212A}|y")
+        #expect(body(await router.respond(to: Request(method: .get, target: "/caf\u{E9}/\u{1F600}"))) == "caf\u{E9}|\u{1F600}")
+        #expect(await router.respond(to: Request(method: .get, target: "//y")).status == .notFound, "an empty segment is no parameter")
+        #expect(await router.respond(to: Request(method: .get, target: "/K/y/")).status == .notFound)
+    }
+
     @Test func trailingSlashIsADifferentPath() async {
         #expect(await router().respond(to: Request(method: .get, target: "/v1/sessions/x/")).status.code == 404)
     }

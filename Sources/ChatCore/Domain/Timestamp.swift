@@ -18,8 +18,29 @@ public enum Timestamp {
         let days = Int((Double(seconds) / 86400).rounded(.down))
         let secondOfDay = seconds - days * 86400
         let (y, m, d) = civilFromDays(days)
-        func pad(_ n: Int, _ w: Int = 2) -> String { let s = String(n); return String(repeating: "0", count: max(0, w - s.count)) + s }
-        return "\(pad(y, 4))-\(pad(m))-\(pad(d))T\(pad(secondOfDay / 3600)):\(pad(secondOfDay % 3600 / 60)):\(pad(secondOfDay % 60)).\(pad(ms, 3))Z"
+        guard (0...9999).contains(y) else {
+            func pad(_ n: Int, _ w: Int = 2) -> String { let s = String(n); return String(repeating: "0", count: max(0, w - s.count)) + s }
+            return "\(pad(y, 4))-\(pad(m))-\(pad(d))T\(pad(secondOfDay / 3600)):\(pad(secondOfDay % 3600 / 60)):\(pad(secondOfDay % 60)).\(pad(ms, 3))Z"
+        }
+        // Fixed width, so written digit by digit into one buffer: every stored row and every
+        // message in a response carries a few of these.
+        return String(unsafeUninitializedCapacity: 24) { buffer in
+            func put(_ value: Int, _ width: Int, at offset: Int) {
+                var value = value
+                for i in stride(from: offset + width - 1, through: offset, by: -1) {
+                    buffer[i] = UInt8(truncatingIfNeeded: 48 + value % 10)
+                    value /= 10
+                }
+            }
+            put(y, 4, at: 0); buffer[4] = 45
+            put(m, 2, at: 5); buffer[7] = 45
+            put(d, 2, at: 8); buffer[10] = 84
+            put(secondOfDay / 3600, 2, at: 11); buffer[13] = 58
+            put(secondOfDay % 3600 / 60, 2, at: 14); buffer[16] = 58
+            put(secondOfDay % 60, 2, at: 17); buffer[19] = 46
+            put(ms, 3, at: 20); buffer[23] = 90
+            return 24
+        }
     }
 
     public static func parse(_ text: String) -> Date? {

@@ -36,13 +36,18 @@ struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
 
     func match(_ pathSegments: [Substring]) -> Match {
         guard pathSegments.count == segments.count else { return .no }
-        var parameters = PathParameters()
+        // The literals decide whether the pattern fits; only then are parameters decoded.
         for (segment, part) in zip(segments, pathSegments) {
             switch segment {
             case .literal(let text):
-                guard part == text else { return .no }
-            case .parameter(let name):
+                guard part.utf8.elementsEqual(text.utf8) else { return .no }
+            case .parameter:
                 guard !part.isEmpty else { return .no }
+            }
+        }
+        var parameters = PathParameters()
+        for (segment, part) in zip(segments, pathSegments) {
+            if case .parameter(let name) = segment {
                 guard let value = percentDecode(part) else { return .badEncoding(name) }
                 parameters[name] = value
             }

@@ -7,7 +7,13 @@ import Logging
 /// happens before the middleware runs, so middleware sees `request.route` (for logs and
 /// metrics by route) and the path parameters; the route's handler runs innermost.
 public struct Router: HTTPResponder {
-    private let routesBySegmentCount: [Int: [RouterBuilder.Route]]
+    private let routesBySegmentCount: [Int: [PatternRoutes]]
+
+    /// The routes of one pattern, one per method: a path is matched against each pattern once.
+    private struct PatternRoutes: Sendable {
+        let pattern: RoutePattern
+        var routes: [RouterBuilder.Route]
+    }
     private let chain: Next
     public let defaultBodyLimit: Int
 
@@ -21,9 +27,15 @@ public struct Router: HTTPResponder {
 
     init(routes: [RouterBuilder.Route], middleware: [any Middleware], defaultBodyLimit: Int,
          errorRenderer: (@Sendable (any Error) -> Response?)?, logger: Logger?) {
-        var table: [Int: [RouterBuilder.Route]] = [:]
+        var table: [Int: [PatternRoutes]] = [:]
         for route in routes {
-            table[route.pattern.segments.count, default: []].append(route)
+            var group = table[route.pattern.segments.count, default: []]
+            if let index = group.firstIndex(where: { $0.pattern == route.pattern }) {
+                group[index].routes.append(route)
+            } else {
+                group.append(PatternRoutes(pattern: route.pattern, routes: [route]))
+            }
+            table[route.pattern.segments.count] = group
         }
         for key in table.keys {
             table[key]?.sort { $0.pattern.specificity > $1.pattern.specificity }
@@ -84,35 +96,44 @@ public struct Router: HTTPResponder {
         }
     }
 
-    private static func segments(of path: String) -> [Substring] {
-        Array(path.split(separator: "/", omittingEmptySubsequences: false).dropFirst())
+    /// The path's segments after its first `/`, cut on the bytes (a `/` is never inside a
+    /// character, and splitting the `String` itself walks it by grapheme).
+    static func segments(of path: String) -> [Substring] {
+        let utf8 = path.utf8
+        var segments: [Substring] = []
+        var start: String.Index?
+        var index = utf8.startIndex
+        while index != utf8.endIndex {
+            if utf8[index] == UInt8(ascii: "/") {
+                if let start { segments.append(path[start..<index]) }
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        if let start { segments.append(path[start..<utf8.endIndex]) }
+        return segments
     }
 
     /// The most specific pattern that matches the path decides: its route for the method, or
     /// 405 with its methods. A less specific pattern is not tried for a method the more
     /// specific one lacks (`PATCH /v1/sessions/import` is 405, not a session named "import").
-    private static func resolve(method: HTTPMethod, path: String, table: [Int: [RouterBuilder.Route]]) -> Resolution {
+    private static func resolve(method: HTTPMethod, path: String, table: [Int: [PatternRoutes]]) -> Resolution {
         let segments = segments(of: path)
         let method = method == .head ? .get : method
-        var allowed: Set<HTTPMethod> = []
-        var decided: RoutePattern?
-        for route in table[segments.count] ?? [] {
-            if let decided, route.pattern != decided { continue }
-            switch route.pattern.match(segments) {
+        for group in table[segments.count] ?? [] {
+            switch group.pattern.match(segments) {
             case .no:
                 continue
             case .badEncoding(let name):
                 return .badEncoding(name)
             case .yes(let parameters):
-                decided = route.pattern
-                guard route.method == method else {
-                    allowed.insert(route.method)
-                    continue
+                guard let route = group.routes.first(where: { $0.method == method }) else {
+                    return .methodNotAllowed(Set(group.routes.map(\.method)))
                 }
                 return .route(route, parameters)
             }
         }
-        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed)
+        return .notFound
     }
 
     /// The answer to a request no route handles: why not.
