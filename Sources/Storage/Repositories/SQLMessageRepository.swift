@@ -388,12 +388,29 @@ extension SQLMessageRepository: MessageSearch {
     /// SQLite ranks with FTS5's BM25, PostgreSQL with `ts_rank`; each term is handed over as a
     /// quoted phrase (FTS5) or through `phraseto_tsquery`, so nothing the user typed is read as
     /// an operator. The excerpt is computed for the page's rows only.
+    /// Moves every message waiting in SQLite's search backlog into the full-text index in one
+    /// transaction, so FTS5 writes one segment for all of them (`migrations/sqlite/0009_search_backlog.sql`
+    /// says why); returns how many. PostgreSQL indexes as it writes (its GIN index batches by
+    /// itself): nothing to do there.
+    public func indexSearchBacklog() async throws -> Int {
+        guard database.dialect == .sqlite else { return 0 }
+        return try await database.transaction { connection in
+            let indexed = try await connection.execute(
+                "INSERT INTO messages_search (rowid, content) SELECT m.rowid, m.content FROM search_backlog b JOIN messages m ON m.rowid = b.message_rowid", []
+            )
+            if indexed > 0 { _ = try await connection.execute("DELETE FROM search_backlog", []) }
+            return indexed
+        }
+    }
+
     public func search(_ query: SearchQuery, ownerID: User.ID, limit: Int, cursor: String?) async throws -> Page<SearchHit> {
         let offset = try cursor.map(KeysetCursor.decodeOffset) ?? 0
         let hitColumns = "m.id, m.session_id, m.role, m.created_at, s.title"
         let rows: [SQLRow]
         switch database.dialect {
         case .sqlite:
+            // Everything committed before the search is found: what waits is indexed first.
+            _ = try await indexSearchBacklog()
             let match = query.terms.map { "\"" + $0.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\"" }.joined(separator: " ")
             rows = try await database.query(
                 """

@@ -34,6 +34,7 @@ struct ServeCommand: AsyncParsableCommand {
         let housekeeping = services.startHousekeeping(logger: logger)
         let memoryReturn = MemoryReturn.start(registry: services.turns.registry)
         let sweep = services.startSweep(logger: logger)
+        let searchIndexing = services.startSearchIndexing(logger: logger)
 
         let apiLogger = Logger(label: "parley.api")
         var routes = RouterBuilder()
@@ -90,12 +91,14 @@ struct ServeCommand: AsyncParsableCommand {
             housekeeping.cancel()
             memoryReturn.cancel()
             sweep?.cancel()
+            searchIndexing?.cancel()
             await services.closeConnections()
             throw ExitCode(1)
         }
         housekeeping.cancel()
         memoryReturn.cancel()
         sweep?.cancel()
+        searchIndexing?.cancel()
         await services.closeConnections()
     }
 }

@@ -227,6 +227,23 @@ struct AppServices: Sendable {
         }
     }
 
+    /// On SQLite, moves the messages waiting for the full-text index into it every second (a
+    /// search does so first too): one index write for all of them instead of one a message.
+    func startSearchIndexing(logger: Logger) -> Task<Void, Never>? {
+        guard database.dialect == .sqlite else { return nil }
+        let messages = SQLMessageRepository(database: database)
+        return Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                do {
+                    _ = try await messages.indexSearchBacklog()
+                } catch {
+                    logger.warning("indexing messages for search failed; the next pass tries again", metadata: ["parley.error": "\(error)"])
+                }
+            }
+        }
+    }
+
     /// Removes expired guests (with their data) and expired idempotency keys, now and every
     /// ten minutes, until cancelled.
     func startHousekeeping(logger: Logger) -> Task<Void, Never> {
