@@ -235,7 +235,7 @@ private final class BatchCommit: Sendable {
 /// process's lock) and the handle is opened without SQLite's own mutex.
 final class SQLiteConnection {
     private let handle: OpaquePointer
-    private var statements: [String: OpaquePointer] = [:]
+    private var statements: [String: PreparedStatement] = [:]
     private var closed = false
 
     /// Opens on the caller's thread: once, at start-up, before anything else uses it.
@@ -269,12 +269,12 @@ final class SQLiteConnection {
     }
 
     deinit {
-        for statement in statements.values { sqlite3_finalize(statement) }
+        for statement in statements.values { sqlite3_finalize(statement.handle) }
         if !closed { sqlite3_close(handle) }
     }
 
     func close() {
-        for statement in statements.values { sqlite3_finalize(statement) }
+        for statement in statements.values { sqlite3_finalize(statement.handle) }
         statements = [:]
         if !closed { sqlite3_close(handle) }
         closed = true
@@ -291,19 +291,21 @@ final class SQLiteConnection {
     private static let maxPrepared = 256
 
     /// The statement for `sql`, and whether it is kept (otherwise the caller finalizes it).
-    private func prepared(_ sql: String) throws -> (statement: OpaquePointer, kept: Bool) {
+    private func prepared(_ sql: String) throws -> (statement: PreparedStatement, kept: Bool) {
         guard !closed else { throw SQLError(.unavailable, "the database is closed") }
         if let statement = statements[sql] { return (statement, true) }
-        var statement: OpaquePointer?
-        let status = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
-        guard status == SQLITE_OK, let statement else { throw error(status) }
+        var handle: OpaquePointer?
+        let status = sqlite3_prepare_v2(self.handle, sql, -1, &handle, nil)
+        guard status == SQLITE_OK, let handle else { throw error(status) }
+        let statement = PreparedStatement(handle)
         guard statements.count < Self.maxPrepared else { return (statement, false) }
         statements[sql] = statement
         return (statement, true)
     }
 
     func run(_ sql: String, _ parameters: [SQLValue]) throws -> (rows: [SQLRow], changes: Int) {
-        let (statement, kept) = try prepared(sql)
+        let (prepared, kept) = try prepared(sql)
+        let statement = prepared.handle
         defer {
             if kept {
                 sqlite3_reset(statement)
@@ -313,9 +315,8 @@ final class SQLiteConnection {
             }
         }
         for (i, value) in parameters.enumerated() {
-            // `$n` parameters are named in SQLite: bind by name, so the text of a query
-            // written for PostgreSQL works unchanged.
-            let index = sqlite3_bind_parameter_index(statement, "$\(i + 1)")
+            guard i < prepared.parameterIndexes.count else { break }
+            let index = prepared.parameterIndexes[i]
             guard index > 0 else { continue }
             let status: Int32
             switch value {
@@ -326,8 +327,8 @@ final class SQLiteConnection {
             }
             guard status == SQLITE_OK else { throw error(status) }
         }
-        let count = Int(sqlite3_column_count(statement))
-        let names = (0..<count).map { String(cString: sqlite3_column_name(statement, Int32($0))) }
+        let names = prepared.columnNames
+        let count = names.count
         var rows: [SQLRow] = []
         while true {
             let status = sqlite3_step(statement)
@@ -369,5 +370,30 @@ final class SQLiteConnection {
             }
             return SQLError(.other, message)
         }
+    }
+}
+
+/// A prepared statement with what running it needs, read once when it is prepared: which of
+/// SQLite's parameters each `$n` is, and the names of its columns. `$n` parameters are named
+/// in SQLite (so the text of a query written for PostgreSQL works unchanged), and looking a
+/// name up scans the statement's names; the repositories' statements run thousands of times.
+/// The schema does not change while statements are cached (migrations run before).
+final class PreparedStatement {
+    let handle: OpaquePointer
+    /// SQLite's index of `$1`, `$2`, …; 0 for a number the statement does not use.
+    let parameterIndexes: [Int32]
+    let columnNames: [String]
+
+    init(_ handle: OpaquePointer) {
+        self.handle = handle
+        var indexes: [Int32] = []
+        for index in 1...max(1, sqlite3_bind_parameter_count(handle)) {
+            guard let name = sqlite3_bind_parameter_name(handle, index), name.pointee == UInt8(ascii: "$"),
+                  let number = Int(String(cString: name + 1)), number > 0, number <= 1000 else { continue }
+            if indexes.count < number { indexes += Array(repeating: 0, count: number - indexes.count) }
+            indexes[number - 1] = index
+        }
+        parameterIndexes = indexes
+        columnNames = (0..<sqlite3_column_count(handle)).map { String(cString: sqlite3_column_name(handle, $0)) }
     }
 }
