@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One event of an upstream `text/event-stream`.
 public struct StreamEvent: Sendable, Equatable {
     public var event: String
@@ -37,30 +41,43 @@ public struct EventStreamParser: Sendable {
 
     /// Consumes `bytes`; returns the events they completed, in order.
     ///
-    /// Concrete over an array, and scanning for line ends rather than stepping byte by byte: a
-    /// generic `Sequence` is not specialised across modules, and its per-byte witness calls
-    /// were the largest single cost of relaying a token.
+    /// Concrete over an array, and finding line ends with `memchr` rather than stepping byte by
+    /// byte: a generic `Sequence` is not specialised across modules, and its per-byte witness
+    /// calls were the largest single cost of relaying a token. A line that arrives whole (the
+    /// usual case) is read where it lies, without a copy into the line buffer.
     public mutating func feed(_ bytes: [UInt8]) throws -> [StreamEvent] {
         var events: [StreamEvent] = []
-        var index = bytes.startIndex
-        let end = bytes.endIndex
-        if afterCR, index < end {
-            afterCR = false
-            if bytes[index] == 0x0A { index += 1 }  // the LF of a CRLF split across pieces
-        }
-        while index < end {
-            guard let stop = bytes[index..<end].firstIndex(where: { $0 == 0x0D || $0 == 0x0A }) else {
-                try appendToLine(bytes[index..<end])
-                break
+        try bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            let end = buffer.count
+            var index = 0
+            if afterCR {
+                afterCR = false
+                if buffer[0] == 0x0A { index = 1 }  // the LF of a CRLF split across pieces
             }
-            try appendToLine(bytes[index..<stop])
-            if let event = endLine() { events.append(event) }
-            index = stop + 1
-            if bytes[stop] == 0x0D {
-                if index == end {
-                    afterCR = true
-                } else if bytes[index] == 0x0A {
-                    index += 1
+            while index < end {
+                guard let stop = Self.lineEnd(base, from: index, to: end) else {
+                    try appendToLine(UnsafeBufferPointer(rebasing: buffer[index..<end]))
+                    break
+                }
+                if line.isEmpty {
+                    if let event = endLine(UnsafeBufferPointer(rebasing: buffer[index..<stop])) { events.append(event) }
+                } else {
+                    try appendToLine(UnsafeBufferPointer(rebasing: buffer[index..<stop]))
+                    // Moved out while it is read: `endLine` changes the parser's other state.
+                    var whole: [UInt8] = []
+                    swap(&whole, &line)
+                    if let event = whole.withUnsafeBufferPointer({ endLine($0) }) { events.append(event) }
+                    whole.removeAll(keepingCapacity: true)
+                    line = whole
+                }
+                index = stop + 1
+                if buffer[stop] == 0x0D {
+                    if index == end {
+                        afterCR = true
+                    } else if buffer[index] == 0x0A {
+                        index += 1
+                    }
                 }
             }
         }
@@ -71,38 +88,47 @@ public struct EventStreamParser: Sendable {
         try feed(Array(bytes))
     }
 
-    private mutating func appendToLine(_ bytes: ArraySlice<UInt8>) throws {
+    /// Where the line that starts at `from` ends: its first CR or LF, nil if neither comes
+    /// before `end`.
+    private static func lineEnd(_ base: UnsafePointer<UInt8>, from: Int, to end: Int) -> Int? {
+        let lf = memchr(base + from, 0x0A, end - from).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }
+        let limit = lf ?? end
+        if let cr = memchr(base + from, 0x0D, limit - from) { return base.distance(to: cr.assumingMemoryBound(to: UInt8.self)) }
+        return lf
+    }
+
+    private mutating func appendToLine(_ bytes: UnsafeBufferPointer<UInt8>) throws {
         line.append(contentsOf: bytes)
         if line.count > maxLineBytes { throw LineTooLong() }
     }
 
     /// Ends one line; returns the event a blank line dispatches, if any.
-    private mutating func endLine() -> StreamEvent? {
-        defer { line.removeAll(keepingCapacity: true) }
+    private mutating func endLine(_ whole: UnsafeBufferPointer<UInt8>) -> StreamEvent? {
+        var line = whole
         if atStart {
             atStart = false
-            if line.starts(with: [0xEF, 0xBB, 0xBF]) { line.removeFirst(3) }  // a UTF-8 BOM
+            if line.count >= 3, line[0] == 0xEF, line[1] == 0xBB, line[2] == 0xBF { line = UnsafeBufferPointer(rebasing: line[3...]) }  // a UTF-8 BOM
         }
         guard !line.isEmpty else { return dispatch() }
         if line[0] == UInt8(ascii: ":") { return nil }  // comment
-        let field: String, value: String
-        if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
-            field = String(decoding: line[..<colon], as: UTF8.self)
+        let colon = line.firstIndex(of: UInt8(ascii: ":")) ?? line.count
+        let field = UnsafeBufferPointer(rebasing: line[..<colon])
+        func value() -> String {
+            guard colon < line.count else { return "" }
             var start = colon + 1
             if start < line.count, line[start] == UInt8(ascii: " ") { start += 1 }
-            value = String(decoding: line[start...], as: UTF8.self)
-        } else {
-            field = String(decoding: line, as: UTF8.self)
-            value = ""
+            return String(decoding: UnsafeBufferPointer(rebasing: line[start...]), as: UTF8.self)
         }
-        switch field {
-        case "event": eventType = value
-        case "data":
-            data.append(value)
+        if field.elementsEqual("data".utf8) {
+            data.append(value())
             hasData = true
-        case "id" where !value.contains("\0"): lastID = value
-        default: break  // `retry` and unknown fields do not matter to a server-side client
+        } else if field.elementsEqual("event".utf8) {
+            eventType = value()
+        } else if field.elementsEqual("id".utf8) {
+            let id = value()
+            if !id.utf8.contains(0) { lastID = id }
         }
+        // `retry` and unknown fields do not matter to a server-side client.
         return nil
     }
 

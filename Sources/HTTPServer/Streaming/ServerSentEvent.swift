@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One Server-Sent Events frame (HTML Living Standard §9.2, "event stream" format).
 public struct ServerSentEvent: Sendable, Hashable {
     public var event: String?
@@ -57,10 +61,20 @@ private func appendSingleLine(_ text: String, to out: inout [UInt8], dropNUL: Bo
     }
 }
 
+/// Whether `text` holds a CR or LF, found with `memchr` where the text is contiguous (a
+/// closure per byte cost as much as the rest of writing an answer's last event).
+private func hasLineBreak(_ text: String) -> Bool {
+    let found = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+        guard let base = bytes.baseAddress else { return false }
+        return memchr(base, 0x0A, bytes.count) != nil || memchr(base, 0x0D, bytes.count) != nil
+    }
+    return found ?? text.utf8.contains { $0 == .cr || $0 == .lf }
+}
+
 private func appendData(_ text: String, to out: inout [UInt8]) {
     out.append(contentsOf: "data: ".utf8)
     // JSON data (every event parley sends) has no line break: one copy, not a byte at a time.
-    if !text.utf8.contains(where: { $0 == .cr || $0 == .lf }) {
+    if !hasLineBreak(text) {
         out.append(contentsOf: text.utf8)
         out.append(.lf)
         return

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The common streamed chunk — one choice whose delta is only text, no finish reason, no
 /// usage, no error — read without a JSON decoder. Decoding every chunk with `JSONDecoder` was
 /// the largest single cost of a streamed answer in profiles (about an eighth of the server's
@@ -56,8 +60,14 @@ enum ChunkFastPath {
     /// One pass over the quotation marks: the key of the one text delta, and none of the keys
     /// that need the full decoder (usage, an error, tool calls). Nil unless exactly that.
     private static func contentStart(in utf8: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let base = utf8.baseAddress else { return nil }
         var start: Int?
-        for index in utf8.indices where utf8[index] == UInt8(ascii: "\"") && index + 1 < utf8.count {
+        var from = 0
+        // From quotation mark to quotation mark with memchr (a byte-by-byte loop was a
+        // twentieth of relaying a token).
+        while from < utf8.count - 1, let found = memchr(base + from, Int32(UInt8(ascii: "\"")), utf8.count - 1 - from) {
+            let index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+            from = index + 1
             switch utf8[index + 1] {
             case UInt8(ascii: "d"):
                 guard matches(contentKey, in: utf8, at: index) else { continue }
