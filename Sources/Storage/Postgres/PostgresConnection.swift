@@ -101,6 +101,64 @@ final class PostgresConnection: Sendable {
         }
     }
 
+    /// `BEGIN` and then `sql`, in one round trip once `sql` is prepared on this connection
+    /// (libpq's pipeline mode: both sent, then one sync); one after the other before that.
+    /// A transaction's first statement goes this way, so opening it costs no wait of its own.
+    func runAfterBegin(_ sql: String, _ parameters: [SQLValue]) async throws -> Outcome {
+        try await onQueue { state in
+            guard let handle = state.handle else { throw SQLError(.unavailable, "the connection is closed") }
+            guard let name = state.prepared[sql] else {
+                let begun = PQexec(handle, "BEGIN")
+                defer { PQclear(begun) }
+                try Self.check(begun, handle)
+                return try Self.run(sql, parameters, on: handle, prepared: &state.prepared)
+            }
+            return try Self.withValues(parameters) { values in
+                guard PQenterPipelineMode(handle) == 1 else { throw Self.sendFailure(handle) }
+                // Leaves pipeline mode whatever happens below (every result is read first); a
+                // connection that cannot has lost its place in the protocol and is closed, so
+                // the pool discards it.
+                defer {
+                    if PQexitPipelineMode(handle) != 1 {
+                        PQfinish(handle)
+                        state.handle = nil
+                    }
+                }
+                guard PQsendQueryParams(handle, "BEGIN", 0, nil, nil, nil, nil, 0) == 1,
+                      PQsendQueryPrepared(handle, name, Int32(values.count), values.baseAddress, nil, nil, 0) == 1,
+                      PQpipelineSync(handle) == 1 else {
+                    throw Self.sendFailure(handle)
+                }
+                // Each statement's result is followed by a null; the sync's result ends it all.
+                var results: [OpaquePointer] = []
+                defer { results.forEach { PQclear($0) } }
+                var nulls = 0
+                while nulls <= 2 {
+                    guard let result = PQgetResult(handle) else {
+                        nulls += 1
+                        continue
+                    }
+                    if PQresultStatus(result) == PGRES_PIPELINE_SYNC {
+                        PQclear(result)
+                        break
+                    }
+                    results.append(result)
+                }
+                guard results.count == 2 else {
+                    try results.forEach { try Self.check($0, handle) }
+                    throw SQLError(.unavailable, "PostgreSQL connection lost in the middle of a pipeline", connectionLost: true)
+                }
+                try Self.check(results[0], handle)
+                try Self.check(results[1], handle)
+                return Self.outcome(of: results[1])
+            }
+        }
+    }
+
+    private static func sendFailure(_ handle: OpaquePointer) -> SQLError {
+        SQLError(.unavailable, "PostgreSQL connection lost: \(firstLine(PQerrorMessage(handle)))", connectionLost: true)
+    }
+
     func script(_ sql: String) async throws {
         try await onQueue { state in
             guard let handle = state.handle else { throw SQLError(.unavailable, "the connection is closed") }
@@ -110,10 +168,9 @@ final class PostgresConnection: Sendable {
         }
     }
 
-    private static func run(
-        _ sql: String, _ parameters: [SQLValue], on handle: OpaquePointer, prepared: inout [String: String]
-    ) throws -> Outcome {
-        // Every value travels as text; PostgreSQL infers each parameter's type from its use.
+    /// Every value as text (PostgreSQL infers each parameter's type from its use), as the C
+    /// strings libpq reads for the length of `body`.
+    private static func withValues<T>(_ parameters: [SQLValue], _ body: (UnsafeBufferPointer<UnsafePointer<CChar>?>) throws -> T) rethrows -> T {
         let texts: [String?] = parameters.map {
             switch $0 {
             case .text(let s): s
@@ -124,6 +181,12 @@ final class PostgresConnection: Sendable {
         let cStrings = texts.map { $0.flatMap { strdup($0) } }
         defer { cStrings.forEach { free($0) } }
         let pointers: [UnsafePointer<CChar>?] = cStrings.map { $0.map { UnsafePointer($0) } }
+        return try pointers.withUnsafeBufferPointer { try body($0) }
+    }
+
+    private static func run(
+        _ sql: String, _ parameters: [SQLValue], on handle: OpaquePointer, prepared: inout [String: String]
+    ) throws -> Outcome {
         var name = prepared[sql]
         if name == nil, prepared.count < maxPrepared {
             let next = "parley_\(prepared.count + 1)"
@@ -133,7 +196,7 @@ final class PostgresConnection: Sendable {
             prepared[sql] = next
             name = next
         }
-        let result = pointers.withUnsafeBufferPointer { values in
+        let result = withValues(parameters) { values in
             if let name {
                 PQexecPrepared(handle, name, Int32(values.count), values.baseAddress, nil, nil, 0)
             } else {
@@ -142,6 +205,11 @@ final class PostgresConnection: Sendable {
         }
         defer { PQclear(result) }
         try check(result, handle)
+        return outcome(of: result)
+    }
+
+    /// The rows (every value as text) and the count of rows changed.
+    private static func outcome(of result: OpaquePointer?) -> Outcome {
         let rowCount = Int(PQntuples(result)), columnCount = Int(PQnfields(result))
         let names = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
         var rows: [SQLRow] = []

@@ -48,6 +48,10 @@ public final class PostgresDatabase: SQLDatabase {
     /// whole transaction) need no thread switch each. An idle connection the server closed
     /// meanwhile (a restart) is found out before `body` runs and another one is taken.
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        try await withLeased { try await body(Leased(connection: $0)) }
+    }
+
+    private func withLeased<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         leased.add(1, ordering: .relaxed)
         defer { leased.subtract(1, ordering: .relaxed) }
         // Every idle connection may be dead (the release of a dead one drops the older ones
@@ -58,7 +62,7 @@ public final class PostgresDatabase: SQLDatabase {
                 () async -> (Result<T, any Error>?, Bool) in
                 guard await connection.isHealthy() else { return (nil, true) }
                 do {
-                    let result = try await body(Leased(connection: connection))
+                    let result = try await body(connection)
                     return (.success(result), await connection.isBroken())
                 } catch {
                     return (.failure(error), await connection.isBroken())
@@ -70,15 +74,17 @@ public final class PostgresDatabase: SQLDatabase {
         throw SQLError(.unavailable, "no PostgreSQL connection could be had in a usable state", connectionLost: true)
     }
 
+    /// `BEGIN` goes with the body's first statement, in the same round trip; a body that runs
+    /// no statement opens no transaction.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-        try await withConnection { connection in
-            try await connection.executeScript("BEGIN")
+        try await withLeased { connection in
+            let transactional = Transactional(connection: connection)
             do {
-                let result = try await body(connection)
-                try await connection.executeScript("COMMIT")
+                let result = try await body(transactional)
+                if transactional.begun { try await connection.script("COMMIT") }
                 return result
             } catch {
-                try? await connection.executeScript("ROLLBACK")
+                if transactional.begun { try? await connection.script("ROLLBACK") }
                 throw error
             }
         }
@@ -90,6 +96,45 @@ public final class PostgresDatabase: SQLDatabase {
 
     public func close() async {
         await pool.close()
+    }
+
+    /// A leased connection inside a transaction whose `BEGIN` has not been sent yet: the first
+    /// statement sends it.
+    private final class Transactional: SQLConnection {
+        let connection: PostgresConnection
+        /// Whether `BEGIN` was sent. Statements run one after another on the connection's
+        /// queue; the mutex only satisfies `Sendable`.
+        private let sent = Mutex(false)
+
+        init(connection: PostgresConnection) {
+            self.connection = connection
+        }
+
+        var begun: Bool { sent.withLock { $0 } }
+
+        private func takeBegin() -> Bool {
+            sent.withLock { sent in
+                defer { sent = true }
+                return !sent
+            }
+        }
+
+        private func run(_ sql: String, _ parameters: [SQLValue]) async throws -> PostgresConnection.Outcome {
+            takeBegin() ? try await connection.runAfterBegin(sql, parameters) : try await connection.run(sql, parameters)
+        }
+
+        func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
+            try await run(sql, parameters).rows
+        }
+
+        func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
+            try await run(sql, parameters).changes
+        }
+
+        func executeScript(_ sql: String) async throws {
+            if takeBegin() { try await connection.script("BEGIN") }
+            try await connection.script(sql)
+        }
     }
 
     private struct Leased: SQLConnection {

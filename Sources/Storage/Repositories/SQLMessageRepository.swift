@@ -223,11 +223,11 @@ public struct SQLMessageRepository: MessageRepository {
         try await Self.update(message, on: database)
     }
 
+    static let updateStatement =
+        "UPDATE messages SET content = $2, status = $3, finish_reason = $4, prompt_tokens = $5, completion_tokens = $6, usage_estimated = $7, updated_at = $8 WHERE id = $1"
+
     static func update(_ message: Message, on connection: any SQLConnection) async throws {
-        _ = try await connection.execute(
-            "UPDATE messages SET content = $2, status = $3, finish_reason = $4, prompt_tokens = $5, completion_tokens = $6, usage_estimated = $7, updated_at = $8 WHERE id = $1",
-            Self.updateValues(message)
-        )
+        _ = try await connection.execute(updateStatement, Self.updateValues(message))
     }
 
     static func updateValues(_ message: Message) -> [SQLValue] {
@@ -316,13 +316,16 @@ public struct SQLUsageRepository: UsageRepository {
         try await Self.insert(event, into: database)
     }
 
+    static let columns = "id, user_id, session_id, model, prompt_tokens, completion_tokens, estimated, latency_ms, at"
+
+    static func values(_ event: UsageEvent) -> [SQLValue] {
+        [.text(event.id.description), .text(event.userID.description), .optional(event.sessionID?.description), .text(event.model),
+         .integer(event.usage.promptTokens), .integer(event.usage.completionTokens), .bool(event.usage.estimated),
+         .integer(event.latencyMilliseconds), .date(event.at)]
+    }
+
     static func insert(_ event: UsageEvent, into connection: any SQLConnection) async throws {
-        _ = try await connection.execute(
-            "INSERT INTO usage_events (id, user_id, session_id, model, prompt_tokens, completion_tokens, estimated, latency_ms, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            [.text(event.id.description), .text(event.userID.description), .optional(event.sessionID?.description), .text(event.model),
-             .integer(event.usage.promptTokens), .integer(event.usage.completionTokens), .bool(event.usage.estimated),
-             .integer(event.latencyMilliseconds), .date(event.at)]
-        )
+        _ = try await connection.execute("INSERT INTO usage_events (\(columns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", values(event))
     }
 
     public func tokensUsed(userID: User.ID, since: Date) async throws -> Int {

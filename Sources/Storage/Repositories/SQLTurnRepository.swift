@@ -104,10 +104,9 @@ public struct SQLTurnRepository: TurnRepository {
                     assistant.parentID = user.id
                     assistant.depth = user.depth + 1
                     assistant.position = last + (newUser ? 2 : 1)
-                    try await Self.insert(newUser ? [user, assistant] : [assistant], owner: start.ownerInstance, leaseUntil: start.leaseUntil, into: connection)
                     let newTitle = last == 0 && newUser && session.title == start.defaultTitle ? start.firstMessageTitle : session.title
-                    _ = try await connection.execute("UPDATE chat_sessions SET title = $2, updated_at = $3, active_leaf_id = $4 WHERE id = $1",
-                                                     [.text(sessionID), .text(newTitle), .date(assistant.createdAt), .text(assistant.id.description)])
+                    try await Self.place(newUser ? [user, assistant] : [assistant], owner: start.ownerInstance, leaseUntil: start.leaseUntil,
+                                         session: sessionID, title: newTitle, dialect: dialect, on: connection)
                     if let key = start.idempotency {
                         _ = try await connection.execute(
                             "INSERT INTO idempotency_keys (\(Self.keyColumns)) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -135,9 +134,12 @@ public struct SQLTurnRepository: TurnRepository {
         throw SQLError(.other, "could not place a turn in its session")
     }
 
-    /// The turn's new messages in one statement; the answer (the last) carries its owner and
-    /// lease, a new question neither.
-    private static func insert(_ messages: [Message], owner: String, leaseUntil: Date, into connection: any SQLConnection) async throws {
+    /// The turn's new messages in one statement (the answer, the last, carries its owner and
+    /// lease, a new question neither), and the session's title, activity and active leaf. On
+    /// PostgreSQL both are one statement, a round trip fewer (a data-modifying `WITH` always
+    /// runs to completion); SQLite, in process, has no such form and needs none.
+    private static func place(_ messages: [Message], owner: String, leaseUntil: Date, session: String, title: String, dialect: SQLDialect,
+                              on connection: any SQLConnection) async throws {
         var rows: [String] = []
         var values: [SQLValue] = []
         for (index, message) in messages.enumerated() {
@@ -146,15 +148,42 @@ public struct SQLTurnRepository: TurnRepository {
             rows.append("(" + (1...row.count).map { "$\(values.count + $0)" }.joined(separator: ", ") + ")")
             values += row
         }
-        _ = try await connection.execute(
-            "INSERT INTO messages (\(SQLMessageRepository.columns), owner_instance, lease_until) VALUES \(rows.joined(separator: ", "))", values
-        )
+        let insert = "INSERT INTO messages (\(SQLMessageRepository.columns), owner_instance, lease_until) VALUES \(rows.joined(separator: ", "))"
+        let answer = messages[messages.count - 1]
+        let sessionValues: [SQLValue] = [.text(session), .text(title), .date(answer.createdAt), .text(answer.id.description)]
+        switch dialect {
+        case .postgres:
+            let n = values.count
+            _ = try await connection.execute(
+                "WITH placed AS (\(insert)) UPDATE chat_sessions SET title = $\(n + 2), updated_at = $\(n + 3), active_leaf_id = $\(n + 4) WHERE id = $\(n + 1)",
+                values + sessionValues
+            )
+        case .sqlite:
+            _ = try await connection.execute(insert, values)
+            _ = try await connection.execute("UPDATE chat_sessions SET title = $2, updated_at = $3, active_leaf_id = $4 WHERE id = $1", sessionValues)
+        }
     }
 
+    /// The answer as it ended and its usage, committed together: on PostgreSQL as one statement
+    /// without a transaction around it (one round trip instead of four), on SQLite as a
+    /// transaction of two.
     public func finish(_ answer: Message, usage: UsageEvent) async throws {
-        try await database.transaction { connection in
-            try await SQLMessageRepository.update(answer, on: connection)
-            try await SQLUsageRepository.insert(usage, into: connection)
+        switch database.dialect {
+        case .postgres:
+            let update = SQLMessageRepository.updateValues(answer)
+            let n = update.count
+            _ = try await database.execute(
+                """
+                WITH ended AS (\(SQLMessageRepository.updateStatement))
+                INSERT INTO usage_events (\(SQLUsageRepository.columns)) VALUES (\((1...9).map { "$\(n + $0)" }.joined(separator: ", ")))
+                """,
+                update + SQLUsageRepository.values(usage)
+            )
+        case .sqlite:
+            try await database.transaction { connection in
+                try await SQLMessageRepository.update(answer, on: connection)
+                try await SQLUsageRepository.insert(usage, into: connection)
+            }
         }
     }
 
