@@ -43,8 +43,12 @@ import JSONText
     func eventsMatchTheEncoder(_ content: String) throws {
         for (usage, reason) in [(nil, nil), (TokenUsage(promptTokens: 12, completionTokens: 3, estimated: true), "stop")] as [(TokenUsage?, String?)] {
             let dto = MessageDTO(Self.message(content, usage: usage, finishReason: reason))
+            var onPath = dto
+            (onPath.siblings, onPath.siblingIndex) = (3, 2)
             let documents: [(String, String)] = [
                 (dto.json, try Self.encoded(dto)),
+                (onPath.json, try Self.encoded(onPath)),
+                (TurnEndDTO(message: dto, cutAt: 7, saved: false).json, try Self.encoded(TurnEndDTO(message: dto, cutAt: 7, saved: false))),
                 (TurnStartDTO(userMessage: dto, assistantMessageId: "a-1").json, try Self.encoded(TurnStartDTO(userMessage: dto, assistantMessageId: "a-1"))),
                 (TurnEndDTO(message: dto).json, try Self.encoded(TurnEndDTO(message: dto))),
                 (TurnEndDTO(message: dto, cached: true).json, try Self.encoded(TurnEndDTO(message: dto, cached: true))),
@@ -59,6 +63,7 @@ import JSONText
     @Test func plainMessagesAreByteForByteTheSame() throws {
         let dto = MessageDTO(Self.message("plain words / and more", usage: TokenUsage(promptTokens: 1, completionTokens: 2), finishReason: "length"))
         #expect(TurnEndDTO(message: dto).json == (try Self.encoded(TurnEndDTO(message: dto))))
+        #expect(TurnEndDTO(message: dto, cached: true, cutAt: 4, saved: true).json == (try Self.encoded(TurnEndDTO(message: dto, cached: true, cutAt: 4, saved: true))))
         #expect(TurnStartDTO(userMessage: dto, assistantMessageId: "x").json == (try Self.encoded(TurnStartDTO(userMessage: dto, assistantMessageId: "x"))))
     }
 }

@@ -156,7 +156,14 @@ struct TurnStartDTO: Encodable {
 
     /// What `JSONBody.encoder` writes, without it (see `MessageDTO.json`).
     var json: String {
-        "{\"assistant_message_id\":\(jsonQuoted(assistantMessageId)),\"user_message\":\(userMessage.json)}"
+        var out: [UInt8] = []
+        out.reserveCapacity(userMessage.content.utf8.count + 512)
+        out.append(contentsOf: #"{"assistant_message_id":"#.utf8)
+        appendJSONQuoted(assistantMessageId, to: &out)
+        out.append(contentsOf: #","user_message":"#.utf8)
+        userMessage.appendJSON(to: &out)
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -171,9 +178,16 @@ struct TurnEndDTO: Encodable {
 
     /// What `JSONBody.encoder` writes, without it (see `MessageDTO.json`).
     var json: String {
-        var out = (cached.map { "{\"cached\":\($0)," } ?? "{") + (cutAt.map { "\"cut_at\":\($0)," } ?? "") + "\"message\":\(message.json)"
-        if let saved { out += ",\"saved\":\(saved)" }
-        return out + "}"
+        var out: [UInt8] = []
+        out.reserveCapacity(message.content.utf8.count + 512)
+        out.append(UInt8(ascii: "{"))
+        if let cached { out.append(contentsOf: #""cached":\#(cached),"#.utf8) }
+        if let cutAt { out.append(contentsOf: #""cut_at":\#(cutAt),"#.utf8) }
+        out.append(contentsOf: #""message":"#.utf8)
+        message.appendJSON(to: &out)
+        if let saved { out.append(contentsOf: #","saved":\#(saved)"#.utf8) }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }
 
@@ -183,18 +197,41 @@ extension MessageDTO {
     /// strategy closure) was about 5% of a chat turn's CPU. `MessageDTOJSONTests` holds the two
     /// to the same JSON.
     var json: String {
-        var out = "{\"content\":\(jsonQuoted(content)),\"created_at\":\(jsonQuoted(Timestamp.format(createdAt)))"
-        out += ",\"finish_reason\":\(finishReason.map(jsonQuoted) ?? "null"),\"id\":\(jsonQuoted(id))"
-        out += ",\"parent_id\":\(parentId.map(jsonQuoted) ?? "null")"
-        out += ",\"role\":\(jsonQuoted(role)),\"session_id\":\(jsonQuoted(sessionId))"
-        if let siblingIndex, let siblings { out += ",\"sibling_index\":\(siblingIndex),\"siblings\":\(siblings)" }
-        out += ",\"status\":\(jsonQuoted(status)),\"usage\":"
-        if let usage {
-            out += "{\"completion_tokens\":\(usage.completionTokens),\"estimated\":\(usage.estimated),\"prompt_tokens\":\(usage.promptTokens)}"
-        } else {
-            out += "null"
+        var out: [UInt8] = []
+        out.reserveCapacity(content.utf8.count + 384)
+        appendJSON(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The same document written into bytes, as the events that carry it are.
+    func appendJSON(to out: inout [UInt8]) {
+        func optional(_ text: String?) {
+            if let text { appendJSONQuoted(text, to: &out) } else { out.append(contentsOf: "null".utf8) }
         }
-        return out + "}"
+        out.append(contentsOf: #"{"content":"#.utf8)
+        appendJSONQuoted(content, to: &out)
+        // A timestamp is digits and separators: nothing to escape.
+        out.append(contentsOf: #","created_at":""#.utf8)
+        out.append(contentsOf: Timestamp.format(createdAt).utf8)
+        out.append(contentsOf: #"","finish_reason":"#.utf8)
+        optional(finishReason)
+        out.append(contentsOf: #","id":"#.utf8)
+        appendJSONQuoted(id, to: &out)
+        out.append(contentsOf: #","parent_id":"#.utf8)
+        optional(parentId)
+        out.append(contentsOf: #","role":"#.utf8)
+        appendJSONQuoted(role, to: &out)
+        out.append(contentsOf: #","session_id":"#.utf8)
+        appendJSONQuoted(sessionId, to: &out)
+        if let siblingIndex, let siblings { out.append(contentsOf: #","sibling_index":\#(siblingIndex),"siblings":\#(siblings)"#.utf8) }
+        out.append(contentsOf: #","status":"#.utf8)
+        appendJSONQuoted(status, to: &out)
+        out.append(contentsOf: #","usage":"#.utf8)
+        if let usage {
+            out.append(contentsOf: #"{"completion_tokens":\#(usage.completionTokens),"estimated":\#(usage.estimated),"prompt_tokens":\#(usage.promptTokens)}}"#.utf8)
+        } else {
+            out.append(contentsOf: "null}".utf8)
+        }
     }
 }
 
