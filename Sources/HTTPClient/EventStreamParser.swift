@@ -48,7 +48,7 @@ public struct EventStreamParser: Sendable {
     public mutating func feed(_ bytes: [UInt8]) throws -> [StreamEvent] {
         var events: [StreamEvent] = []
         try bytes.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
+            guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
             let end = buffer.count
             var index = 0
             if afterCR {

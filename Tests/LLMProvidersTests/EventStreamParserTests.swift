@@ -65,6 +65,17 @@ import Testing
         }
     }
 
+    /// An empty read (its array with room to spare) after a CR that ended a line: the LF of a
+    /// CRLF may still come, and nothing else changes.
+    @Test func anEmptyPieceAfterACarriageReturnChangesNothing() throws {
+        var parser = EventStreamParser()
+        var empty: [UInt8] = []
+        empty.reserveCapacity(16)
+        #expect(try parser.feed(Array("data: a\r".utf8)).isEmpty)
+        #expect(try parser.feed(empty).isEmpty)
+        #expect(try parser.feed(Array("\n\r\n".utf8)) == [StreamEvent(data: "a")])
+    }
+
     @Test func crAloneEndsLines() throws {
         #expect(try parse("data: a\rdata: b\r\r") == [StreamEvent(data: "a\nb")])
     }
