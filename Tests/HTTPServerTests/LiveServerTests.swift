@@ -23,6 +23,24 @@ import Testing
         }
     }
 
+    /// A handler's header value cannot split the response head: CR, LF and NUL in it become
+    /// spaces, and a value without them is sent as it is.
+    @Test func aHeaderValueCannotSplitTheHead() async throws {
+        try await TestServer.with(responder: testRouter()) { server in
+            try await blocking {
+                let c = try RawConnection(port: server.port)
+                try c.send(crlf: "GET /header?value=a%0D%0AInjected:%20yes%00z HTTP/1.1\nHost: x\n\n")
+                let r = try c.readResponse()
+                #expect(r.status == 200)
+                #expect(r.header("X-Echo") == "a  Injected: yes z")
+                #expect(r.header("Injected") == nil)
+                #expect(r.text == "ok")
+                try c.send(crlf: "GET /header?value=plain%20%C3%A9t%C3%A9 HTTP/1.1\nHost: x\n\n")
+                #expect(try c.readResponse().header("X-Echo") == "plain été")
+            }
+        }
+    }
+
     @Test func threePipelinedRequestsInOneWriteAreAnsweredInOrder() async throws {
         try await TestServer.with(responder: testRouter()) { server in
             try await blocking {

@@ -48,6 +48,11 @@ import Testing
         Case("duplicate Host", "GET / HTTP/1.1\nHost: a\nHost: b\n\n", 400),
         Case("Host with a path", "GET / HTTP/1.1\nHost: a/b\n\n", 400),
         Case("Host with userinfo", "GET / HTTP/1.1\nHost: user@a\n\n", 400),
+        Case("Host with a backslash", "GET / HTTP/1.1\nHost: a\\b\n\n", 400),
+        Case("Host with a query", "GET / HTTP/1.1\nHost: a?b\n\n", 400),
+        Case("Host with a fragment", "GET / HTTP/1.1\nHost: a#b\n\n", 400),
+        Case("Host with a space inside", "GET / HTTP/1.1\nHost: a b\n\n", 400),
+        Case("Host with a tab inside", "GET / HTTP/1.1\nHost: a\tb\n\n", 400),
         // Framing and smuggling (RFC 9112 §6)
         Case("Content-Length with Transfer-Encoding", "POST / HTTP/1.1\nHost: x\nContent-Length: 3\nTransfer-Encoding: chunked\n\n0\n\n", 400),
         Case("differing Content-Lengths", "POST / HTTP/1.1\nHost: x\nContent-Length: 4\nContent-Length: 5\n\nabcd", 400),

@@ -17,6 +17,11 @@ func testRouter(probe: CancellationProbe = CancellationProbe()) -> Router {
     var routes = RouterBuilder()
     routes.get("/hello") { _ in Response(contentType: "text/plain", body: Array("hello".utf8)) }
     routes.get("/path") { r in Response(contentType: "text/plain", body: Array(r.target.utf8)) }
+    routes.get("/header") { r in
+        var response = Response(contentType: "text/plain", body: Array("ok".utf8))
+        response.headers.add("X-Echo", r.queryItems["value"] ?? "")
+        return response
+    }
     routes.post("/echo", bodyLimit: 1024) { r in
         var response = Response(contentType: "application/octet-stream", body: r.body)
         response.headers.add("X-Trailers", r.trailers.map { "\($0.name)=\($0.value)" }.joined(separator: ","))

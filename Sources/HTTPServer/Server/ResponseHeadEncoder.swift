@@ -51,10 +51,18 @@ enum ResponseHeadEncoder {
             || HTTPFields.namesMatch(name, "Connection") || HTTPFields.namesMatch(name, "Date")
     }
 
-    /// A handler's header text cannot split the head: CR, LF and NUL become spaces.
+    /// A handler's header text cannot split the head: CR, LF and NUL become spaces. Text
+    /// without them (all of it, in practice) is copied at once.
     private static func appendSanitised(_ text: String, to out: inout [UInt8]) {
-        for byte in text.utf8 {
-            out.append(byte == .cr || byte == .lf || byte == 0 ? .space : byte)
+        var text = text
+        text.withUTF8 { bytes in
+            guard bytes.contains(where: { $0 == .cr || $0 == .lf || $0 == 0 }) else {
+                out.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes {
+                out.append(byte == .cr || byte == .lf || byte == 0 ? .space : byte)
+            }
         }
     }
 }
