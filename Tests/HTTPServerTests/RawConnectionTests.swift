@@ -13,7 +13,8 @@ import Testing
     /// half-built connection was released, and that second close took whatever descriptor had
     /// been given the same number in between: a concurrent spawn's pipe failed with EBADF.
     @Test func aRefusedConnectionClosesItsSocketOnce() async throws {
-        let port = try Self.closedPort()
+        let closed = try ClosedPort()
+        let port = closed.port
         let stop = Atomic<Bool>(false)
         let stolen = Atomic<Int>(0)
         // Another thread keeps taking the lowest free descriptor (the refused socket's number),
@@ -35,23 +36,7 @@ import Testing
             }
         }
         stop.store(true, ordering: .relaxed)
+        withExtendedLifetime(closed) {}
         #expect(stolen.load(ordering: .relaxed) == 0, "descriptors closed under another thread")
-    }
-
-    /// A loopback port nobody listens on: bound, then released.
-    static func closedPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        try #require(bound)
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

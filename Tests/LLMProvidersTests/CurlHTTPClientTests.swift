@@ -74,15 +74,16 @@ import Testing
 
     @Test func unreachableUpstreamIsAConnectError() async throws {
         let client = try CurlHTTPClient()
-        let port = try await TestServer.with(responder: routes()) { $0.port }  // closed now
+        let closed = try ClosedPort()
         await #expect(throws: HTTPClientError.self) {
-            _ = try await client.send(OutgoingRequest(url: "http://127.0.0.1:\(port)/events", method: "GET"))
+            _ = try await client.send(OutgoingRequest(url: "http://127.0.0.1:\(closed.port)/events", method: "GET"))
         }
         do {
-            _ = try await client.send(OutgoingRequest(url: "http://127.0.0.1:\(port)/events", method: "GET"))
+            _ = try await client.send(OutgoingRequest(url: "http://127.0.0.1:\(closed.port)/events", method: "GET"))
         } catch let error as HTTPClientError {
             #expect(error.kind == .connect)
         }
+        withExtendedLifetime(closed) {}
     }
 
     @Test func cancellingTheReaderStopsTheTransferAtOnce() async throws {

@@ -221,9 +221,10 @@ import Testing
     }
 
     @Test func unreachableUpstreamFailsAfterRetries() async throws {
-        let port = try await TestServer.with(responder: RouterBuilder().build()) { $0.port }
-        let result = await drain(try provider("http://127.0.0.1:\(port)/v1").complete(request))
-        #expect(result.error?.kind == .unreachable)
+        let closed = try ClosedPort()
+        let result = await drain(try provider("http://127.0.0.1:\(closed.port)/v1").complete(request))
+        #expect(result.error?.kind == .unreachable, "\(String(describing: result.error))")
+        withExtendedLifetime(closed) {}
     }
 
     @Test func theAPIKeyNeverAppearsInAnError() async throws {
