@@ -98,7 +98,7 @@ public struct Router: HTTPResponder {
 
     /// The path's segments after its first `/`, cut on the bytes (a `/` is never inside a
     /// character, and splitting the `String` itself walks it by grapheme).
-    static func segments(of path: String) -> [Substring] {
+    private static func segments(of path: String) -> [Substring] {
         let utf8 = path.utf8
         var segments: [Substring] = []
         var start: String.Index?

@@ -48,7 +48,7 @@ public final class PostgresDatabase: SQLDatabase {
     /// whole transaction) need no thread switch each. An idle connection the server closed
     /// meanwhile (a restart) is found out before `body` runs and another one is taken.
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-        try await withLeased { try await body(Leased(connection: $0)) }
+        try await withLeased { try await body(Leased(connection: $0, opensTransaction: false)) }
     }
 
     private func withLeased<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
@@ -78,13 +78,13 @@ public final class PostgresDatabase: SQLDatabase {
     /// no statement opens no transaction.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
         try await withLeased { connection in
-            let transactional = Transactional(connection: connection)
+            let leased = Leased(connection: connection, opensTransaction: true)
             do {
-                let result = try await body(transactional)
-                if transactional.begun { try await connection.script("COMMIT") }
+                let result = try await body(leased)
+                if leased.begun { try await connection.script("COMMIT") }
                 return result
             } catch {
-                if transactional.begun { try? await connection.script("ROLLBACK") }
+                if leased.begun { try? await connection.script("ROLLBACK") }
                 throw error
             }
         }
@@ -98,24 +98,28 @@ public final class PostgresDatabase: SQLDatabase {
         await pool.close()
     }
 
-    /// A leased connection inside a transaction whose `BEGIN` has not been sent yet: the first
-    /// statement sends it.
-    private final class Transactional: SQLConnection {
+    /// A leased connection. One that opens a transaction sends its `BEGIN` with the first
+    /// statement, in the same round trip.
+    private final class Leased: SQLConnection {
         let connection: PostgresConnection
-        /// Whether `BEGIN` was sent. Statements run one after another on the connection's
-        /// queue; the mutex only satisfies `Sendable`.
-        private let sent = Mutex(false)
+        /// Whether a `BEGIN` is still to be sent. Statements run one after another on the
+        /// connection's queue; the mutex only satisfies `Sendable`.
+        private let beginPending: Mutex<Bool>
+        private let opensTransaction: Bool
 
-        init(connection: PostgresConnection) {
+        init(connection: PostgresConnection, opensTransaction: Bool) {
             self.connection = connection
+            self.opensTransaction = opensTransaction
+            beginPending = Mutex(opensTransaction)
         }
 
-        var begun: Bool { sent.withLock { $0 } }
+        /// Whether this transaction's `BEGIN` was sent.
+        var begun: Bool { opensTransaction && !beginPending.withLock { $0 } }
 
         private func takeBegin() -> Bool {
-            sent.withLock { sent in
-                defer { sent = true }
-                return !sent
+            beginPending.withLock { pending in
+                defer { pending = false }
+                return pending
             }
         }
 
@@ -133,22 +137,6 @@ public final class PostgresDatabase: SQLDatabase {
 
         func executeScript(_ sql: String) async throws {
             if takeBegin() { try await connection.script("BEGIN") }
-            try await connection.script(sql)
-        }
-    }
-
-    private struct Leased: SQLConnection {
-        let connection: PostgresConnection
-
-        func query(_ sql: String, _ parameters: [SQLValue]) async throws -> [SQLRow] {
-            try await connection.run(sql, parameters).rows
-        }
-
-        func execute(_ sql: String, _ parameters: [SQLValue]) async throws -> Int {
-            try await connection.run(sql, parameters).changes
-        }
-
-        func executeScript(_ sql: String) async throws {
             try await connection.script(sql)
         }
     }

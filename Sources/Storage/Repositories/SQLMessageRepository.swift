@@ -325,7 +325,8 @@ public struct SQLUsageRepository: UsageRepository {
     }
 
     static func insert(_ event: UsageEvent, into connection: any SQLConnection) async throws {
-        _ = try await connection.execute("INSERT INTO usage_events (\(columns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", values(event))
+        let row = values(event)
+        _ = try await connection.execute("INSERT INTO usage_events (\(columns)) VALUES (\(row.placeholders()))", row)
     }
 
     public func tokensUsed(userID: User.ID, since: Date) async throws -> Int {

@@ -145,22 +145,21 @@ public struct SQLTurnRepository: TurnRepository {
         for (index, message) in messages.enumerated() {
             let isAnswer = index == messages.count - 1
             let row = SQLMessageRepository.values(message) + [isAnswer ? .text(owner) : .null, isAnswer ? .date(leaseUntil) : .null]
-            rows.append("(" + (1...row.count).map { "$\(values.count + $0)" }.joined(separator: ", ") + ")")
+            rows.append("(" + row.placeholders(after: values.count) + ")")
             values += row
         }
         let insert = "INSERT INTO messages (\(SQLMessageRepository.columns), owner_instance, lease_until) VALUES \(rows.joined(separator: ", "))"
         let answer = messages[messages.count - 1]
         let sessionValues: [SQLValue] = [.text(session), .text(title), .date(answer.createdAt), .text(answer.id.description)]
+        func update(after n: Int) -> String {
+            "UPDATE chat_sessions SET title = $\(n + 2), updated_at = $\(n + 3), active_leaf_id = $\(n + 4) WHERE id = $\(n + 1)"
+        }
         switch dialect {
         case .postgres:
-            let n = values.count
-            _ = try await connection.execute(
-                "WITH placed AS (\(insert)) UPDATE chat_sessions SET title = $\(n + 2), updated_at = $\(n + 3), active_leaf_id = $\(n + 4) WHERE id = $\(n + 1)",
-                values + sessionValues
-            )
+            _ = try await connection.execute("WITH placed AS (\(insert)) \(update(after: values.count))", values + sessionValues)
         case .sqlite:
             _ = try await connection.execute(insert, values)
-            _ = try await connection.execute("UPDATE chat_sessions SET title = $2, updated_at = $3, active_leaf_id = $4 WHERE id = $1", sessionValues)
+            _ = try await connection.execute(update(after: 0), sessionValues)
         }
     }
 
@@ -170,14 +169,13 @@ public struct SQLTurnRepository: TurnRepository {
     public func finish(_ answer: Message, usage: UsageEvent) async throws {
         switch database.dialect {
         case .postgres:
-            let update = SQLMessageRepository.updateValues(answer)
-            let n = update.count
+            let update = SQLMessageRepository.updateValues(answer), event = SQLUsageRepository.values(usage)
             _ = try await database.execute(
                 """
                 WITH ended AS (\(SQLMessageRepository.updateStatement))
-                INSERT INTO usage_events (\(SQLUsageRepository.columns)) VALUES (\((1...9).map { "$\(n + $0)" }.joined(separator: ", ")))
+                INSERT INTO usage_events (\(SQLUsageRepository.columns)) VALUES (\(event.placeholders(after: update.count)))
                 """,
-                update + SQLUsageRepository.values(usage)
+                update + event
             )
         case .sqlite:
             try await database.transaction { connection in

@@ -13,6 +13,15 @@ public enum SQLValue: Sendable, Equatable {
     public static func optional(_ text: String?) -> SQLValue { text.map { .text($0) } ?? .null }
 }
 
+extension Array where Element == SQLValue {
+    /// `$k, $k+1, …` for these values when `offset` values come before them in the statement:
+    /// the numbers follow from the values, so a statement built of several parts cannot
+    /// misnumber one.
+    func placeholders(after offset: Int = 0) -> String {
+        indices.map { "$\(offset + $0 + 1)" }.joined(separator: ", ")
+    }
+}
+
 /// Which SQL dialect a database speaks, to find its migrations.
 public enum SQLDialect: String, Sendable {
     case sqlite
