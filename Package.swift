@@ -197,7 +197,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatCoreTests",
-            dependencies: ["ChatCore", "ChatCoreTesting"],
+            dependencies: ["ChatCore", "ChatCoreTesting", "CMalloc"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -17,8 +17,9 @@ export PARLEY_TEST_PYTHON
 # The suites that run several parley processes, PostgreSQL, Redis, nginx or a browser at once
 # each load the machine on their own; run beside everything else on two cores they starve one
 # another's timeouts. So a whole run has two phases: everything else in parallel, then these
-# one at a time.
-heavy='ClusterTests|BehindNginxTests|WebPageTests|OpenAIClientTests|DatabaseFaultProcessTests'
+# one at a time, with the one suite that measures the process's heap (which the parallel
+# suites' allocations would blur).
+heavy='ClusterTests|BehindNginxTests|WebPageTests|OpenAIClientTests|DatabaseFaultProcessTests|SleepMemoryTests'
 if [ $# -eq 0 ]; then
     swift test --disable-xctest --skip "$heavy"
     swift test --disable-xctest --skip-build --no-parallel --filter "$heavy"

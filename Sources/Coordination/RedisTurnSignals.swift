@@ -184,7 +184,7 @@ final class RedisTail: TurnTail {
                     // A piece usually comes first: it cancels the timer, so waits do not pile
                     // up sleeping tasks at one per token.
                     let timer = Task { [weak self] in
-                        guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                        guard (try? await CancellableSleep.for(timeout)) != nil else { return }
                         self?.resume(id, with: .timedOut)
                     }
                     let stillWaiting = state.withLock { state in

@@ -89,7 +89,7 @@ public struct TurnFollower: Sendable {
         var waited: Duration = .zero
         while waited < settings.keepAliveInterval {
             do {
-                try await Task.sleep(for: settings.followPollInterval)
+                try await CancellableSleep.for(settings.followPollInterval)
             } catch {
                 return .detached
             }

@@ -143,7 +143,7 @@ struct TurnRunner: Sendable {
         let limiter = deps.limiter, ttl = deps.policy.streamLease, clock = deps.chat.clock, messages = deps.chat.messages
         return Task {
             while true {
-                do { try await Task.sleep(for: ttl / 3) } catch { return }
+                do { try await CancellableSleep.for(ttl / 3) } catch { return }
                 let now = clock.now()
                 if let lease = turn.lease { try? await limiter.renewStream(userID: turn.ownerID, lease: lease, now: now, ttl: ttl) }
                 if ownsRow { try? await messages.renewLease(of: turn.assistantMessage.id, until: now.adding(ttl)) }

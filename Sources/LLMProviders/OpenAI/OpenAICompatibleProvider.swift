@@ -76,7 +76,7 @@ public final class OpenAICompatibleProvider: ChatProvider {
             } catch let failure as AttemptFailure {
                 guard failure.retryable, attempt < configuration.maxRetries, !delivered.value else { throw failure.error }
                 attempt += 1
-                try await Task.sleep(for: failure.retryAfter ?? backoff(attempt))
+                try await CancellableSleep.for(failure.retryAfter ?? backoff(attempt))
             }
         }
     }
@@ -95,7 +95,7 @@ public final class OpenAICompatibleProvider: ChatProvider {
         let ok = await withTaskGroup(of: Bool.self) { group in
             group.addTask { ((try? await client.send(request)).map { (200..<300).contains($0.status) }) ?? false }
             group.addTask {
-                try? await Task.sleep(for: timeout)
+                try? await CancellableSleep.for(timeout)
                 return false
             }
             let first = await group.next() ?? false
@@ -158,7 +158,7 @@ public final class OpenAICompatibleProvider: ChatProvider {
                     case .overdue(let reason):
                         throw AttemptFailure(error: ProviderError(.timeout, reason), retryable: false)
                     case .onTime(let deadline):
-                        try await Task.sleep(until: deadline, clock: .continuous)
+                        try await CancellableSleep.until(deadline)
                     }
                 }
             }

@@ -1,3 +1,5 @@
+import ChatCore
+
 /// A bounded pool of PostgreSQL connections.
 ///
 /// `acquire` hands out an idle connection (the lessee checks its health first), opens a new one while
@@ -51,7 +53,7 @@ actor PostgresPool {
         nextWaiter += 1
         let timeout = acquireTimeout
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
+            try? await CancellableSleep.for(timeout)
             await self?.expire(id)
         }
         defer { timer.cancel() }
