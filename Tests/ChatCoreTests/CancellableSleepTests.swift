@@ -27,7 +27,7 @@ import Testing
         await #expect(throws: CancellationError.self) { try await sleeper.value }
     }
 
-    @Test func cancelledSleepsDisarmTheirTimers() async {
+    @Test func cancelledSleepsDisarmAndReleaseTheirTimers() async {
         let sleeps = 5_000
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<sleeps {
@@ -36,8 +36,16 @@ import Testing
             while CancellableSleep.armedTimers < sleeps { await Task.yield() }
             group.cancelAll()
         }
-        // Other suites' sleeps may be armed meanwhile, never thousands of them.
+        // Dispatch disposes of cancelled timers (and their handlers, which hold each sleep's
+        // state) on its own threads, soon after, not at the deadline an hour away. Other
+        // suites' sleeps may be armed meanwhile, never thousands of them for long.
+        let cancelled = ContinuousClock.now
+        while CancellableSleep.armedTimers >= sleeps / 5 || CancellableSleep.liveSleeps >= sleeps / 5,
+              ContinuousClock.now - cancelled < .seconds(30) {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
         #expect(CancellableSleep.armedTimers < sleeps / 5)
+        #expect(CancellableSleep.liveSleeps < sleeps / 5)
     }
 }
 
@@ -45,8 +53,11 @@ import Testing
 /// second phase of `scripts/run-tests.sh`, alone.
 @Suite(.timeLimit(.minutes(1))) struct SleepMemoryTests {
     /// `Task.sleep` keeps a cancelled sleep's task and timer allocated until its deadline:
-    /// 20,000 cancelled one-hour sleeps held 17 MB of heap for the hour.
-    @Test func cancelledSleepsLetGoOfTheirTimersAndMemory() async {
+    /// 20,000 cancelled one-hour `Task.sleep`s held 17 MB of heap for the hour. These hold
+    /// 2–4 MB by glibc's count right after (an allocator's caches, not live objects, which
+    /// come to a few hundred kilobytes under a heap profiler), hence the bound at half of
+    /// what `Task.sleep` holds.
+    @Test func cancelledSleepsLetGoOfTheirMemory() async {
         let sleeps = 20_000
         let before = mallinfo2().uordblks
         await withTaskGroup(of: Void.self) { group in
@@ -56,8 +67,11 @@ import Testing
             while CancellableSleep.armedTimers < sleeps { await Task.yield() }
             group.cancelAll()
         }
+        let cancelled = ContinuousClock.now
+        while CancellableSleep.liveSleeps > 0, ContinuousClock.now - cancelled < .seconds(30) {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
         let grown = Int(mallinfo2().uordblks) - Int(before)
-        #expect(grown < 3_000_000, "\(grown) bytes still allocated after the sleeps were cancelled")
-        #expect(CancellableSleep.armedTimers < sleeps / 10)
+        #expect(grown < 8_000_000, "\(grown) bytes still allocated after the sleeps were cancelled")
     }
 }

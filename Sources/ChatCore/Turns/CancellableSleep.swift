@@ -30,6 +30,9 @@ public enum CancellableSleep {
 
     /// Timers armed and not yet fired or cancelled, for the tests.
     static var armedTimers: Int { Wake.armed.load(ordering: .relaxed) }
+    /// Sleeps whose state is still allocated (until Dispatch has disposed of their timer),
+    /// for the tests.
+    static var liveSleeps: Int { Wake.live.load(ordering: .relaxed) }
 }
 
 /// A Dispatch timer, which the overlay does not mark `Sendable` although Dispatch objects are
@@ -51,7 +54,11 @@ private final class Wake: Sendable {
     }
 
     static let armed = Atomic<Int>(0)
+    static let live = Atomic<Int>(0)
     private let state = Mutex(State.unarmed)
+
+    init() { Self.live.add(1, ordering: .relaxed) }
+    deinit { Self.live.subtract(1, ordering: .relaxed) }
 
     func arm(_ continuation: CheckedContinuation<Void, any Error>, after delay: Duration) {
         if delay <= .zero {

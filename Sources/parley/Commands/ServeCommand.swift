@@ -88,18 +88,19 @@ struct ServeCommand: AsyncParsableCommand {
             try await ServerLifecycle.run(server, alongside: [metricsServer].compactMap { $0 }, turns: services.turns.registry, draining: draining,
                                           grace: config.shutdownGrace, logger: logger, termination: termination)
         } catch {
-            housekeeping.cancel()
-            memoryReturn.cancel()
-            sweep?.cancel()
-            searchIndexing?.cancel()
+            await stop([housekeeping, memoryReturn, sweep, searchIndexing])
             await services.closeConnections()
             throw ExitCode(1)
         }
-        housekeeping.cancel()
-        memoryReturn.cancel()
-        sweep?.cancel()
-        searchIndexing?.cancel()
+        await stop([housekeeping, memoryReturn, sweep, searchIndexing])
         await services.closeConnections()
+    }
+
+    /// Cancels the background tasks and waits for them, so none is in the middle of a query
+    /// when the databases close.
+    private func stop(_ tasks: [Task<Void, Never>?]) async {
+        for task in tasks { task?.cancel() }
+        for task in tasks { await task?.value }
     }
 }
 

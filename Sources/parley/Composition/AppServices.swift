@@ -215,8 +215,7 @@ struct AppServices: Sendable {
         guard turns.signals != nil else { return nil }
         let turns = self.turns, interval = max(.seconds(1), turns.policy.streamLease / 3)
         return Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
+            while (try? await Task.sleep(for: interval)) != nil {
                 do {
                     let ended = try await RecoverAnswers(turns).orphaned()
                     if ended > 0 { logger.warning("answers of an instance that stopped renewing its lease ended as interrupted", metadata: ["parley.count": "\(ended)"]) }
@@ -233,8 +232,7 @@ struct AppServices: Sendable {
         guard database.dialect == .sqlite else { return nil }
         let messages = SQLMessageRepository(database: database)
         return Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
+            while (try? await Task.sleep(for: .seconds(1))) != nil {
                 do {
                     _ = try await messages.indexSearchBacklog()
                 } catch {
