@@ -26,7 +26,7 @@ public enum WebUI {
         let contentType: String
         let etag: String
         private let file: EmbeddedFile
-        private let decoded = Mutex<(body: [UInt8]?, gzip: [UInt8]?)>((nil, nil))
+        private let cache = Mutex<(body: [UInt8]?, gzip: [UInt8]?)>((nil, nil))
 
         init(_ file: EmbeddedFile) {
             self.file = file
@@ -36,28 +36,17 @@ public enum WebUI {
 
         var hasGzip: Bool { file.gzipBase64 != nil }
 
-        var body: [UInt8] {
-            decoded.withLock { decoded in
-                if let body = decoded.body { return body }
-                let body = Self.decode(file.base64)
-                decoded.body = body
-                return body
-            }
-        }
-
-        var gzip: [UInt8]? {
-            guard let base64 = file.gzipBase64 else { return nil }
-            return decoded.withLock { decoded in
-                if let gzip = decoded.gzip { return gzip }
-                let gzip = Self.decode(base64)
-                decoded.gzip = gzip
-                return gzip
-            }
-        }
+        var body: [UInt8] { decoded(gzip: false, from: file.base64) }
+        var gzip: [UInt8]? { file.gzipBase64.map { decoded(gzip: true, from: $0) } }
 
         /// The generator wrote valid base64; a test decodes every file.
-        private static func decode(_ base64: String) -> [UInt8] {
-            Data(base64Encoded: base64).map(Array.init) ?? []
+        private func decoded(gzip: Bool, from base64: String) -> [UInt8] {
+            cache.withLock { cache in
+                if let bytes = gzip ? cache.gzip : cache.body { return bytes }
+                let bytes = Data(base64Encoded: base64).map(Array.init) ?? []
+                if gzip { cache.gzip = bytes } else { cache.body = bytes }
+                return bytes
+            }
         }
     }
 

@@ -67,7 +67,7 @@ private final class Wake: Sendable {
                 if case .cancelled = state { return true }
                 return false
             }
-            if cancelled { continuation.resume(throwing: CancellationError()) } else { continuation.resume() }
+            Self.resume(continuation, cancelled: cancelled)
             return
         }
         let source = DispatchSource.makeTimerSource(queue: .global())
@@ -76,56 +76,51 @@ private final class Wake: Sendable {
         Self.armed.add(1, ordering: .relaxed)
         source.activate()
         let timer = SleepTimer(source: source)
-        let early: State? = state.withLock { state in
+        // The timer may have fired, or the task been cancelled, before the continuation is
+        // stored: then it is resumed here.
+        let early: Bool? = state.withLock { state in
             switch state {
             case .unarmed:
                 state = .waiting(continuation, timer)
                 return nil
-            default:
-                let early = state
+            case .cancelled:
                 state = .done
-                return early
+                return true
+            case .fired, .waiting, .done:
+                state = .done
+                return false
             }
         }
-        guard let early else { return }
+        guard let cancelled = early else { return }
         stop(timer)
-        if case .cancelled = early { continuation.resume(throwing: CancellationError()) } else { continuation.resume() }
+        Self.resume(continuation, cancelled: cancelled)
     }
 
-    private func fire() {
+    private func fire() { finish(cancelled: false) }
+
+    func cancel() { finish(cancelled: true) }
+
+    /// The deadline or the cancellation, whichever comes first; the other finds nothing to do.
+    private func finish(cancelled: Bool) {
         let waiting: (CheckedContinuation<Void, any Error>, SleepTimer)? = state.withLock { state in
             switch state {
             case .unarmed:
-                state = .fired
+                state = cancelled ? .cancelled : .fired
                 return nil
             case .waiting(let continuation, let timer):
                 state = .done
                 return (continuation, timer)
-            default:
+            case .fired, .cancelled, .done:
                 return nil
             }
         }
         guard let (continuation, timer) = waiting else { return }
         stop(timer)
-        continuation.resume()
+        Self.resume(continuation, cancelled: cancelled)
     }
 
-    func cancel() {
-        let waiting: (CheckedContinuation<Void, any Error>, SleepTimer)? = state.withLock { state in
-            switch state {
-            case .unarmed:
-                state = .cancelled
-                return nil
-            case .waiting(let continuation, let timer):
-                state = .done
-                return (continuation, timer)
-            default:
-                return nil
-            }
-        }
-        guard let (continuation, timer) = waiting else { return }
-        stop(timer)
-        continuation.resume(throwing: CancellationError())
+    private static func resume(_ continuation: CheckedContinuation<Void, any Error>, cancelled: Bool) {
+        if cancelled { continuation.resume(throwing: CancellationError()) } else { continuation.resume() }
     }
 
     private func stop(_ timer: SleepTimer) {
