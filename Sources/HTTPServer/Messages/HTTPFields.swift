@@ -61,6 +61,15 @@ public struct HTTPFields: Sendable, Hashable, Sequence {
     static func namesMatch<A: StringProtocol, B: StringProtocol>(_ a: A, _ b: B) -> Bool {
         let x = a.utf8, y = b.utf8
         guard x.count == y.count else { return false }
+        // Every lookup compares names: over the bytes in place where the strings have them
+        // (native strings do), not through two iterators.
+        let inPlace = x.withContiguousStorageIfAvailable { x in
+            y.withContiguousStorageIfAvailable { y in
+                for i in x.indices where x[i] != y[i] && asciiLower(x[i]) != asciiLower(y[i]) { return false }
+                return true
+            }
+        }
+        if let inPlace = inPlace ?? nil { return inPlace }
         return zip(x, y).allSatisfy { asciiLower($0) == asciiLower($1) }
     }
 }

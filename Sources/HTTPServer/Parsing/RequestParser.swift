@@ -379,7 +379,7 @@ public struct RequestParser: Sendable {
         let hosts = headers.values("Host")
         if version == .http1_1, hosts.isEmpty { throw .bad("missing Host header") }
         if hosts.count > 1 { throw .bad("more than one Host header") }
-        if let host = hosts.first, host.utf8.contains(where: Self.isForbiddenInHost) {
+        if let host = hosts.first, Self.hasForbiddenByte(host) {
             throw .bad("invalid Host header")
         }
 
@@ -404,6 +404,11 @@ public struct RequestParser: Sendable {
             method: method, target: target, version: version, headers: headers,
             framing: framing, keepAlive: keepAlive, expectsContinue: expectsContinue
         )
+    }
+
+    private static func hasForbiddenByte(_ host: String) -> Bool {
+        host.utf8.withContiguousStorageIfAvailable { $0.contains(where: isForbiddenInHost) }
+            ?? host.utf8.contains(where: isForbiddenInHost)
     }
 
     /// White space, a path, user information, a query or a fragment: none belongs in `Host`.
