@@ -3,6 +3,8 @@
 #   start         initdb + start; prints `export …` lines for PARLEY_TEST_POSTGRES_URL and this script's state
 #                 (fsync off, as tests need no durability; PARLEY_PG_FSYNC=on for benchmarks)
 #   stop | restart | teardown (stop and delete the folder)
+#   freeze | thaw: stop every process of the server (SIGSTOP) and let them go on: a database that
+#                 keeps its connections open and answers nothing, as behind a network partition
 # PostgreSQL refuses to run as root, so when root it runs as the `postgres` system user.
 set -euo pipefail
 
@@ -56,13 +58,22 @@ restart)
     close_inherited_fds
     as_pg "$bindir/pg_ctl" -D "$PARLEY_TEST_POSTGRES_DIR/data" -l "$PARLEY_TEST_POSTGRES_DIR/log" -w -t 30 start >/dev/null
     ;;
+freeze | thaw)
+    # The postmaster's pid is the first line of postmaster.pid; its children are the backends.
+    main=$(head -n 1 "$PARLEY_TEST_POSTGRES_DIR/data/postmaster.pid")
+    signal=$([ "$1" = freeze ] && echo STOP || echo CONT)
+    kill -s "$signal" "$main" $(pgrep -P "$main") 2>/dev/null
+    ;;
 teardown)
     [ -n "${PARLEY_TEST_POSTGRES_DIR:-}" ] || exit 0
+    # A frozen server would not stop.
+    main=$(head -n 1 "$PARLEY_TEST_POSTGRES_DIR/data/postmaster.pid" 2>/dev/null || true)
+    [ -n "$main" ] && kill -s CONT "$main" $(pgrep -P "$main") 2>/dev/null || true
     as_pg "$bindir/pg_ctl" -D "$PARLEY_TEST_POSTGRES_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true
     rm -rf "$PARLEY_TEST_POSTGRES_DIR"
     ;;
 *)
-    echo "usage: $0 start|stop|restart|teardown" >&2
+    echo "usage: $0 start|stop|restart|freeze|thaw|teardown" >&2
     exit 2
     ;;
 esac

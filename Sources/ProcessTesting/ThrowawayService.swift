@@ -57,7 +57,8 @@ public struct ThrowawayService: Sendable {
         ProcessInfo.processInfo.environment["PARLEY_TEST_REDIS_URL"] != nil || ProcessInfo.processInfo.environment["CI"] != nil
     }
 
-    /// Runs `stop`, `restart` or `teardown`, and records an issue if it fails.
+    /// Runs one of the script's commands (`stop`, `restart`, `freeze`, `thaw`, `teardown`), and
+    /// records an issue if it fails.
     public func run(_ command: String) async throws {
         let result = try await runProcess([script, command], environment: environment)
         #expect(result.status == 0, "\(command): \(result.stderr)")

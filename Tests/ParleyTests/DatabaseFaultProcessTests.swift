@@ -116,4 +116,30 @@ import Testing
             throw error
         }
     }
+
+    /// PostgreSQL stops answering (its processes stopped, its connections still open) while a
+    /// background query waits on it: SIGTERM still ends the process. Shutdown waits for the
+    /// background tasks before closing the databases, but a few seconds at most.
+    @Test(.timeLimit(.minutes(2)), .enabled(if: ThrowawayService.canStartPostgres && ThrowawayService.redisConfigured,
+                                            "no PostgreSQL server binaries, or no test Redis"))
+    func shutdownDoesNotWaitForADatabaseThatStoppedAnswering() async throws {
+        guard let postgres = try await ThrowawayService.start("test-postgres.sh"), let url = postgres["PARLEY_TEST_POSTGRES_URL"] else { return }
+        do {
+            let redis = try #require(ProcessInfo.processInfo.environment["PARLEY_TEST_REDIS_URL"])
+            // With Redis the sweep of lapsed answers queries the database every second.
+            let parley = try ParleyProcess(["serve"], environment: ["PORT": "0", "DATABASE_URL": url, "REDIS_URL": redis,
+                                                                    "STREAM_LEASE_SECONDS": "3", "SHUTDOWN_GRACE_SECONDS": "2"])
+            _ = try await parley.waitForPort()
+            try await postgres.run("freeze")
+            try await Task.sleep(for: .milliseconds(2500))  // a sweep is now waiting for its answer
+            parley.signal(SIGTERM)
+            #expect(await parley.waitForExit(timeout: .seconds(30)) == 0)
+            if await parley.waitForExit(timeout: .zero) == nil { parley.signal(SIGKILL) }
+            try await postgres.run("thaw")
+            try await postgres.run("teardown")
+        } catch {
+            try? await postgres.run("teardown")
+            throw error
+        }
+    }
 }

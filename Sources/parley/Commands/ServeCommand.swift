@@ -8,6 +8,7 @@ import ChatCore
 import HTTPServer
 import Logging
 import Storage
+import Synchronization
 
 /// `parley serve`: the chat server, configured from the environment.
 struct ServeCommand: AsyncParsableCommand {
@@ -97,10 +98,35 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// Cancels the background tasks and waits for them, so none is in the middle of a query
-    /// when the databases close.
-    private func stop(_ tasks: [Task<Void, Never>?]) async {
+    /// when the databases close; but for `limit` at most: a query stuck on a database that
+    /// stopped answering must not keep the process from exiting.
+    private func stop(_ tasks: [Task<Void, Never>?], waitingAtMost limit: Duration = .seconds(5)) async {
         for task in tasks { task?.cancel() }
-        for task in tasks { await task?.value }
+        let first = FirstOf()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            first.set(continuation)
+            Task {
+                for task in tasks { await task?.value }
+                first.resume()
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                first.resume()
+            }
+        }
+    }
+}
+
+/// A continuation resumed by whichever of several tasks gets there first.
+private final class FirstOf: Sendable {
+    private let continuation = Mutex<CheckedContinuation<Void, Never>?>(nil)
+
+    func set(_ continuation: CheckedContinuation<Void, Never>) {
+        self.continuation.withLock { $0 = continuation }
+    }
+
+    func resume() {
+        continuation.withLock { $0.take() }?.resume()
     }
 }
 
