@@ -142,4 +142,24 @@ import Testing
             throw error
         }
     }
+
+    /// A database that accepts connections and answers nothing (its processes stopped): start-up
+    /// gives up after the connect timeout with a clear error, instead of waiting for good.
+    @Test(.timeLimit(.minutes(2)), .enabled(if: ThrowawayService.canStartPostgres, "no PostgreSQL server binaries to start a database of its own"))
+    func startUpGivesUpOnADatabaseThatAnswersNothing() async throws {
+        guard let postgres = try await ThrowawayService.start("test-postgres.sh"), let url = postgres["PARLEY_TEST_POSTGRES_URL"] else { return }
+        do {
+            try await postgres.run("freeze")
+            let parley = try ParleyProcess(["serve"], environment: ["PORT": "0", "DATABASE_URL": url])
+            let status = await parley.waitForExit(timeout: .seconds(40))
+            #expect(status == 1, "start-up still waiting after 40 s: \(parley.log)")
+            #expect(parley.log.contains("timeout expired"), "\(parley.log)")
+            if status == nil { parley.signal(SIGKILL) }
+            try await postgres.run("thaw")
+            try await postgres.run("teardown")
+        } catch {
+            try? await postgres.run("teardown")
+            throw error
+        }
+    }
 }

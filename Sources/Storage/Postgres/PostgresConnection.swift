@@ -55,8 +55,19 @@ final class PostgresConnection: Sendable {
         }
     }
 
+    /// How long a connection may take to be established, unless the URL says otherwise. libpq's
+    /// default is to wait for good, and a server that accepted the connection and then answers
+    /// nothing (stopped, or behind a partition) would hold a request, or start-up, forever.
+    static let defaultConnectTimeout = "10"
+
     private static func open(_ url: String) throws -> OpaquePointer {
-        guard let conn = PQconnectdb(url) else { throw SQLError(.unavailable, "cannot allocate a PostgreSQL connection") }
+        // Keywords apply in order, and the URL (expanded from `dbname`) comes last, so its own
+        // `connect_timeout` wins over the default.
+        let keywords = cStrings(["connect_timeout", "dbname"]), values = cStrings([defaultConnectTimeout, url])
+        defer { (keywords + values).forEach { free(UnsafeMutablePointer(mutating: $0)) } }
+        guard let conn = PQconnectdbParams(keywords, values, 1) else {
+            throw SQLError(.unavailable, "cannot allocate a PostgreSQL connection")
+        }
         guard PQstatus(conn) == CONNECTION_OK else {
             let message = Self.firstLine(PQerrorMessage(conn))
             PQfinish(conn)
@@ -67,6 +78,11 @@ final class PostgresConnection: Sendable {
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
         PQclear(PQexec(conn, "SET TIME ZONE 'UTC'"))
         return conn
+    }
+
+    /// Copies of `strings` for C, ending with a null pointer; the caller frees them.
+    private static func cStrings(_ strings: [String]) -> [UnsafePointer<CChar>?] {
+        strings.map { string in string.withCString { UnsafePointer(strdup($0)) } } + [nil]
     }
 
     /// Whether the connection still looks usable, checked without a round trip: reading what
