@@ -27,15 +27,20 @@ import Testing
         await #expect(throws: CancellationError.self) { try await sleeper.value }
     }
 
-    @Test func cancelledSleepsDisarmAndReleaseTheirTimers() async {
-        let sleeps = 5_000
+    /// Starts `count` one-hour sleeps, waits until all are armed, and cancels them.
+    static func armAndCancel(_ count: Int) async {
         await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<sleeps {
+            for _ in 0..<count {
                 group.addTask { try? await CancellableSleep.for(.seconds(3600)) }
             }
-            while CancellableSleep.armedTimers < sleeps { await Task.yield() }
+            while CancellableSleep.armedTimers < count { await Task.yield() }
             group.cancelAll()
         }
+    }
+
+    @Test func cancelledSleepsDisarmAndReleaseTheirTimers() async {
+        let sleeps = 5_000
+        await Self.armAndCancel(sleeps)
         // Dispatch disposes of cancelled timers (and their handlers, which hold each sleep's
         // state) on its own threads, soon after, not at the deadline an hour away. Other
         // suites' sleeps may be armed meanwhile, never thousands of them for long.
@@ -60,13 +65,7 @@ import Testing
     @Test func cancelledSleepsLetGoOfTheirMemory() async {
         let sleeps = 20_000
         let before = mallinfo2().uordblks
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<sleeps {
-                group.addTask { try? await CancellableSleep.for(.seconds(3600)) }
-            }
-            while CancellableSleep.armedTimers < sleeps { await Task.yield() }
-            group.cancelAll()
-        }
+        await CancellableSleepTests.armAndCancel(sleeps)
         let cancelled = ContinuousClock.now
         while CancellableSleep.liveSleeps > 0, ContinuousClock.now - cancelled < .seconds(30) {
             try? await Task.sleep(for: .milliseconds(50))

@@ -35,8 +35,11 @@ public enum CancellableSleep {
     static var liveSleeps: Int { Wake.live.load(ordering: .relaxed) }
 }
 
-/// A Dispatch timer, which the overlay does not mark `Sendable` although Dispatch objects are
-/// safe to use from any thread; a sleep only ever cancels it, once, after activating it.
+/// A Dispatch timer, which the overlay does not mark `Sendable`. Safe to send: it is configured
+/// and activated before it is shared; then either `arm` cancels it at once (the deadline or the
+/// cancellation came first) or it is kept in its sleep's `Mutex` and taken out under it exactly
+/// once, by whichever of the two comes first, to be cancelled (`dispatch_source_cancel` may be
+/// called from any thread).
 private struct SleepTimer: @unchecked Sendable {
     let source: any DispatchSourceTimer
 }

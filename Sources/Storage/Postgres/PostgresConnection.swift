@@ -63,9 +63,11 @@ final class PostgresConnection: Sendable {
     private static func open(_ url: String) throws -> OpaquePointer {
         // Keywords apply in order, and the URL (expanded from `dbname`) comes last, so its own
         // `connect_timeout` wins over the default.
-        let keywords = cStrings(["connect_timeout", "dbname"]), values = cStrings([defaultConnectTimeout, url])
-        defer { (keywords + values).forEach { free(UnsafeMutablePointer(mutating: $0)) } }
-        guard let conn = PQconnectdbParams(keywords, values, 1) else {
+        // Both lists end with a null pointer.
+        let connection = withCStrings(["connect_timeout", "dbname", nil]) { keywords in
+            withCStrings([defaultConnectTimeout, url, nil]) { values in PQconnectdbParams(keywords.baseAddress, values.baseAddress, 1) }
+        }
+        guard let conn = connection else {
             throw SQLError(.unavailable, "cannot allocate a PostgreSQL connection")
         }
         guard PQstatus(conn) == CONNECTION_OK else {
@@ -78,11 +80,6 @@ final class PostgresConnection: Sendable {
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
         PQclear(PQexec(conn, "SET TIME ZONE 'UTC'"))
         return conn
-    }
-
-    /// Copies of `strings` for C, ending with a null pointer; the caller frees them.
-    private static func cStrings(_ strings: [String]) -> [UnsafePointer<CChar>?] {
-        strings.map { string in string.withCString { UnsafePointer(strdup($0)) } } + [nil]
     }
 
     /// Whether the connection still looks usable, checked without a round trip: reading what
@@ -194,9 +191,14 @@ final class PostgresConnection: Sendable {
             case .null: nil
             }
         }
-        let cStrings = texts.map { $0.flatMap { strdup($0) } }
-        defer { cStrings.forEach { free($0) } }
-        let pointers: [UnsafePointer<CChar>?] = cStrings.map { $0.map { UnsafePointer($0) } }
+        return try withCStrings(texts, body)
+    }
+
+    /// `strings` as the C strings libpq reads, for the length of `body`; a nil is a null pointer.
+    private static func withCStrings<T>(_ strings: [String?], _ body: (UnsafeBufferPointer<UnsafePointer<CChar>?>) throws -> T) rethrows -> T {
+        let copies = strings.map { $0.flatMap { strdup($0) } }
+        defer { copies.forEach { free($0) } }
+        let pointers: [UnsafePointer<CChar>?] = copies.map { $0.map { UnsafePointer($0) } }
         return try pointers.withUnsafeBufferPointer { try body($0) }
     }
 

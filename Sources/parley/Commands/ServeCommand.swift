@@ -8,7 +8,6 @@ import ChatCore
 import HTTPServer
 import Logging
 import Storage
-import Synchronization
 
 /// `parley serve`: the chat server, configured from the environment.
 struct ServeCommand: AsyncParsableCommand {
@@ -102,31 +101,17 @@ struct ServeCommand: AsyncParsableCommand {
     /// stopped answering must not keep the process from exiting.
     private func stop(_ tasks: [Task<Void, Never>?], waitingAtMost limit: Duration = .seconds(5)) async {
         for task in tasks { task?.cancel() }
-        let first = FirstOf()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            first.set(continuation)
-            Task {
-                for task in tasks { await task?.value }
-                first.resume()
-            }
-            Task {
-                try? await Task.sleep(for: limit)
-                first.resume()
-            }
+        // Whichever ends first finishes the stream (finishing it twice is harmless).
+        let (ended, end) = AsyncStream<Never>.makeStream()
+        Task {
+            for task in tasks { await task?.value }
+            end.finish()
         }
-    }
-}
-
-/// A continuation resumed by whichever of several tasks gets there first.
-private final class FirstOf: Sendable {
-    private let continuation = Mutex<CheckedContinuation<Void, Never>?>(nil)
-
-    func set(_ continuation: CheckedContinuation<Void, Never>) {
-        self.continuation.withLock { $0 = continuation }
-    }
-
-    func resume() {
-        continuation.withLock { $0.take() }?.resume()
+        Task {
+            try? await Task.sleep(for: limit)
+            end.finish()
+        }
+        for await _ in ended {}
     }
 }
 
